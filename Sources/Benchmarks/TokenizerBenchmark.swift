@@ -1,1 +1,148 @@
-public enum BenchmarksPlaceholder {}
+import Foundation
+import Tokenizer
+
+/// `sluice bench tokenizer`: single-thread and multi-thread throughput of the tokenizer on real
+/// text, measured side by side with OpenAI's tiktoken on the same documents when it is installed.
+public struct TokenizerBenchmark: Sendable {
+    /// Figures for one encoding.
+    public struct EncodingFigures: Sendable, Codable {
+        public var encoding: String
+        public var tokens: Int
+        /// A checksum of every id in order, to compare with the reference.
+        public var checksum: UInt64
+        public var encodeSeconds: Double
+        public var countSeconds: Double
+        public var parallelCountSeconds: Double
+        public var reference: ReferenceFigures?
+    }
+
+    /// tiktoken's figures for one encoding on the same documents.
+    public struct ReferenceFigures: Sendable, Codable {
+        public var tokens: Int
+        public var checksum: UInt64
+        public var encodeSeconds: Double
+        public var parallelEncodeSeconds: Double
+    }
+
+    /// The whole report.
+    public struct Report: Sendable, Codable {
+        public var documents: Int
+        public var bytes: Int
+        public var sources: [String]
+        public var rounds: Int
+        public var threads: Int
+        /// First use of each encoding in this process: building its tables from the embedded data.
+        public var loadMilliseconds: [String: Double]
+        public var encodings: [EncodingFigures]
+        /// Why there are no reference figures, when there are none.
+        public var referenceNote: String?
+    }
+
+    public var rounds: Int
+    public var threads: Int
+    public var reference: Bool
+    public var encodings: [EncodingName]
+
+    public init(rounds: Int = 3, threads: Int, reference: Bool = true, encodings: [EncodingName] = [.o200kBase, .cl100kBase]) {
+        self.rounds = max(1, rounds)
+        self.threads = max(1, threads)
+        self.reference = reference
+        self.encodings = encodings
+    }
+
+    /// Measures the load time of each encoding; call first in a fresh process.
+    public static func measureLoad(_ encodings: [EncodingName]) -> [String: Double] {
+        var times: [String: Double] = [:]
+        for name in encodings {
+            let clock = ContinuousClock()
+            let elapsed = clock.measure { _ = BytePairEncoding.encoding(name).count("warm") }
+            times[name.rawValue] = elapsed.seconds * 1_000
+        }
+        return times
+    }
+
+    /// Runs the benchmark on a corpus; `progress` receives human-readable status lines.
+    public func run(
+        corpus: TextCorpus, loadMilliseconds: [String: Double], progress: (String) -> Void
+    ) -> Report {
+        let texts = corpus.documents.map(\.text)
+        var figures: [EncodingFigures] = []
+        for name in encodings {
+            let encoding = BytePairEncoding.encoding(name)
+            progress("measuring \(name.rawValue) (\(rounds) rounds)")
+            var tokens = 0
+            var checksum = Checksum()
+            for text in texts {
+                let ids = encoding.encode(text)
+                tokens += ids.count
+                checksum.add(ids)
+            }
+            let encodeSeconds = best(of: rounds) {
+                var sink = 0
+                for text in texts { sink &+= encoding.encode(text).count }
+                precondition(sink == tokens)
+            }
+            let countSeconds = best(of: rounds) {
+                var sink = 0
+                for text in texts { sink &+= encoding.count(text) }
+                precondition(sink == tokens)
+            }
+            let counter = TokenCounter(encoding: encoding, threads: threads)
+            let indices = texts.indices.map(String.init)
+            let parallelSeconds = best(of: rounds) {
+                var sink = 0
+                counter.count(indices, includeIDs: false, load: { texts[Int($0) ?? 0] }) { _, result in
+                    if case .success(let counted) = result { sink += counted.tokens }
+                }
+                precondition(sink == tokens)
+            }
+            figures.append(
+                EncodingFigures(
+                    encoding: name.rawValue, tokens: tokens, checksum: checksum.value, encodeSeconds: encodeSeconds,
+                    countSeconds: countSeconds, parallelCountSeconds: parallelSeconds, reference: nil))
+        }
+        var note: String?
+        if reference {
+            progress("measuring tiktoken on the same documents")
+            switch TiktokenReference.run(texts: texts, encodings: encodings, rounds: rounds, threads: threads) {
+            case .success(let results):
+                for index in figures.indices { figures[index].reference = results[figures[index].encoding] }
+            case .failure(let error):
+                note = error.message
+            }
+        } else {
+            note = "reference run skipped"
+        }
+        return Report(
+            documents: texts.count, bytes: corpus.byteCount, sources: corpus.sources, rounds: rounds,
+            threads: threads, loadMilliseconds: loadMilliseconds, encodings: figures, referenceNote: note)
+    }
+
+    private func best(of rounds: Int, _ body: () -> Void) -> Double {
+        let clock = ContinuousClock()
+        var best = Double.infinity
+        for _ in 0..<rounds { best = min(best, clock.measure(body).seconds) }
+        return best
+    }
+}
+
+/// The checksum both sides compute over all ids in order: sum of (position + 1) × id, mod 2^61 - 1.
+struct Checksum {
+    private(set) var value: UInt64 = 0
+    private var position: UInt64 = 0
+    static let modulus: UInt64 = (1 << 61) - 1
+
+    mutating func add(_ ids: [Int]) {
+        for id in ids {
+            position += 1
+            value = (value + (position % Self.modulus) * UInt64(id) % Self.modulus) % Self.modulus
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (whole, fraction) = components
+        return Double(whole) + Double(fraction) / 1e18
+    }
+}

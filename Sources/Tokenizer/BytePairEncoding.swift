@@ -201,3 +201,42 @@ public final class BytePairEncoding: Sendable {
         return specialTokenText[token].map { Array($0.utf8) }
     }
 }
+
+extension BytePairEncoding {
+    /// The mergeable tokens in tiktoken's file format (`base64(bytes) rank` per line, in rank order):
+    /// byte for byte the `.tiktoken` file OpenAI publishes, for tools that want to load it.
+    public func tiktokenFile() -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(vocabulary.count * 20)
+        for rank in 0..<vocabulary.count {
+            Base64.append(vocabulary.tokenBytes(rank), to: &output)
+            output.append(0x20)
+            output.append(contentsOf: String(rank).utf8)
+            output.append(0x0A)
+        }
+        return output
+    }
+}
+
+/// Standard base64 with padding.
+enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    static func append(_ bytes: UnsafeBufferPointer<UInt8>, to output: inout [UInt8]) {
+        var index = 0
+        while index + 3 <= bytes.count {
+            let value = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
+            for shift in [18, 12, 6, 0] { output.append(alphabet[Int(value >> UInt32(shift) & 63)]) }
+            index += 3
+        }
+        let rest = bytes.count - index
+        if rest > 0 {
+            let second = rest == 2 ? UInt32(bytes[index + 1]) : 0
+            let value = UInt32(bytes[index]) << 16 | second << 8
+            output.append(alphabet[Int(value >> 18 & 63)])
+            output.append(alphabet[Int(value >> 12 & 63)])
+            output.append(rest == 2 ? alphabet[Int(value >> 6 & 63)] : 0x3D)
+            output.append(0x3D)
+        }
+    }
+}

@@ -7,6 +7,8 @@ public struct TokenizerError: Error, Sendable, Hashable, CustomStringConvertible
         public static let unknownToken = Code(name: "unknownToken")
         /// An encoding name Sluice does not know.
         public static let unknownEncoding = Code(name: "unknownEncoding")
+        /// A file that cannot be read.
+        public static let unreadable = Code(name: "unreadable")
         /// Input that is not valid UTF-8.
         public static let invalidUTF8 = Code(name: "invalidUTF8")
         public var description: String { name }
