@@ -2,7 +2,7 @@
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
-    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("ExistentialAny")
 ]
 
 let package = Package(
@@ -14,6 +14,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
     ],
     targets: [
         // Data
@@ -33,8 +34,13 @@ let package = Package(
         ),
         .testTarget(
             name: "TokenizerTests",
-            dependencies: ["Tokenizer"],
+            dependencies: ["Tokenizer", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Fixtures"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SluiceCommandTests",
+            dependencies: ["sluice", "Tokenizer"],
             swiftSettings: swiftSettings
         ),
     ],

@@ -47,7 +47,9 @@ public struct TextCorpus: Sendable {
         sources.append(licenceRoot)
         let docBudget = minimumBytes / 3
         for path in regularFiles(under: docRoot) where !path.hasSuffix(".gz") && total < docBudget {
-            guard let size = fileSize(path), size >= 1_024, size <= 2_000_000, let text = readText(path) else { continue }
+            guard let size = fileSize(path), size >= 1_024, size <= 2_000_000, let text = readText(path) else {
+                continue
+            }
             add(path, text)
         }
         sources.append(docRoot + " (plain text files)")
@@ -65,7 +67,9 @@ public struct TextCorpus: Sendable {
         }
         if !languages.isEmpty { sources.append(manRoot + "/{" + languages.joined(separator: ",") + "}") }
         if total < minimumBytes {
-            let morePages = ["man3", "man5", "man7", "man2", "man6", "man4"].flatMap { regularFiles(under: "\(manRoot)/\($0)") }
+            let morePages = ["man3", "man5", "man7", "man2", "man6", "man4"].flatMap {
+                regularFiles(under: "\(manRoot)/\($0)")
+            }
             for (name, text) in manualPages(morePages, until: minimumBytes - total) { add(name, text) }
             sources.append(manRoot + "/man2-7 (English)")
         }
@@ -106,7 +110,9 @@ public struct TextCorpus: Sendable {
         while used < budget && index < paths.count {
             let batch = Array(paths[index..<min(index + 64, paths.count)]).filter { $0.hasSuffix(".gz") }
             index += 64
-            guard !batch.isEmpty, let output = run("/bin/sh", ["-c", #"for f; do gzip -dc "$f" 2>/dev/null; printf '\000'; done"#, "sh"] + batch)
+            guard !batch.isEmpty,
+                let output = run(
+                    "/bin/sh", ["-c", #"for f; do gzip -dc "$f" 2>/dev/null; printf '\000'; done"#, "sh"] + batch)
             else { continue }
             let parts = output.split(separator: 0, omittingEmptySubsequences: false)
             for (path, bytes) in zip(batch, parts) where used < budget {

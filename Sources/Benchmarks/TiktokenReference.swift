@@ -83,7 +83,8 @@ enum TiktokenReference {
             try Data(script.utf8).write(to: scriptURL)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", scriptURL.path, documents.path, String(rounds), String(threads)]
+            process.arguments =
+                ["python3", scriptURL.path, documents.path, String(rounds), String(threads)]
                 + encodings.filter { cacheNames[$0] != nil }.map(\.rawValue)
             var environment = ProcessInfo.processInfo.environment
             environment["TIKTOKEN_CACHE_DIR"] = cache.path
@@ -95,7 +96,10 @@ enum TiktokenReference {
             process.waitUntilExit()
             guard process.terminationStatus == 0,
                 let object = try JSONSerialization.jsonObject(with: output) as? [String: Any]
-            else { return .failure(Failure(message: "the tiktoken reference run failed (python3 exit \(process.terminationStatus))")) }
+            else {
+                return .failure(
+                    Failure(message: "the tiktoken reference run failed (python3 exit \(process.terminationStatus))"))
+            }
             if let error = object["error"] as? String { return .failure(Failure(message: error)) }
             var results: [String: TokenizerBenchmark.ReferenceFigures] = [:]
             for name in encodings {

@@ -13,19 +13,26 @@ extension TokenizerBenchmark.Report {
         for source in sources { lines.append("  from \(source)") }
         lines.append("best of \(rounds) rounds; parallel runs use \(threads) threads")
         for name in loadMilliseconds.keys.sorted() {
-            lines.append(String(format: "load %@: %.1f ms (first use in this process)", name, loadMilliseconds[name] ?? 0))
+            lines.append(
+                String(format: "load %@: %.1f ms (first use in this process)", name, loadMilliseconds[name] ?? 0))
         }
         for figures in encodings {
             lines.append("")
             lines.append("\(figures.encoding): \(figures.tokens) tokens")
-            lines.append("  sluice encode, 1 thread    \(rate(figures.encodeSeconds))  \(tokenRate(figures.tokens, figures.encodeSeconds))")
-            lines.append("  sluice count, 1 thread     \(rate(figures.countSeconds))  \(tokenRate(figures.tokens, figures.countSeconds))")
+            lines.append(
+                "  sluice encode, 1 thread    \(rate(figures.encodeSeconds))  \(tokenRate(figures.tokens, figures.encodeSeconds))"
+            )
+            lines.append(
+                "  sluice count, 1 thread     \(rate(figures.countSeconds))  \(tokenRate(figures.tokens, figures.countSeconds))"
+            )
             lines.append(
                 "  sluice count, \(threads) threads    \(rate(figures.parallelCountSeconds))  "
                     + tokenRate(figures.tokens, figures.parallelCountSeconds)
                     + String(format: "  (%.2fx one thread)", figures.countSeconds / figures.parallelCountSeconds))
             if let reference = figures.reference {
-                lines.append("  tiktoken encode, 1 thread  \(rate(reference.encodeSeconds))  \(tokenRate(reference.tokens, reference.encodeSeconds))")
+                lines.append(
+                    "  tiktoken encode, 1 thread  \(rate(reference.encodeSeconds))  \(tokenRate(reference.tokens, reference.encodeSeconds))"
+                )
                 lines.append("  tiktoken batch, \(threads) threads  \(rate(reference.parallelEncodeSeconds))")
                 let same = reference.tokens == figures.tokens && reference.checksum == figures.checksum
                 lines.append(
@@ -33,7 +40,8 @@ extension TokenizerBenchmark.Report {
                         format: "  ratio, 1 thread: %.2fx tiktoken (encode), %.2fx (count); %d threads: %.2fx",
                         reference.encodeSeconds / figures.encodeSeconds, reference.encodeSeconds / figures.countSeconds,
                         threads, reference.parallelEncodeSeconds / figures.parallelCountSeconds))
-                lines.append(same ? "  ids identical to tiktoken's on the whole corpus" : "  IDS DIFFER FROM TIKTOKEN'S")
+                lines.append(
+                    same ? "  ids identical to tiktoken's on the whole corpus" : "  IDS DIFFER FROM TIKTOKEN'S")
             }
         }
         if let referenceNote { lines.append(""); lines.append("reference: \(referenceNote)") }

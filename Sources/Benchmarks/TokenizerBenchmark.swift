@@ -43,7 +43,9 @@ public struct TokenizerBenchmark: Sendable {
     public var reference: Bool
     public var encodings: [EncodingName]
 
-    public init(rounds: Int = 3, threads: Int, reference: Bool = true, encodings: [EncodingName] = [.o200kBase, .cl100kBase]) {
+    public init(
+        rounds: Int = 3, threads: Int, reference: Bool = true, encodings: [EncodingName] = [.o200kBase, .cl100kBase]
+    ) {
         self.rounds = max(1, rounds)
         self.threads = max(1, threads)
         self.reference = reference

@@ -132,7 +132,7 @@ public final class BytePairEncoding: Sendable {
     }
 
     /// Encodes valid UTF-8 bytes as ordinary text.
-    
+
     func encodeOrdinary(_ buffer: UnsafeBufferPointer<UInt8>) -> [Int] {
         var sink = TokenIDSink(reservingFor: buffer.count)
         encode(buffer, into: &sink)
@@ -140,7 +140,7 @@ public final class BytePairEncoding: Sendable {
     }
 
     /// The encoding loop: cut valid UTF-8 into pieces, then merge each piece.
-    
+
     func encode<Sink: TokenSink>(_ buffer: UnsafeBufferPointer<UInt8>, into sink: inout Sink) {
         guard let base = buffer.baseAddress, !buffer.isEmpty else { return }
         let scanner = ScalarScanner(base: base, count: buffer.count, table: classes)

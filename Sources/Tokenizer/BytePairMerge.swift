@@ -27,7 +27,7 @@ extension Vocabulary {
             mergeWithHeap(start, length, into: &sink)
         }
     }
-    
+
     struct Part {
         var start: Int32
         /// Rank of this part merged with the next one, or `UInt32.max`.
@@ -40,7 +40,7 @@ extension Vocabulary {
             self.tokenRank = tokenRank
         }
     }
-    
+
     func mergeFlat<Sink: TokenSink>(
         _ piece: UnsafePointer<UInt8>, _ length: Int, readable: Int, into sink: inout Sink
     ) {
@@ -84,7 +84,7 @@ extension Vocabulary {
 
     /// The same merge for long pieces: parts form a linked list by byte offset, and candidate pairs
     /// sit in a min-heap ordered by (rank, offset); stale candidates are skipped when popped.
-    
+
     func mergeWithHeap<Sink: TokenSink>(_ piece: UnsafePointer<UInt8>, _ length: Int, into sink: inout Sink) {
         // next[i] / previous[i]: neighbouring part starts of the part starting at byte i (-1: none);
         // pair[i]: current rank of part i merged with its successor.
@@ -147,7 +147,7 @@ struct MergeHeap {
     private var keys: [UInt64] = []
 
     init() {}
-    
+
     mutating func push(rank: UInt32, start: Int) {
         keys.append(UInt64(rank) << 32 | UInt64(UInt32(truncatingIfNeeded: start)))
         var child = keys.count - 1
@@ -158,7 +158,7 @@ struct MergeHeap {
             child = parent
         }
     }
-    
+
     mutating func pop() -> (rank: UInt32, start: Int)? {
         guard let top = keys.first else { return nil }
         let last = keys.removeLast()

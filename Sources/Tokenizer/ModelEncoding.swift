@@ -28,7 +28,8 @@ public struct ModelEncoding: Sendable, Hashable {
         let family = ownTokenizerFamilies.first { name.hasPrefix($0) || name.contains("/" + $0) }
         let warning: String
         if family != nil {
-            warning = "model '\(model)' has its own tokenizer, not an OpenAI one; "
+            warning =
+                "model '\(model)' has its own tokenizer, not an OpenAI one; "
                 + "token counts use o200k_base and are an approximation"
         } else {
             warning = "unknown model '\(model)'; counting tokens with o200k_base (choose an encoding to override)"

@@ -19,7 +19,7 @@ struct ScalarScanner {
     let base: UnsafePointer<UInt8>
     let end: Int
     let table: ScalarClassTable
-    
+
     init(base: UnsafePointer<UInt8>, count: Int, table: ScalarClassTable) {
         self.base = base
         self.end = count
@@ -36,11 +36,13 @@ struct ScalarScanner {
             return (table.classBits(value), 2)
         }
         if lead < 0xF0 {
-            let value = UInt32(lead & 0x0F) &<< 12 | UInt32(base[offset &+ 1] & 0x3F) &<< 6
+            let value =
+                UInt32(lead & 0x0F) &<< 12 | UInt32(base[offset &+ 1] & 0x3F) &<< 6
                 | UInt32(base[offset &+ 2] & 0x3F)
             return (table.classBits(value), 3)
         }
-        let value = UInt32(lead & 0x07) &<< 18 | UInt32(base[offset &+ 1] & 0x3F) &<< 12
+        let value =
+            UInt32(lead & 0x07) &<< 18 | UInt32(base[offset &+ 1] & 0x3F) &<< 12
             | UInt32(base[offset &+ 2] & 0x3F) &<< 6 | UInt32(base[offset &+ 3] & 0x3F)
         return (table.classBits(value), 4)
     }

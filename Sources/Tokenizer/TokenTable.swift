@@ -6,7 +6,7 @@
 
 final class TokenTable: @unchecked Sendable {
     // Unchecked: filled once during the owning Vocabulary's init, read-only afterwards.
-    
+
     struct Slot {
         var head: UInt64
         var rank: UInt32

@@ -58,7 +58,7 @@ final class Vocabulary: @unchecked Sendable {
     }
 
     /// The bytes of a mergeable token.
-    
+
     func tokenBytes(_ rank: Int) -> UnsafeBufferPointer<UInt8> {
         let start = Int(offsets[rank])
         return UnsafeBufferPointer(start: bytes + start, count: Int(offsets[rank + 1]) - start)

@@ -46,7 +46,8 @@ struct BenchTokenizerCommand: ParsableCommand {
         let load = TokenizerBenchmark.measureLoad(encodings)
         let corpus = files.isEmpty ? TextCorpus.machineText(minimumBytes: corpusBytes) : try TextCorpus.files(files)
         guard corpus.byteCount > 0 else { throw ValidationError("the corpus is empty") }
-        let benchmark = TokenizerBenchmark(rounds: rounds, threads: threads, reference: !noReference, encodings: encodings)
+        let benchmark = TokenizerBenchmark(
+            rounds: rounds, threads: threads, reference: !noReference, encodings: encodings)
         let report = benchmark.run(corpus: corpus, loadMilliseconds: load) { Terminal.status($0) }
         if json {
             print(try report.json())

@@ -54,7 +54,10 @@ struct TokensCommand: ParsableCommand {
         var total = 0
         var failures = 0
         var output = OutputBuffer()
-        counter.count(inputs, includeIDs: ids, load: { path throws(TokenizerError) in try TextInput.read(path, invalidUTF8: policy) }) {
+        counter.count(
+            inputs, includeIDs: ids,
+            load: { path throws(TokenizerError) in try TextInput.read(path, invalidUTF8: policy) }
+        ) {
             name, result in
             switch result {
             case .success(let counted):

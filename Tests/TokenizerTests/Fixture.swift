@@ -2,7 +2,8 @@ import Foundation
 
 /// Test data committed next to the tests.
 enum Fixture {
-    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+    static let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(
+        "Fixtures")
 
     /// The JSON objects of a JSON Lines fixture.
     static func jsonLines(_ name: String) throws -> [[String: Any]] {
