@@ -16,6 +16,12 @@ extension TokenizerBenchmark.Report {
             lines.append(
                 String(format: "load %@: %.1f ms (first use in this process)", name, loadMilliseconds[name] ?? 0))
         }
+        for name in processMilliseconds.keys.sorted() {
+            lines.append(
+                String(
+                    format: "fresh `sluice tokens --encoding %@` process, start to exit: %.1f ms", name,
+                    processMilliseconds[name] ?? 0))
+        }
         for figures in encodings {
             lines.append("")
             lines.append("\(figures.encoding): \(figures.tokens) tokens")

@@ -33,6 +33,8 @@ public struct TokenizerBenchmark: Sendable {
         public var threads: Int
         /// First use of each encoding in this process: building its tables from the embedded data.
         public var loadMilliseconds: [String: Double]
+        /// A whole fresh `sluice tokens` process per encoding.
+        public var processMilliseconds: [String: Double] = [:]
         public var encodings: [EncodingFigures]
         /// Why there are no reference figures, when there are none.
         public var referenceNote: String?
@@ -59,6 +61,32 @@ public struct TokenizerBenchmark: Sendable {
             let clock = ContinuousClock()
             let elapsed = clock.measure { _ = BytePairEncoding.encoding(name).count("warm") }
             times[name.rawValue] = elapsed.seconds * 1_000
+        }
+        return times
+    }
+
+    /// Wall time of a whole fresh `sluice tokens` process (start, load, count one word, exit): the
+    /// best of five runs of `executable`.
+    public static func measureFreshProcess(executable: String, encodings: [EncodingName]) -> [String: Double] {
+        var times: [String: Double] = [:]
+        for name in encodings {
+            var best = Double.infinity
+            for _ in 0..<5 {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: executable)
+                process.arguments = ["tokens", "--encoding", name.rawValue]
+                let input = Pipe()
+                process.standardInput = input
+                process.standardOutput = FileHandle.nullDevice
+                let clock = ContinuousClock()
+                let start = clock.now
+                guard (try? process.run()) != nil else { return [:] }
+                input.fileHandleForWriting.write(Data("warm".utf8))
+                try? input.fileHandleForWriting.close()
+                process.waitUntilExit()
+                best = min(best, (clock.now - start).seconds)
+            }
+            times[name.rawValue] = best * 1_000
         }
         return times
     }

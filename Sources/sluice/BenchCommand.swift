@@ -48,7 +48,10 @@ struct BenchTokenizerCommand: ParsableCommand {
         guard corpus.byteCount > 0 else { throw ValidationError("the corpus is empty") }
         let benchmark = TokenizerBenchmark(
             rounds: rounds, threads: threads, reference: !noReference, encodings: encodings)
-        let report = benchmark.run(corpus: corpus, loadMilliseconds: load) { Terminal.status($0) }
+        var report = benchmark.run(corpus: corpus, loadMilliseconds: load) { Terminal.status($0) }
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        report.processMilliseconds = TokenizerBenchmark.measureFreshProcess(
+            executable: executable, encodings: encodings)
         if json {
             print(try report.json())
         } else {
