@@ -11,25 +11,98 @@ let package = Package(
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
+        .library(name: "Pipeline", targets: ["Pipeline"]),
+        .library(name: "Simulator", targets: ["Simulator"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
-        // Data
+        // C libraries and data
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         .target(name: "CTokenizerData", exclude: ["data"]),
+
         // Leaves
         .target(name: "Tokenizer", dependencies: ["CTokenizerData"], swiftSettings: swiftSettings),
-        .target(name: "Benchmarks", dependencies: ["Tokenizer"], swiftSettings: swiftSettings),
+        .target(name: "SluiceCore", swiftSettings: swiftSettings),
+
+        // The durable job queue
+        .target(name: "Queue", dependencies: ["SluiceCore", "CSQLite"], swiftSettings: swiftSettings),
+
+        // The stages: ingest → chunk → prompt → call → collect
+        .target(
+            name: "Ingest",
+            dependencies: ["SluiceCore", "CLibXML2", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "Chunk", dependencies: ["SluiceCore", "Tokenizer"], swiftSettings: swiftSettings),
+        .target(
+            name: "Prompt",
+            dependencies: [
+                "SluiceCore", "Tokenizer", .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Call",
+            dependencies: [
+                "SluiceCore", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(name: "Collect", dependencies: ["SluiceCore"], swiftSettings: swiftSettings),
+
+        // Orchestration
+        .target(
+            name: "Pipeline",
+            dependencies: [
+                "SluiceCore", "Queue", "Ingest", "Chunk", "Prompt", "Call", "Collect", "Tokenizer",
+                .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The built-in Azure OpenAI simulator: shares only the wire format with the client side.
+        .target(
+            name: "Simulator",
+            dependencies: [
+                "Tokenizer", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Benchmarks",
+            dependencies: ["Tokenizer", "Queue", "Pipeline", "Simulator", "SluiceCore"],
+            swiftSettings: swiftSettings
+        ),
+
         // The thin command-line layer
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Tokenizer",
-                "Benchmarks",
+                "Tokenizer", "Benchmarks", "Pipeline", "Simulator", "SluiceCore", "Queue",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Tests
+        .target(
+            name: "SluiceTesting",
+            dependencies: ["Simulator", "Pipeline", "Queue", "SluiceCore"],
+            path: "Tests/SluiceTesting",
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -40,7 +113,15 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceCommandTests",
-            dependencies: ["sluice", "Tokenizer"],
+            dependencies: ["sluice", "Tokenizer", "SluiceTesting"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CoreTests",
+            dependencies: [
+                "SluiceTesting", "Queue", "Ingest", "Chunk", "Prompt", "Call", "Collect", "Pipeline", "Simulator",
+                "SluiceCore", "Tokenizer",
+            ],
             swiftSettings: swiftSettings
         ),
     ],

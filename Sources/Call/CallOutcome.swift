@@ -1,0 +1,27 @@
+import Foundation
+import SluiceCore
+
+/// What one HTTP attempt produced, classified.
+public struct CallOutcome: Sendable {
+    /// HTTP status, when a response arrived.
+    public var statusCode: Int?
+    /// The response body, when one arrived.
+    public var body: Data?
+    /// `apim-request-id` or `x-request-id`.
+    public var requestID: String?
+    /// Nil on success; otherwise why it failed.
+    public var errorClass: ErrorClass?
+    public var message: String?
+    /// The service's `retry-after-ms` or `retry-after`, in seconds.
+    public var retryAfter: Double?
+    /// The model that served the call (`model` in the body).
+    public var model: String?
+    public var usage: Usage?
+    /// `x-ratelimit-remaining-tokens` / `-requests`.
+    public var remainingTokens: Int?
+    public var remainingRequests: Int?
+    /// Wall time of the attempt.
+    public var latencySeconds: Double
+
+    public var succeeded: Bool { errorClass == nil }
+}

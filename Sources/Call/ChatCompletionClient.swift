@@ -1,0 +1,142 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import SluiceCore
+
+/// Sends chat completion requests with AsyncHTTPClient and classifies what comes back.
+public final class ChatCompletionClient: Sendable {
+    private let client: HTTPClient
+    private let logger: Logger
+    /// Largest response body accepted.
+    public static let maxBodyBytes = 32 << 20
+
+    /// - Parameter connectionsPerHost: HTTP/1 connections per host; keep it at least the concurrency.
+    public init(connectionsPerHost: Int = 64, logger: Logger = Logger(label: "sluice.call")) {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, connectionsPerHost))
+        configuration.timeout = .init(connect: .seconds(10))
+        configuration.decompression = .enabled(limit: .ratio(50))
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        self.logger = logger
+    }
+
+    /// Shuts the connection pool down; call once when done.
+    public func shutdown() async throws { try await client.shutdown() }
+
+    /// Sends one request body (JSON, without `model`) to a deployment.
+    ///
+    /// - Parameters:
+    ///   - customID: Sent as `x-ms-client-request-id`, so a request can be traced on both sides.
+    public func send(body: String, to deployment: Deployment, customID: String) async -> CallOutcome {
+        let started = ContinuousClock.now
+        var request = HTTPClientRequest(url: deployment.url)
+        request.method = .POST
+        request.headers.add(name: "content-type", value: "application/json")
+        request.headers.add(name: "x-ms-client-request-id", value: customID)
+        switch deployment.authentication {
+        case .apiKey(let key): request.headers.add(name: "api-key", value: key)
+        case .bearer(let token): request.headers.add(name: "authorization", value: "Bearer \(token)")
+        case .none: break
+        }
+        var payload = body
+        if deployment.sendsModelInBody, payload.hasPrefix("{") {
+            payload = "{\"model\":\(Self.jsonString(deployment.deployment))," + payload.dropFirst()
+        }
+        request.body = .bytes(ByteBuffer(string: payload))
+        var outcome = CallOutcome(latencySeconds: 0)
+        do {
+            let response = try await client.execute(request, timeout: .milliseconds(Int64(deployment.timeoutSeconds * 1000)))
+            outcome.statusCode = Int(response.status.code)
+            outcome.requestID = response.headers.first(name: "apim-request-id") ?? response.headers.first(name: "x-request-id")
+            outcome.retryAfter = Self.retryAfter(response.headers)
+            outcome.remainingTokens = response.headers.first(name: "x-ratelimit-remaining-tokens").flatMap { Int($0) }
+            outcome.remainingRequests = response.headers.first(name: "x-ratelimit-remaining-requests").flatMap { Int($0) }
+            let buffer = try await response.body.collect(upTo: Self.maxBodyBytes)
+            outcome.body = Data(buffer.readableBytesView)
+            Self.classify(&outcome)
+        } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
+            outcome.errorClass = .timeout
+            outcome.message = "no complete response within \(deployment.timeoutSeconds) s"
+        } catch {
+            outcome.errorClass = outcome.statusCode == nil ? .connection : .invalidResponse
+            outcome.message = outcome.statusCode == nil ? "connection failed: \(error)" : "response body cut short: \(error)"
+        }
+        outcome.latencySeconds = (ContinuousClock.now - started).seconds
+        return outcome
+    }
+
+    /// Sorts a complete response into success or an error class.
+    static func classify(_ outcome: inout CallOutcome) {
+        let status = outcome.statusCode ?? 0
+        let object = outcome.body.flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any]
+        if (200..<300).contains(status) {
+            guard let object, let choices = object["choices"] as? [[String: Any]] else {
+                outcome.errorClass = .invalidResponse
+                outcome.message = "HTTP \(status) with a body that is not a chat completion (truncated or invalid JSON)"
+                return
+            }
+            outcome.model = object["model"] as? String
+            if let usage = object["usage"] as? [String: Any] {
+                let prompt = usage["prompt_tokens"] as? Int ?? 0
+                let completion = usage["completion_tokens"] as? Int ?? 0
+                outcome.usage = Usage(
+                    promptTokens: prompt, completionTokens: completion, totalTokens: usage["total_tokens"] as? Int ?? prompt + completion,
+                    cachedTokens: (usage["prompt_tokens_details"] as? [String: Any])?["cached_tokens"] as? Int,
+                    reasoningTokens: (usage["completion_tokens_details"] as? [String: Any])?["reasoning_tokens"] as? Int)
+            }
+            if choices.contains(where: { $0["finish_reason"] as? String == "content_filter" }) {
+                outcome.errorClass = .contentFilter
+                outcome.message = "the output was filtered by the content filter (finish_reason content_filter)"
+            }
+            return
+        }
+        let error = object?["error"] as? [String: Any]
+        let code = error?["code"] as? String ?? ""
+        let message = error?["message"] as? String ?? "HTTP \(status)"
+        outcome.message = "HTTP \(status)\(code.isEmpty ? "" : " \(code)"): \(message)"
+        switch status {
+        case 429: outcome.errorClass = .rateLimited
+        case 408: outcome.errorClass = .timeout
+        case 409, 500...599: outcome.errorClass = .serverError
+        case 401, 403: outcome.errorClass = .unauthorized
+        default:
+            if code == "content_filter" || message.contains("content management policy") {
+                outcome.errorClass = .contentFilter
+            } else if code == "context_length_exceeded" {
+                outcome.errorClass = .contextLengthExceeded
+            } else {
+                outcome.errorClass = .badRequest
+            }
+        }
+    }
+
+    /// `retry-after-ms`, else `retry-after` (seconds or an HTTP date), in seconds.
+    static func retryAfter(_ headers: HTTPHeaders) -> Double? {
+        if let milliseconds = headers.first(name: "retry-after-ms").flatMap(Double.init), milliseconds >= 0 {
+            return milliseconds / 1000
+        }
+        guard let value = headers.first(name: "retry-after") else { return nil }
+        if let seconds = Double(value), seconds >= 0 { return seconds }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
+        return formatter.date(from: value).map { max(0, $0.timeIntervalSinceNow) }
+    }
+
+    static func jsonString(_ text: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
+        return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    public var seconds: Double {
+        let (whole, fraction) = components
+        return Double(whole) + Double(fraction) / 1e18
+    }
+}

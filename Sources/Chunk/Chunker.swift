@@ -1,0 +1,213 @@
+import SluiceCore
+import Tokenizer
+
+/// One chunk of a document.
+public struct TextChunk: Sendable, Hashable {
+    /// The chunk's text, including the overlap taken from the previous chunk.
+    public var text: String
+    /// Its exact token count.
+    public var tokens: Int
+}
+
+/// Cuts text into chunks of at most `maxTokens` tokens (exact, with the model's tokenizer), each
+/// after the first starting with about `overlapTokens` tokens of the previous one.
+///
+/// Cuts prefer paragraph boundaries (blank lines), then sentence ends, then spaces between words;
+/// only a single word longer than the budget is cut inside, at a character boundary.
+public struct Chunker: Sendable {
+    public let encoding: BytePairEncoding
+    public let maxTokens: Int
+    public let overlapTokens: Int
+
+    public init(encoding: BytePairEncoding, maxTokens: Int, overlapTokens: Int) {
+        self.encoding = encoding
+        self.maxTokens = max(1, maxTokens)
+        self.overlapTokens = max(0, min(overlapTokens, maxTokens / 2))
+    }
+
+    /// The chunks of a text, in order; empty for an empty text.
+    public func chunks(_ text: String) -> [TextChunk] {
+        guard !text.isEmpty else { return [] }
+        let whole = encoding.count(text)
+        if whole <= maxTokens { return [TextChunk(text: text, tokens: whole)] }
+        var segments: [Segment] = []
+        for paragraph in Self.split(text[...], level: .paragraph) { appendFitting(paragraph, level: .paragraph, to: &segments) }
+        return pack(segments)
+    }
+
+    // MARK: Segmenting
+
+    enum Level { case paragraph, sentence, word }
+
+    struct Segment {
+        var text: Substring
+        var tokens: Int
+    }
+
+    /// Adds a piece as one segment if it fits the budget, otherwise its finer pieces.
+    private func appendFitting(_ piece: Substring, level: Level, to segments: inout [Segment]) {
+        let tokens = encoding.count(String(piece))
+        if tokens <= maxTokens - overlapTokens {
+            segments.append(Segment(text: piece, tokens: tokens))
+            return
+        }
+        switch level {
+        case .paragraph:
+            for sentence in Self.split(piece, level: .sentence) { appendFitting(sentence, level: .sentence, to: &segments) }
+        case .sentence:
+            for word in Self.split(piece, level: .word) { appendFitting(word, level: .word, to: &segments) }
+        case .word:
+            segments.append(contentsOf: hardCut(piece))
+        }
+    }
+
+    /// Cuts a piece by token count, at character boundaries (the piece is encoded once).
+    private func hardCut(_ piece: Substring) -> [Segment] {
+        let budget = max(1, maxTokens - overlapTokens)
+        let utf8 = Array(piece.utf8)
+        let ids = encoding.encode(String(piece))
+        var result: [Segment] = []
+        var byteStart = 0
+        var tokenIndex = 0
+        while tokenIndex < ids.count && byteStart < utf8.count {
+            let tokenEnd = min(tokenIndex + budget, ids.count)
+            var byteEnd = byteStart
+            for id in ids[tokenIndex..<tokenEnd] { byteEnd += encoding.tokenBytes(id)?.count ?? 0 }
+            byteEnd = min(byteEnd, utf8.count)
+            var boundary = byteEnd
+            while boundary < utf8.count && boundary > byteStart && utf8[boundary] & 0xC0 == 0x80 { boundary -= 1 }
+            if boundary == byteStart {
+                boundary = byteEnd
+                while boundary < utf8.count && utf8[boundary] & 0xC0 == 0x80 { boundary += 1 }
+            }
+            let text = String(decoding: utf8[byteStart..<boundary], as: UTF8.self)
+            result.append(Segment(text: Substring(text), tokens: encoding.count(text)))
+            // Continue from the token that contains the boundary.
+            var consumed = byteStart
+            while tokenIndex < ids.count {
+                let length = encoding.tokenBytes(ids[tokenIndex])?.count ?? 0
+                if consumed + length > boundary { break }
+                consumed += length
+                tokenIndex += 1
+            }
+            byteStart = boundary
+            if consumed < boundary {
+                // The boundary fell inside a token: re-encode the rest from the boundary.
+                let rest = String(decoding: utf8[boundary...], as: UTF8.self)
+                return result + hardCut(Substring(rest))
+            }
+        }
+        return result
+    }
+
+    /// Splits keeping every character: each part ends with its separator.
+    static func split(_ text: Substring, level: Level) -> [Substring] {
+        var parts: [Substring] = []
+        var start = text.startIndex
+        var index = text.startIndex
+        let scalars = text.unicodeScalars
+        func cut(at end: String.Index) {
+            if end > start {
+                parts.append(text[start..<end])
+                start = end
+            }
+        }
+        var position = scalars.startIndex
+        while position < scalars.endIndex {
+            let scalar = scalars[position]
+            var next = scalars.index(after: position)
+            switch level {
+            case .paragraph:
+                if scalar == "\n" {
+                    // A blank line ends a paragraph; the separator run stays with it.
+                    var probe = next
+                    var newlines = 1
+                    while probe < scalars.endIndex, scalars[probe] == "\n" || scalars[probe] == "\r" || scalars[probe] == " " || scalars[probe] == "\t" {
+                        if scalars[probe] == "\n" { newlines += 1 }
+                        probe = scalars.index(after: probe)
+                    }
+                    if newlines >= 2 {
+                        next = probe
+                        cut(at: next)
+                    }
+                }
+            case .sentence:
+                if ".!?。！？".unicodeScalars.contains(scalar) {
+                    var probe = next
+                    while probe < scalars.endIndex, "\"')]»”’".unicodeScalars.contains(scalars[probe]) { probe = scalars.index(after: probe) }
+                    if probe == scalars.endIndex || scalars[probe].properties.isWhitespace || "。！？".unicodeScalars.contains(scalar) {
+                        while probe < scalars.endIndex, scalars[probe].properties.isWhitespace { probe = scalars.index(after: probe) }
+                        next = probe
+                        cut(at: next)
+                    }
+                } else if scalar == "\n" {
+                    cut(at: next)
+                }
+            case .word:
+                if scalar.properties.isWhitespace {
+                    var probe = next
+                    while probe < scalars.endIndex, scalars[probe].properties.isWhitespace { probe = scalars.index(after: probe) }
+                    next = probe
+                    cut(at: next)
+                }
+            }
+            position = next
+            index = next
+        }
+        cut(at: index)
+        if start < text.endIndex { parts.append(text[start...]) }
+        return parts
+    }
+
+    // MARK: Packing
+
+    private func pack(_ segments: [Segment]) -> [TextChunk] {
+        var chunks: [TextChunk] = []
+        var index = 0
+        var overlap = ""
+        while index < segments.count {
+            var text = overlap
+            var estimate = overlap.isEmpty ? 0 : encoding.count(overlap)
+            var taken = 0
+            while index + taken < segments.count, estimate + segments[index + taken].tokens <= maxTokens {
+                text += segments[index + taken].text
+                estimate += segments[index + taken].tokens
+                taken += 1
+            }
+            if taken == 0 {
+                // The overlap leaves no room for the next segment: start it without overlap.
+                text = String(segments[index].text)
+                taken = 1
+            }
+            var tokens = encoding.count(text)
+            // Token counts of joined pieces can exceed the sum of the parts at a seam: give back segments.
+            while tokens > maxTokens && taken > 1 {
+                taken -= 1
+                text = overlap + segments[index..<(index + taken)].map { String($0.text) }.joined()
+                tokens = encoding.count(text)
+            }
+            if tokens > maxTokens {
+                text = String(segments[index].text)
+                tokens = encoding.count(text)
+            }
+            chunks.append(TextChunk(text: text, tokens: tokens))
+            index += taken
+            overlap = overlapTokens > 0 ? tail(of: text, tokens: overlapTokens) : ""
+        }
+        return chunks
+    }
+
+    /// About the last `tokens` tokens of a text, starting at a word boundary when there is one.
+    func tail(of text: String, tokens: Int) -> String {
+        let ids = encoding.encode(text)
+        guard ids.count > tokens, let bytes = try? encoding.decodeBytes(ids.suffix(tokens)) else { return "" }
+        let utf8 = Array(text.utf8)
+        var start = utf8.count - bytes.count
+        // Move forward to a character boundary, then to the start of a word if one is near.
+        while start < utf8.count, utf8[start] & 0xC0 == 0x80 { start += 1 }
+        if let space = utf8[start...].firstIndex(where: { $0 == 0x20 || $0 == 0x0A }), space - start < bytes.count / 2 {
+            start = space + 1
+        }
+        return String(decoding: utf8[start...], as: UTF8.self)
+    }
+}

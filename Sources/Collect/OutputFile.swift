@@ -1,0 +1,59 @@
+import Foundation
+import SluiceCore
+
+/// A run's JSONL output file, appended to in batches.
+///
+/// The queue remembers how many bytes committed lines account for. On open the file is cut back to
+/// that length, so a line written before a crash but not committed (or cut short by it) disappears
+/// and is written again from the queue: every chunk ends up with exactly one complete line.
+public final class OutputFile {
+    public let path: String
+    private let descriptor: Int32
+    /// Bytes in the file that committed lines account for, plus lines appended since.
+    public private(set) var length: Int64
+
+    /// Opens (creating) the file and cuts it back to `committedLength`.
+    ///
+    /// - Throws: ``SluiceError`` when the file cannot be opened, or is shorter than the committed
+    ///   length (it was truncated or replaced outside Sluice).
+    public init(path: String, committedLength: Int64) throws {
+        self.path = path
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw SluiceError(.io, "\(path): cannot open the output file: \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        fstat(descriptor, &info)
+        if Int64(info.st_size) < committedLength {
+            close(descriptor)
+            throw SluiceError(
+                .io,
+                "\(path): the output file has \(info.st_size) bytes but \(committedLength) were committed; "
+                    + "it was truncated or replaced outside Sluice (restore it, or use another --output)")
+        }
+        if Int64(info.st_size) > committedLength { ftruncate(descriptor, off_t(committedLength)) }
+        self.descriptor = descriptor
+        self.length = committedLength
+    }
+
+    deinit { close(descriptor) }
+
+    /// Appends bytes at the committed end and flushes them to the disk.
+    public func append(_ bytes: [UInt8]) throws {
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { raw in
+                pwrite(descriptor, raw.baseAddress! + written, raw.count - written, off_t(length) + off_t(written))
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw SluiceError(.io, "\(path): cannot write: \(String(cString: strerror(errno)))")
+            }
+            written += result
+        }
+        guard fdatasync(descriptor) == 0 else {
+            throw SluiceError(.io, "\(path): cannot flush to disk: \(String(cString: strerror(errno)))")
+        }
+        length += Int64(bytes.count)
+    }
+}

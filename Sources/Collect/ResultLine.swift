@@ -1,0 +1,65 @@
+import Foundation
+import SluiceCore
+
+/// One line of a run's JSONL output.
+///
+/// A superset of the OpenAI / Azure Batch API output line — `custom_id`, `response` (`status_code`,
+/// `request_id`, `body`: the chat.completion exactly as the service sent it) and `error` — plus a
+/// `sluice` object that joins the line back to its document.
+public enum ResultLine {
+    /// The line's bytes, ending in a newline.
+    public static func make(_ input: CollectInput) -> [UInt8] {
+        let record = input.record
+        var line = "{\"custom_id\":" + json(input.customID) + ",\"response\":"
+        if let status = record.statusCode, let body = record.body, isJSONObject(body) {
+            line += "{\"status_code\":\(status),\"request_id\":" + (record.requestID.map(json) ?? "null")
+            line += ",\"body\":" + singleLine(body) + "}"
+        } else {
+            line += "null"
+        }
+        line += ",\"error\":"
+        if let code = record.errorCode {
+            line += "{\"code\":" + json(code) + ",\"message\":" + json(record.errorMessage ?? code) + "}"
+        } else {
+            line += "null"
+        }
+        line += ",\"sluice\":" + sluiceObject(input) + "}\n"
+        return Array(line.utf8)
+    }
+
+    private static func sluiceObject(_ input: CollectInput) -> String {
+        let record = input.record
+        var fields: [String] = [
+            "\"document\":" + json(input.document.path),
+            "\"document_sha256\":" + json(input.document.sha256),
+            "\"chunk\":\(input.chunk)",
+            "\"chunks\":\(input.chunks)",
+            "\"pipeline\":" + json(input.pipeline),
+            "\"deployment\":" + json(record.deployment),
+            "\"model\":" + (record.model.map(json) ?? "null"),
+            "\"attempts\":\(record.attempts)",
+            "\"latency_ms\":\(record.latencyMilliseconds)",
+        ]
+        if let usage = record.usage, let data = try? JSONEncoder.sluice.encode(usage) {
+            fields.append("\"usage\":" + String(decoding: data, as: UTF8.self))
+        } else {
+            fields.append("\"usage\":null")
+        }
+        return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    static func json(_ text: String) -> String {
+        let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
+        return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
+    }
+
+    private static func isJSONObject(_ text: String) -> Bool {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) is [String: Any]
+    }
+
+    /// JSON text on one line: raw line breaks can only be whitespace between tokens, never inside strings.
+    private static func singleLine(_ text: String) -> String {
+        text.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
+            ? String(text.unicodeScalars.filter { $0 != "\n" && $0 != "\r" }.map(Character.init)) : text
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import SluiceCore
+
+/// Finds the documents under a root directory.
+///
+/// Walks recursively in sorted order; follows symbolic links but never enters a directory twice
+/// (a link loop is reported as skipped); skips hidden files and folders unless asked; never opens
+/// FIFOs, sockets or devices; applies include and exclude globs to paths relative to the root.
+public struct DirectoryWalker: Sendable {
+    /// A file to ingest.
+    public struct Entry: Sendable, Hashable {
+        /// Path relative to the root, `/`-separated.
+        public var path: String
+        /// Absolute path.
+        public var file: String
+        public var size: Int64
+        public var mtime: Double
+    }
+
+    public var include: [Glob]
+    public var exclude: [Glob]
+    public var hidden: Bool
+    /// Extensions (lowercase, without dot) that have an extractor.
+    public var formats: Set<String>
+    /// Files larger than this are skipped.
+    public var maxFileSize: Int64
+
+    public init(
+        include: [String] = [], exclude: [String] = [], hidden: Bool = false,
+        formats: Set<String> = TextExtractor.formats, maxFileSize: Int64 = 256 << 20
+    ) {
+        self.include = include.map(Glob.init)
+        self.exclude = exclude.map(Glob.init)
+        self.hidden = hidden
+        self.formats = formats
+        self.maxFileSize = maxFileSize
+    }
+
+    /// Walks `root`.
+    ///
+    /// - Throws: ``SluiceError`` when the root itself is missing or not a directory.
+    public func walk(root: String) throws -> (files: [Entry], skipped: [SkippedFile]) {
+        var info = stat()
+        guard stat(root, &info) == 0 else {
+            throw SluiceError(.notFound, "\(root): \(String(cString: strerror(errno)))")
+        }
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            throw SluiceError(.invalidConfiguration, "\(root): not a directory")
+        }
+        var files: [Entry] = []
+        var skipped: [SkippedFile] = []
+        var visited: Set<FileIdentity> = [FileIdentity(info)]
+        visit(directory: root, relative: "", files: &files, skipped: &skipped, visited: &visited)
+        return (files, skipped)
+    }
+
+    private struct FileIdentity: Hashable {
+        let device: UInt64
+        let inode: UInt64
+        init(_ info: stat) {
+            device = UInt64(info.st_dev)
+            inode = UInt64(info.st_ino)
+        }
+    }
+
+    private func visit(
+        directory: String, relative: String, files: inout [Entry], skipped: inout [SkippedFile],
+        visited: inout Set<FileIdentity>
+    ) {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        } catch {
+            skipped.append(SkippedFile(path: relative.isEmpty ? "." : relative, reason: "cannot list the folder: \(error.localizedDescription)"))
+            return
+        }
+        for name in names {
+            if !hidden && name.hasPrefix(".") { continue }
+            let path = relative.isEmpty ? name : relative + "/" + name
+            let file = directory + "/" + name
+            var info = stat()
+            guard stat(file, &info) == 0 else {
+                var link = stat()
+                let reason = lstat(file, &link) == 0 && link.st_mode & S_IFMT == S_IFLNK
+                    ? "broken or looping symbolic link" : String(cString: strerror(errno))
+                skipped.append(SkippedFile(path: path, reason: reason))
+                continue
+            }
+            switch info.st_mode & S_IFMT {
+            case S_IFDIR:
+                let identity = FileIdentity(info)
+                guard visited.insert(identity).inserted else {
+                    skipped.append(SkippedFile(path: path, reason: "symbolic link loop: folder already visited"))
+                    continue
+                }
+                visit(directory: file, relative: path, files: &files, skipped: &skipped, visited: &visited)
+            case S_IFREG:
+                if !include.isEmpty && !include.contains(where: { $0.matches(path) }) { continue }
+                if exclude.contains(where: { $0.matches(path) }) { continue }
+                let format = (name as NSString).pathExtension.lowercased()
+                guard formats.contains(format) else {
+                    skipped.append(SkippedFile(path: path, reason: format.isEmpty ? "no file extension" : "unsupported format .\(format)"))
+                    continue
+                }
+                guard Int64(info.st_size) <= maxFileSize else {
+                    skipped.append(SkippedFile(path: path, reason: "larger than the size cap of \(maxFileSize) bytes"))
+                    continue
+                }
+                let mtime = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
+                files.append(Entry(path: path, file: file, size: Int64(info.st_size), mtime: mtime))
+            default:
+                skipped.append(SkippedFile(path: path, reason: "not a regular file (FIFO, socket or device)"))
+            }
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import Ingest
+import Prompt
+import Queue
+import SluiceCore
+
+/// `sluice enqueue`: records a directory's documents for a pipeline and queues what is new or changed.
+public struct Enqueuer: Sendable {
+    public let queue: any JobQueue
+
+    public init(queue: any JobQueue) { self.queue = queue }
+
+    /// Walks `root`, hashes new and changed files (a file whose size and modification time are
+    /// unchanged keeps its recorded hash) and queues an ingest job for each new document version.
+    public func enqueue(root: String, pipeline: PipelineDefinition) async throws -> (RunRecord, EnqueueSummary) {
+        let absolute = URL(fileURLWithPath: root).standardizedFileURL.resolvingSymlinksInPath().path
+        let hash = try PromptRenderer.hash(pipeline)
+        let run = try await queue.run(root: absolute, pipeline: pipeline, pipelineHash: hash)
+        let walker = DirectoryWalker(
+            include: pipeline.selection.include, exclude: pipeline.selection.exclude, hidden: pipeline.selection.hidden)
+        let (files, skippedByWalk) = try walker.walk(root: absolute)
+        let known = try await queue.knownDocuments(runID: run.id)
+        var found: [FoundDocument] = []
+        var skipped = skippedByWalk
+        for file in files {
+            if let previous = known[file.path], previous.size == file.size, previous.mtime == file.mtime {
+                found.append(FoundDocument(document: previous, file: file.file))
+                continue
+            }
+            do {
+                let (sha, _) = try TextExtractor.hash(file: file.file)
+                let document = DocumentRef(path: file.path, sha256: sha, size: file.size, mtime: file.mtime)
+                found.append(FoundDocument(document: document, file: file.file))
+            } catch {
+                skipped.append(SkippedFile(path: file.path, reason: error.message))
+            }
+        }
+        let summary = try await queue.recordDocuments(run: run, found: found, skipped: skipped)
+        return (run, summary)
+    }
+}

@@ -1,0 +1,139 @@
+import Call
+import Chunk
+import Collect
+import Foundation
+import Ingest
+import Logging
+import Prompt
+import Queue
+import SluiceCore
+import Synchronization
+import Tokenizer
+
+/// Works a queue until it is drained: ingest → chunk → prompt → call → collect, each stage a worker
+/// that claims jobs, processes them and commits its results with the next stage's jobs.
+///
+/// Killing the process at any moment loses nothing: unfinished jobs stay leased by a dead owner and
+/// are reclaimed by the next run; the output file is cut back to what the queue committed.
+public final class PipelineRunner: Sendable {
+    let queue: any JobQueue
+    let databasePath: String
+    let configuration: RunConfiguration
+    let client: ChatCompletionClient
+    let logger: Logger
+    let metrics = RunMetrics()
+    private let finished = Atomic<Bool>(false)
+
+    public init(
+        queue: any JobQueue, databasePath: String, configuration: RunConfiguration, client: ChatCompletionClient,
+        logger: Logger = Logger(label: "sluice.pipeline")
+    ) {
+        self.queue = queue
+        self.databasePath = databasePath
+        self.configuration = configuration
+        self.client = client
+        self.logger = logger
+    }
+
+    /// Per-run tools: the renderer and chunker of its pipeline.
+    struct RunContext: Sendable {
+        let run: RunRecord
+        let renderer: PromptRenderer
+        let chunker: Chunker
+    }
+
+    /// Runs until every job is done or failed for good, or the task is cancelled.
+    public func run(progress: @escaping @Sendable (RunProgress) -> Void) async throws -> RunSummary {
+        let owner = try LeaseOwner(databasePath: databasePath)
+        let dead = owner.deadOwners(among: try await queue.leaseOwners())
+        let reclaimed = try await queue.reclaimLeases(owners: dead, expiredBefore: Date().timeIntervalSince1970)
+        if reclaimed > 0 { logger.info("reclaimed \(reclaimed) jobs leased by stopped processes") }
+        var contexts: [Int64: RunContext] = [:]
+        for run in try await queue.runs() {
+            let renderer = try PromptRenderer(pipeline: run.pipeline, pipelineHash: run.pipelineHash)
+            let chunker = Chunker(
+                encoding: renderer.encoding, maxTokens: run.pipeline.chunking.maxTokens,
+                overlapTokens: run.pipeline.chunking.overlapTokens)
+            contexts[run.id] = RunContext(run: run, renderer: renderer, chunker: chunker)
+        }
+        let output = try OutputFile(
+            path: configuration.outputPath, committedLength: try await queue.committedOutputLength(path: configuration.outputPath))
+        let workers = Workers(runner: self, owner: owner.id, contexts: contexts)
+        let outputBox = OutputBox(output)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await workers.cpuStage(.ingest, width: self.configuration.cpuWorkers) }
+            group.addTask { try await workers.cpuStage(.chunk, width: self.configuration.cpuWorkers) }
+            group.addTask { try await workers.cpuStage(.prompt, width: self.configuration.cpuWorkers) }
+            group.addTask { try await workers.callStage() }
+            group.addTask { try await workers.collectStage(outputBox) }
+            group.addTask { try await self.monitor(progress: progress) }
+            do {
+                try await group.waitForAll()
+            } catch {
+                finished.store(true, ordering: .relaxed)
+                group.cancelAll()
+                throw error
+            }
+        }
+        withExtendedLifetime(owner) {}
+        return try await summary(interrupted: Task.isCancelled)
+    }
+
+    var isFinished: Bool { finished.load(ordering: .relaxed) }
+
+    /// Reports progress and decides when the queue is drained.
+    private func monitor(progress: @escaping @Sendable (RunProgress) -> Void) async throws {
+        var lastReport = Date.distantPast
+        var lastReclaim = Date()
+        while !Task.isCancelled {
+            let statistics = try await queue.statistics()
+            let now = Date()
+            if now.timeIntervalSince(lastReport) >= configuration.progressInterval {
+                progress(makeProgress(statistics))
+                lastReport = now
+            }
+            if statistics.pending == 0 {
+                finished.store(true, ordering: .relaxed)
+                progress(makeProgress(statistics))
+                return
+            }
+            if now.timeIntervalSince(lastReclaim) > 30 {
+                _ = try await queue.reclaimLeases(owners: [], expiredBefore: now.timeIntervalSince1970)
+                lastReclaim = now
+            }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+        finished.store(true, ordering: .relaxed)
+    }
+
+    func makeProgress(_ statistics: QueueStatistics) -> RunProgress {
+        let counters = metrics.snapshot
+        return RunProgress(
+            statistics: statistics, elapsedSeconds: Date().timeIntervalSince(metrics.started), calls: counters.calls,
+            rateLimited: counters.rateLimited, promptTokens: counters.promptTokens,
+            completionTokens: counters.completionTokens, linesWritten: counters.linesWritten)
+    }
+
+    private func summary(interrupted: Bool) async throws -> RunSummary {
+        let statistics = try await queue.statistics()
+        let counters = metrics.snapshot
+        let wall = Date().timeIntervalSince(metrics.started)
+        let calls = Stage.call
+        return RunSummary(
+            documents: statistics.documents["ok"] ?? 0, skippedDocuments: statistics.documents["skipped"] ?? 0,
+            chunks: JobState.allCases.reduce(0) { $0 + statistics.count(calls, $1) },
+            chunksSucceeded: statistics.count(calls, .done), chunksFailed: statistics.count(calls, .failed),
+            calls: counters.calls, reused: counters.reused, rateLimited: counters.rateLimited,
+            failuresByClass: statistics.failuresByClass, promptTokens: counters.promptTokens,
+            completionTokens: counters.completionTokens, wallSeconds: wall,
+            tokensPerMinute: wall > 0 ? Double(counters.promptTokens + counters.completionTokens) / wall * 60 : 0,
+            output: configuration.outputPath, pending: statistics.pending, interrupted: interrupted)
+    }
+}
+
+/// The output file, used by the collector task only.
+final class OutputBox: @unchecked Sendable {
+    // Unchecked: only the single collect worker task touches the file.
+    let file: OutputFile
+    init(_ file: OutputFile) { self.file = file }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Queue
+import Synchronization
+
+/// Counters of one `sluice run` process.
+final class RunMetrics: Sendable {
+    struct Counters: Sendable {
+        var calls = 0
+        var succeeded = 0
+        var rateLimited = 0
+        var reused = 0
+        var promptTokens = 0
+        var completionTokens = 0
+        var latencySeconds = 0.0
+        var outcomes: [String: Int] = [:]
+        var linesWritten = 0
+    }
+
+    let started = Date()
+    private let counters = Mutex(Counters())
+
+    func update(_ body: (inout Counters) -> Void) { counters.withLock { body(&$0) } }
+    var snapshot: Counters { counters.withLock { $0 } }
+}
+
+/// A progress report during a run.
+public struct RunProgress: Sendable {
+    public var statistics: QueueStatistics
+    public var elapsedSeconds: Double
+    public var calls: Int
+    public var rateLimited: Int
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var linesWritten: Int
+    /// Calls per second since the start.
+    public var callsPerSecond: Double { elapsedSeconds > 0 ? Double(calls) / elapsedSeconds : 0 }
+    /// Prompt + completion tokens per minute since the start.
+    public var tokensPerMinute: Double {
+        elapsedSeconds > 0 ? Double(promptTokens + completionTokens) / elapsedSeconds * 60 : 0
+    }
+    /// Seconds to finish the chunks still to call at the rate so far, if known.
+    public var etaSeconds: Double? {
+        let remaining = statistics.count(.call, .ready) + statistics.count(.call, .leased)
+            + statistics.count(.prompt, .ready) + statistics.count(.prompt, .leased)
+        let done = statistics.count(.call, .done) + statistics.count(.call, .failed)
+        guard elapsedSeconds > 1, calls > 0, done > 0 else { return nil }
+        return Double(remaining) / (Double(calls) / elapsedSeconds)
+    }
+}
+
+/// What a run did, printed at its end.
+public struct RunSummary: Sendable, Codable {
+    public var documents: Int
+    public var skippedDocuments: Int
+    public var chunks: Int
+    public var chunksSucceeded: Int
+    public var chunksFailed: Int
+    /// HTTP calls this process sent (including retries).
+    public var calls: Int
+    /// Results reused from an identical unit of work instead of calling again.
+    public var reused: Int
+    public var rateLimited: Int
+    public var failuresByClass: [String: Int]
+    public var promptTokens: Int
+    public var completionTokens: Int
+    public var wallSeconds: Double
+    public var tokensPerMinute: Double
+    public var output: String
+    /// Jobs left (ready or leased) when the run stopped; 0 when drained.
+    public var pending: Int
+    public var interrupted: Bool
+}

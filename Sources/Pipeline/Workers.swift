@@ -1,0 +1,150 @@
+import Call
+import Chunk
+import Collect
+import Foundation
+import Ingest
+import Prompt
+import Queue
+import SluiceCore
+
+/// The stage workers of one run.
+struct Workers: Sendable {
+    let runner: PipelineRunner
+    let owner: String
+    let contexts: [Int64: PipelineRunner.RunContext]
+
+    var queue: any JobQueue { runner.queue }
+    var configuration: RunConfiguration { runner.configuration }
+    static let idle = Duration.milliseconds(10)
+
+    enum Outcome: Sendable {
+        case completed(JobCompletion)
+        case failed(JobFailure)
+        case released(Int64)
+    }
+
+    // MARK: Ingest, chunk, prompt
+
+    /// Claims batches of a CPU-bound stage and processes each batch on `width` tasks.
+    func cpuStage(_ stage: Stage, width: Int) async throws {
+        while !runner.isFinished && !Task.isCancelled {
+            let jobs = try await queue.claim(
+                stage: stage, limit: configuration.batchSize, owner: owner, leaseSeconds: configuration.leaseSeconds,
+                now: Date().timeIntervalSince1970)
+            if jobs.isEmpty {
+                try? await Task.sleep(for: Self.idle)
+                continue
+            }
+            let outcomes = await withTaskGroup(of: Outcome.self, returning: [Outcome].self) { group in
+                var outcomes: [Outcome] = []
+                var next = 0
+                while next < min(width, jobs.count) {
+                    let job = jobs[next]
+                    group.addTask { process(job) }
+                    next += 1
+                }
+                while let outcome = await group.next() {
+                    outcomes.append(outcome)
+                    if next < jobs.count {
+                        let job = jobs[next]
+                        group.addTask { process(job) }
+                        next += 1
+                    }
+                }
+                return outcomes
+            }
+            try await commit(outcomes)
+        }
+    }
+
+    func commit(_ outcomes: [Outcome]) async throws {
+        var completions: [JobCompletion] = []
+        var failures: [JobFailure] = []
+        var released: [Int64] = []
+        for outcome in outcomes {
+            switch outcome {
+            case .completed(let completion): completions.append(completion)
+            case .failed(let failure): failures.append(failure)
+            case .released(let id): released.append(id)
+            }
+        }
+        let now = Date().timeIntervalSince1970
+        try await queue.complete(completions, owner: owner, now: now)
+        try await queue.fail(failures, owner: owner, now: now)
+        try await queue.release(jobIDs: released, owner: owner)
+    }
+
+    private func process(_ job: Job) -> Outcome {
+        guard let context = contexts[job.runID] else {
+            return .failed(JobFailure(jobID: job.id, errorClass: .invalidJob, message: "job \(job.id): unknown run \(job.runID)", retryAt: nil))
+        }
+        let hash = context.run.pipelineHash
+        do {
+            switch job.stage {
+            case .ingest:
+                let input = try job.decode(IngestInput.self)
+                let text: ChunkInput
+                do {
+                    text = try TextExtractor.extract(input)
+                } catch {
+                    return .failed(JobFailure(jobID: job.id, errorClass: .unreadableDocument, message: error.message, retryAt: nil))
+                }
+                let next = try NewJob(
+                    runID: job.runID, stage: .chunk, key: JobKey.document(input.document, pipelineHash: hash), encoding: text)
+                return .completed(JobCompletion(jobID: job.id, next: [next]))
+            case .chunk:
+                let input = try job.decode(ChunkInput.self)
+                let chunks = context.chunker.chunks(input.text)
+                let next = try chunks.enumerated().map { index, chunk in
+                    try NewJob(
+                        runID: job.runID, stage: .prompt, key: JobKey.chunk(input.document, pipelineHash: hash, index: index),
+                        encoding: PromptInput(
+                            document: input.document, chunk: index, chunks: chunks.count, text: chunk.text, tokens: chunk.tokens))
+                }
+                return .completed(JobCompletion(jobID: job.id, next: next))
+            case .prompt:
+                let input = try job.decode(PromptInput.self)
+                let call = try context.renderer.render(input)
+                let next = try NewJob(runID: job.runID, stage: .call, key: job.key, encoding: call)
+                return .completed(JobCompletion(jobID: job.id, next: [next]))
+            case .call, .collect:
+                return .failed(JobFailure(jobID: job.id, errorClass: .invalidJob, message: "not a CPU stage", retryAt: nil))
+            }
+        } catch {
+            return .failed(JobFailure(jobID: job.id, errorClass: .invalidJob, message: "\(error)", retryAt: nil))
+        }
+    }
+
+    // MARK: Collect
+
+    /// Appends result lines in batches and commits the file length with the jobs.
+    func collectStage(_ output: OutputBox) async throws {
+        while true {
+            let jobs = try await queue.claim(
+                stage: .collect, limit: 512, owner: owner, leaseSeconds: configuration.leaseSeconds,
+                now: Date().timeIntervalSince1970)
+            if jobs.isEmpty {
+                if runner.isFinished || Task.isCancelled { return }
+                try? await Task.sleep(for: Self.idle)
+                continue
+            }
+            var bytes: [UInt8] = []
+            var written: [Int64] = []
+            var failures: [JobFailure] = []
+            for job in jobs {
+                do {
+                    bytes += ResultLine.make(try job.decode(CollectInput.self))
+                    written.append(job.id)
+                } catch {
+                    failures.append(JobFailure(jobID: job.id, errorClass: .invalidJob, message: "\(error)", retryAt: nil))
+                }
+            }
+            try output.file.append(bytes)
+            try await queue.commitCollected(
+                jobIDs: written, owner: owner, path: output.file.path, length: output.file.length,
+                now: Date().timeIntervalSince1970)
+            try await queue.fail(failures, owner: owner, now: Date().timeIntervalSince1970)
+            runner.metrics.update { $0.linesWritten += written.count }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import SluiceCore
+
+/// The durable job queue the stages talk through.
+///
+/// SQLite (``SQLiteJobQueue``) is the embedded implementation; a server database can implement the
+/// same protocol for many workers on many machines. Every method is one transaction.
+public protocol JobQueue: Sendable {
+    /// The run for a root and pipeline, created on first use; a changed definition is stored.
+    func run(root: String, pipeline: PipelineDefinition, pipelineHash: String) async throws -> RunRecord
+    /// All runs.
+    func runs() async throws -> [RunRecord]
+
+    /// Records the documents found under a run's root and enqueues an ingest job for each new or
+    /// changed one; documents not found again are marked deleted.
+    func recordDocuments(run: RunRecord, found: [FoundDocument], skipped: [SkippedFile]) async throws -> EnqueueSummary
+    /// What a run knows of a path: its size, mtime and hash, to skip hashing unchanged files.
+    func knownDocuments(runID: Int64) async throws -> [String: DocumentRef]
+
+    /// Adds jobs; a job whose (run, stage, key) exists already is not added again. Returns how many were added.
+    @discardableResult
+    func enqueue(_ jobs: [NewJob]) async throws -> Int
+    /// Leases up to `limit` ready jobs of a stage whose retry time has come, oldest first.
+    func claim(stage: Stage, limit: Int, owner: String, leaseSeconds: Double, now: Double) async throws -> [Job]
+    /// Marks jobs done and enqueues their successors, atomically. Jobs whose lease was lost are skipped.
+    func complete(_ completions: [JobCompletion], owner: String, now: Double) async throws
+    /// Records failed attempts: back to ready with a retry time, or failed for good.
+    func fail(_ failures: [JobFailure], owner: String, now: Double) async throws
+    /// Gives leased jobs back without counting an attempt (shutdown).
+    func release(jobIDs: [Int64], owner: String) async throws
+    /// Returns the leases of dead owners, and expired leases, to the ready state.
+    func reclaimLeases(owners: [String], expiredBefore: Double) async throws -> Int
+    /// Owners that hold leases now.
+    func leaseOwners() async throws -> [String]
+    /// Puts every terminal failure back in the queue with its attempts reset. Returns how many.
+    func retryFailed() async throws -> Int
+
+    /// A stored result for a unit of work, if it was ever paid for.
+    func unitResult(unitKey: String) async throws -> [UInt8]?
+
+    /// The byte length of an output file that committed lines account for.
+    func committedOutputLength(path: String) async throws -> Int64
+    /// Marks collect jobs done together with the output length after their lines.
+    func commitCollected(jobIDs: [Int64], owner: String, path: String, length: Int64, now: Double) async throws
+
+    /// Counts by stage and state, failures by class, and the earliest pending retry.
+    func statistics() async throws -> QueueStatistics
+    /// Terminal failures with their reasons.
+    func failures(limit: Int) async throws -> [FailedJob]
+}
+
+/// A run: a root directory processed with one pipeline.
+public struct RunRecord: Sendable, Hashable {
+    public var id: Int64
+    public var root: String
+    public var pipeline: PipelineDefinition
+    public var pipelineHash: String
+
+    public init(id: Int64, root: String, pipeline: PipelineDefinition, pipelineHash: String) {
+        self.id = id
+        self.root = root
+        self.pipeline = pipeline
+        self.pipelineHash = pipelineHash
+    }
+}
+
+/// A document found when enqueueing, with its absolute file path.
+public struct FoundDocument: Sendable, Hashable {
+    public var document: DocumentRef
+    public var file: String
+
+    public init(document: DocumentRef, file: String) {
+        self.document = document
+        self.file = file
+    }
+}
+
+/// Queue counts.
+public struct QueueStatistics: Sendable, Hashable, Codable {
+    /// `counts[stage][state]`.
+    public var counts: [String: [String: Int]] = [:]
+    /// Terminal failures by error class.
+    public var failuresByClass: [String: Int] = [:]
+    /// Retries waiting, by error class of the last attempt.
+    public var retryingByClass: [String: Int] = [:]
+    /// The earliest retry time among ready jobs, seconds since 1970.
+    public var nextRetryAt: Double?
+    /// Documents by status (ok, skipped, deleted).
+    public var documents: [String: Int] = [:]
+
+    public init() {}
+
+    public func count(_ stage: Stage, _ state: JobState) -> Int { counts[stage.rawValue]?[state.rawValue] ?? 0 }
+
+    /// Jobs still to do: ready or leased.
+    public var pending: Int {
+        counts.values.reduce(0) { $0 + ($1[JobState.ready.rawValue] ?? 0) + ($1[JobState.leased.rawValue] ?? 0) }
+    }
+}
+
+/// A job that failed for good.
+public struct FailedJob: Sendable, Hashable, Codable {
+    public var stage: Stage
+    public var key: String
+    public var errorClass: String
+    public var message: String
+    public var attempts: Int
+
+    public init(stage: Stage, key: String, errorClass: String, message: String, attempts: Int) {
+        self.stage = stage
+        self.key = key
+        self.errorClass = errorClass
+        self.message = message
+        self.attempts = attempts
+    }
+}

@@ -1,0 +1,359 @@
+import Foundation
+import SluiceCore
+
+/// The job queue in a SQLite file (WAL mode), the embedded default.
+///
+/// A job is leased by a worker (owner and expiry) and finished by marking it done and inserting its
+/// successors in one transaction; the table's unique (run, stage, key) makes enqueueing idempotent.
+public final class SQLiteJobQueue: JobQueue {
+    private let database: SQLiteDatabase
+    /// The database file.
+    public let path: String
+
+    /// Opens (creating if needed) a queue database.
+    public init(path: String) throws {
+        self.path = path
+        database = try SQLiteDatabase(path: path)
+        try database.performNow { connection in try connection.execute(Self.schema) }
+    }
+
+    static let schema = """
+        CREATE TABLE IF NOT EXISTS runs(
+            id INTEGER PRIMARY KEY, root TEXT NOT NULL, pipeline TEXT NOT NULL, pipeline_hash TEXT NOT NULL,
+            definition BLOB NOT NULL, created REAL NOT NULL, UNIQUE(root, pipeline));
+        CREATE TABLE IF NOT EXISTS documents(
+            run_id INTEGER NOT NULL REFERENCES runs(id), path TEXT NOT NULL, sha256 TEXT, size INTEGER,
+            mtime REAL, status TEXT NOT NULL, reason TEXT, PRIMARY KEY(run_id, path));
+        CREATE TABLE IF NOT EXISTS jobs(
+            id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), stage TEXT NOT NULL,
+            key TEXT NOT NULL, state TEXT NOT NULL, payload BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+            rate_limited INTEGER NOT NULL DEFAULT 0, error_class TEXT, error_message TEXT,
+            not_before REAL NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires REAL,
+            created REAL NOT NULL, updated REAL NOT NULL, UNIQUE(run_id, stage, key));
+        CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(stage, id) WHERE state = 'ready';
+        CREATE INDEX IF NOT EXISTS jobs_leased ON jobs(lease_owner) WHERE state = 'leased';
+        CREATE TABLE IF NOT EXISTS unit_results(unit_key TEXT PRIMARY KEY, result BLOB NOT NULL, created REAL NOT NULL);
+        CREATE TABLE IF NOT EXISTS outputs(path TEXT PRIMARY KEY, committed_length INTEGER NOT NULL);
+        """
+
+    // MARK: Runs and documents
+
+    public func run(root: String, pipeline: PipelineDefinition, pipelineHash: String) async throws -> RunRecord {
+        let definition = try JSONEncoder.sluice.encode(pipeline)
+        return try await database.write { connection in
+            let now = Date().timeIntervalSince1970
+            try connection.run(
+                """
+                INSERT INTO runs(root, pipeline, pipeline_hash, definition, created) VALUES(?, ?, ?, ?, ?)
+                ON CONFLICT(root, pipeline) DO UPDATE SET pipeline_hash = excluded.pipeline_hash,
+                definition = excluded.definition
+                """,
+                [.text(root), .text(pipeline.name), .text(pipelineHash), .blob(Array(definition)), .real(now)])
+            let select = try connection.statement("SELECT id FROM runs WHERE root = ? AND pipeline = ?")
+            try select.bind([.text(root), .text(pipeline.name)])
+            guard try select.step() else { throw SluiceError(.database, "the run for \(root) vanished") }
+            return RunRecord(id: select.int(0), root: root, pipeline: pipeline, pipelineHash: pipelineHash)
+        }
+    }
+
+    public func runs() async throws -> [RunRecord] {
+        let rows = try await database.perform { connection in
+            let select = try connection.statement("SELECT id, root, pipeline_hash, definition FROM runs ORDER BY id")
+            var rows: [(Int64, String, String, [UInt8])] = []
+            while try select.step() { rows.append((select.int(0), select.text(1), select.text(2), select.blob(3))) }
+            return rows
+        }
+        return try rows.map { id, root, hash, definition in
+            let pipeline = try JSONDecoder().decode(PipelineDefinition.self, from: Data(definition))
+            return RunRecord(id: id, root: root, pipeline: pipeline, pipelineHash: hash)
+        }
+    }
+
+    public func knownDocuments(runID: Int64) async throws -> [String: DocumentRef] {
+        try await database.perform { connection in
+            let select = try connection.statement(
+                "SELECT path, sha256, size, mtime FROM documents WHERE run_id = ? AND status = 'ok'")
+            try select.bind([.integer(runID)])
+            var known: [String: DocumentRef] = [:]
+            while try select.step() {
+                let path = select.text(0)
+                known[path] = DocumentRef(path: path, sha256: select.text(1), size: select.int(2), mtime: select.double(3))
+            }
+            return known
+        }
+    }
+
+    public func recordDocuments(run: RunRecord, found: [FoundDocument], skipped: [SkippedFile]) async throws
+        -> EnqueueSummary
+    {
+        let runID = run.id
+        let payloads = try found.map { try JSONEncoder.sluice.encode(IngestInput(document: $0.document, file: $0.file)) }
+        return try await database.write { connection in
+            let now = Date().timeIntervalSince1970
+            var summary = EnqueueSummary()
+            var previous: [String: (String, String)] = [:]  // path -> (status, sha)
+            let select = try connection.statement("SELECT path, status, sha256 FROM documents WHERE run_id = ?")
+            try select.bind([.integer(runID)])
+            while try select.step() { previous[select.text(0)] = (select.text(1), select.text(2)) }
+            var seen = Set<String>()
+            for (item, payload) in zip(found, payloads) {
+                let document = item.document
+                seen.insert(document.path)
+                switch previous[document.path] {
+                case .some(("ok", let sha)) where sha == document.sha256: summary.unchanged += 1
+                case .some(("ok", _)): summary.changed += 1
+                default: summary.new += 1
+                }
+                try connection.run(
+                    """
+                    INSERT INTO documents(run_id, path, sha256, size, mtime, status, reason) VALUES(?, ?, ?, ?, ?, 'ok', NULL)
+                    ON CONFLICT(run_id, path) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size,
+                    mtime = excluded.mtime, status = 'ok', reason = NULL
+                    """,
+                    [.integer(runID), .text(document.path), .text(document.sha256), .integer(document.size),
+                     .real(document.mtime)])
+                try Self.insertJob(
+                    connection, NewJob(runID: runID, stage: .ingest, key: JobKey.document(document, pipelineHash: run.pipelineHash), payload: payload),
+                    now: now)
+            }
+            for file in skipped {
+                seen.insert(file.path)
+                summary.skipped += 1
+                summary.skippedFiles.append(file)
+                try connection.run(
+                    """
+                    INSERT INTO documents(run_id, path, status, reason) VALUES(?, ?, 'skipped', ?)
+                    ON CONFLICT(run_id, path) DO UPDATE SET status = 'skipped', reason = excluded.reason
+                    """,
+                    [.integer(runID), .text(file.path), .text(file.reason)])
+            }
+            for (path, (status, _)) in previous where !seen.contains(path) && status != "deleted" {
+                summary.deleted += 1
+                try connection.run(
+                    "UPDATE documents SET status = 'deleted' WHERE run_id = ? AND path = ?", [.integer(runID), .text(path)])
+            }
+            return summary
+        }
+    }
+
+
+    // MARK: Jobs
+
+    @discardableResult
+    public func enqueue(_ jobs: [NewJob]) async throws -> Int {
+        try await database.write { connection in
+            let now = Date().timeIntervalSince1970
+            var added = 0
+            for job in jobs { added += try Self.insertJob(connection, job, now: now) }
+            return added
+        }
+    }
+
+    @discardableResult
+    private static func insertJob(_ connection: SQLiteConnection, _ job: NewJob, now: Double) throws -> Int {
+        try connection.run(
+            """
+            INSERT OR IGNORE INTO jobs(run_id, stage, key, state, payload, created, updated)
+            VALUES(?, ?, ?, 'ready', ?, ?, ?)
+            """,
+            [.integer(job.runID), .text(job.stage.rawValue), .text(job.key), .blob(Array(job.payload)), .real(now), .real(now)])
+        return connection.changes
+    }
+
+    public func claim(stage: Stage, limit: Int, owner: String, leaseSeconds: Double, now: Double) async throws -> [Job] {
+        try await database.write { connection in
+            let statement = try connection.statement(
+                """
+                UPDATE jobs SET state = 'leased', lease_owner = ?, lease_expires = ?, updated = ?
+                WHERE id IN (SELECT id FROM jobs WHERE stage = ? AND state = 'ready' AND not_before <= ?
+                             ORDER BY id LIMIT ?)
+                RETURNING id, run_id, key, payload, attempts, rate_limited
+                """)
+            try statement.bind([
+                .text(owner), .real(now + leaseSeconds), .real(now), .text(stage.rawValue), .real(now), .integer(Int64(limit)),
+            ])
+            var jobs: [Job] = []
+            while try statement.step() {
+                jobs.append(
+                    Job(
+                        id: statement.int(0), runID: statement.int(1), stage: stage, key: statement.text(2),
+                        payload: Data(statement.blob(3)), attempts: Int(statement.int(4)), rateLimited: Int(statement.int(5))))
+            }
+            return jobs.sorted { $0.id < $1.id }
+        }
+    }
+
+    public func complete(_ completions: [JobCompletion], owner: String, now: Double) async throws {
+        guard !completions.isEmpty else { return }
+        try await database.write { connection in
+            for completion in completions {
+                guard try Self.finish(connection, completion.jobID, owner: owner, now: now) else { continue }
+                for job in completion.next { try Self.insertJob(connection, job, now: now) }
+                if let unit = completion.unitResult {
+                    try connection.run(
+                        "INSERT OR REPLACE INTO unit_results(unit_key, result, created) VALUES(?, ?, ?)",
+                        [.text(unit.unitKey), .blob(Array(unit.result)), .real(now)])
+                }
+            }
+        }
+    }
+
+    /// Marks a leased job done; false if the lease was lost.
+    private static func finish(_ connection: SQLiteConnection, _ id: Int64, owner: String, now: Double) throws -> Bool {
+        try connection.run(
+            """
+            UPDATE jobs SET state = 'done', payload = x'', lease_owner = NULL, lease_expires = NULL, updated = ?
+            WHERE id = ? AND state = 'leased' AND lease_owner = ?
+            """,
+            [.real(now), .integer(id), .text(owner)])
+        return connection.changes == 1
+    }
+
+    public func fail(_ failures: [JobFailure], owner: String, now: Double) async throws {
+        guard !failures.isEmpty else { return }
+        try await database.write { connection in
+            for failure in failures {
+                let attempts: Int64 = failure.countsAsAttempt ? 1 : 0
+                let limited: Int64 = failure.errorClass == .rateLimited ? 1 : 0
+                try connection.run(
+                    """
+                    UPDATE jobs SET state = ?, attempts = attempts + ?, rate_limited = rate_limited + ?,
+                    error_class = ?, error_message = ?, not_before = ?, lease_owner = NULL, lease_expires = NULL,
+                    updated = ? WHERE id = ? AND state = 'leased' AND lease_owner = ?
+                    """,
+                    [
+                        .text(failure.retryAt == nil ? "failed" : "ready"), .integer(attempts), .integer(limited),
+                        .text(failure.errorClass.rawValue), .text(failure.message), .real(failure.retryAt ?? now),
+                        .real(now), .integer(failure.jobID), .text(owner),
+                    ])
+                guard connection.changes == 1 else { continue }
+                for job in failure.next { try Self.insertJob(connection, job, now: now) }
+            }
+        }
+    }
+
+    public func release(jobIDs: [Int64], owner: String) async throws {
+        guard !jobIDs.isEmpty else { return }
+        try await database.write { connection in
+            for id in jobIDs {
+                try connection.run(
+                    """
+                    UPDATE jobs SET state = 'ready', lease_owner = NULL, lease_expires = NULL
+                    WHERE id = ? AND state = 'leased' AND lease_owner = ?
+                    """,
+                    [.integer(id), .text(owner)])
+            }
+        }
+    }
+
+    public func reclaimLeases(owners: [String], expiredBefore: Double) async throws -> Int {
+        try await database.write { connection in
+            var reclaimed = 0
+            for owner in owners {
+                try connection.run(
+                    "UPDATE jobs SET state = 'ready', lease_owner = NULL, lease_expires = NULL WHERE state = 'leased' AND lease_owner = ?",
+                    [.text(owner)])
+                reclaimed += connection.changes
+            }
+            try connection.run(
+                "UPDATE jobs SET state = 'ready', lease_owner = NULL, lease_expires = NULL WHERE state = 'leased' AND lease_expires < ?",
+                [.real(expiredBefore)])
+            return reclaimed + connection.changes
+        }
+    }
+
+    public func leaseOwners() async throws -> [String] {
+        try await database.perform { connection in
+            let select = try connection.statement("SELECT DISTINCT lease_owner FROM jobs WHERE state = 'leased'")
+            var owners: [String] = []
+            while try select.step() { owners.append(select.text(0)) }
+            return owners
+        }
+    }
+
+    public func retryFailed() async throws -> Int {
+        try await database.write { connection in
+            try connection.run(
+                """
+                UPDATE jobs SET state = 'ready', attempts = 0, rate_limited = 0, not_before = 0
+                WHERE state = 'failed'
+                """)
+            return connection.changes
+        }
+    }
+
+    public func unitResult(unitKey: String) async throws -> [UInt8]? {
+        try await database.perform { connection in
+            let select = try connection.statement("SELECT result FROM unit_results WHERE unit_key = ?")
+            try select.bind([.text(unitKey)])
+            return try select.step() ? select.blob(0) : nil
+        }
+    }
+
+    // MARK: Output
+
+    public func committedOutputLength(path: String) async throws -> Int64 {
+        try await database.perform { connection in
+            let select = try connection.statement("SELECT committed_length FROM outputs WHERE path = ?")
+            try select.bind([.text(path)])
+            return try select.step() ? select.int(0) : 0
+        }
+    }
+
+    public func commitCollected(jobIDs: [Int64], owner: String, path: String, length: Int64, now: Double) async throws {
+        try await database.write { connection in
+            for id in jobIDs { _ = try Self.finish(connection, id, owner: owner, now: now) }
+            try connection.run(
+                """
+                INSERT INTO outputs(path, committed_length) VALUES(?, ?)
+                ON CONFLICT(path) DO UPDATE SET committed_length = excluded.committed_length
+                """,
+                [.text(path), .integer(length)])
+        }
+    }
+
+    // MARK: Status
+
+    public func statistics() async throws -> QueueStatistics {
+        try await database.perform { connection in
+            var statistics = QueueStatistics()
+            let counts = try connection.statement("SELECT stage, state, count(*) FROM jobs GROUP BY stage, state")
+            while try counts.step() {
+                statistics.counts[counts.text(0), default: [:]][counts.text(1)] = Int(counts.int(2))
+            }
+            let failures = try connection.statement(
+                "SELECT error_class, state, count(*) FROM jobs WHERE error_class IS NOT NULL AND state IN ('failed', 'ready') GROUP BY error_class, state")
+            while try failures.step() {
+                if failures.text(1) == "failed" {
+                    statistics.failuresByClass[failures.text(0)] = Int(failures.int(2))
+                } else {
+                    statistics.retryingByClass[failures.text(0)] = Int(failures.int(2))
+                }
+            }
+            let next = try connection.statement("SELECT min(not_before) FROM jobs WHERE state = 'ready'")
+            if try next.step(), !next.isNull(0) { statistics.nextRetryAt = next.double(0) }
+            let documents = try connection.statement("SELECT status, count(*) FROM documents GROUP BY status")
+            while try documents.step() { statistics.documents[documents.text(0)] = Int(documents.int(1)) }
+            return statistics
+        }
+    }
+
+    public func failures(limit: Int) async throws -> [FailedJob] {
+        try await database.perform { connection in
+            let select = try connection.statement(
+                """
+                SELECT stage, key, error_class, error_message, attempts FROM jobs WHERE state = 'failed'
+                ORDER BY id LIMIT ?
+                """)
+            try select.bind([.integer(Int64(limit))])
+            var failed: [FailedJob] = []
+            while try select.step() {
+                failed.append(
+                    FailedJob(
+                        stage: Stage(rawValue: select.text(0)) ?? .call, key: select.text(1), errorClass: select.text(2),
+                        message: select.text(3), attempts: Int(select.int(4))))
+            }
+            return failed
+        }
+    }
+}

@@ -1,0 +1,82 @@
+/// How the simulator behaves: its deployments, latency, speed and injected faults.
+public struct SimulatorConfiguration: Sendable, Hashable {
+    /// One simulated deployment.
+    public struct Deployment: Sendable, Hashable {
+        /// Standard (pay-as-you-go) or provisioned.
+        public enum Kind: Sendable, Hashable {
+            /// TPM charged with the estimate at arrival per minute; RPM over windows of `rpmWindowSeconds`.
+            case standard(tokensPerMinute: Int, requestsPerMinute: Int, rpmWindowSeconds: Double)
+            /// A leaky bucket draining `tokensPerMinute`; a request is admitted while utilization ≤ 100%.
+            case provisioned(tokensPerMinute: Int, outputTokenWeight: Int, bucketSeconds: Double)
+            /// No limits.
+            case unlimited
+        }
+
+        public var name: String
+        public var kind: Kind
+        /// The model name replies report.
+        public var model: String
+        /// Prompt + max_tokens above this is a 400 context_length_exceeded.
+        public var contextWindow: Int
+
+        public init(name: String, kind: Kind, model: String = "gpt-4o-2024-08-06", contextWindow: Int = 128_000) {
+            self.name = name
+            self.kind = kind
+            self.model = model
+            self.contextWindow = contextWindow
+        }
+    }
+
+    /// Rates (0 ... 1) of injected faults, drawn per request.
+    public struct Faults: Sendable, Hashable {
+        public var serverError: Double = 0
+        public var serviceUnavailable: Double = 0
+        /// Headers and half the body, then the connection is closed.
+        public var connectionReset: Double = 0
+        /// No answer for `stallSeconds` (real time), then the connection is closed.
+        public var stall: Double = 0
+        public var stallSeconds: Double = 30
+        /// A 200 whose JSON body is cut in half.
+        public var truncatedJSON: Double = 0
+        /// A message containing this text is refused with 400 content_filter.
+        public var contentFilterTrigger: String = "SLUICE-CONTENT-FILTER"
+
+        public init() {}
+
+        /// No random faults.
+        public static let none = Faults()
+    }
+
+    public var deployments: [Deployment]
+    /// Deployments not listed are created with this kind when first called; nil answers 404.
+    public var defaultKind: Deployment.Kind?
+    /// The key clients must send as `api-key` or `Authorization: Bearer`; nil accepts anything.
+    public var apiKey: String?
+    /// Simulated seconds before the first token.
+    public var baseLatency: Double
+    /// Simulated seconds per output token.
+    public var perTokenLatency: Double
+    /// Simulated time runs this many times faster than real time (limits and latency scale with it).
+    public var speedUp: Double
+    /// Output tokens a reply aims for (capped by max_tokens).
+    public var replyTokens: Int
+    public var faults: Faults
+    /// Seed of the fault draws.
+    public var seed: UInt64
+
+    public init(
+        deployments: [Deployment] = [], defaultKind: Deployment.Kind? = .unlimited, apiKey: String? = "sim-key",
+        baseLatency: Double = 0.2, perTokenLatency: Double = 0.01, speedUp: Double = 1, replyTokens: Int = 60,
+        faults: Faults = .none, seed: UInt64 = 1
+    ) {
+        self.deployments = deployments
+        self.defaultKind = defaultKind
+        self.apiKey = apiKey
+        self.baseLatency = baseLatency
+        self.perTokenLatency = perTokenLatency
+        self.speedUp = speedUp
+        self.replyTokens = replyTokens
+        self.faults = faults
+        self.seed = seed
+    }
+}

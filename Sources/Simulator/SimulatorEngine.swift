@@ -1,0 +1,398 @@
+import Foundation
+import Synchronization
+import Tokenizer
+
+/// What the simulator answers to one request (an `Error` only so a refusal can be a `Result` failure).
+struct SimulatedResponse: Error {
+    enum Delivery: Sendable {
+        case normal
+        /// Headers announce the full body; half is sent, then the connection closes.
+        case resetMidBody
+        /// Nothing is sent; the connection closes after the delay.
+        case stall
+    }
+
+    var status: Int
+    var headers: [(String, String)]
+    var body: [UInt8]
+    /// Real seconds before the answer.
+    var delay: Double
+    var delivery: Delivery = .normal
+}
+
+/// The simulator's state: quota counters per deployment and request statistics.
+final class SimulatorEngine: Sendable {
+    let configuration: SimulatorConfiguration
+    private let state: Mutex<State>
+    private let started = ContinuousClock.now
+
+    struct DeploymentState {
+        var deployment: SimulatorConfiguration.Deployment
+        var minute: Int = -1
+        var tokensThisMinute = 0
+        var requestsThisMinute = 0
+        var rpmWindow: Int = -1
+        var requestsThisWindow = 0
+        var bucketLevel: Double = 0
+        var bucketTime: Double = 0
+    }
+
+    struct State {
+        var deployments: [String: DeploymentState] = [:]
+        var random: SplitMix
+        var counter = 0
+        var statistics = SimulatorStatistics()
+    }
+
+    init(configuration: SimulatorConfiguration) {
+        self.configuration = configuration
+        var deployments: [String: DeploymentState] = [:]
+        for deployment in configuration.deployments { deployments[deployment.name] = DeploymentState(deployment: deployment) }
+        state = Mutex(State(deployments: deployments, random: SplitMix(seed: configuration.seed)))
+    }
+
+    /// Simulated seconds since start.
+    var now: Double { (ContinuousClock.now - started).simulatorSeconds * configuration.speedUp }
+
+    var statistics: SimulatorStatistics { state.withLock { $0.statistics } }
+
+    func resetStatistics() { state.withLock { $0.statistics = SimulatorStatistics() } }
+
+    // MARK: Requests
+
+    func handle(method: String, uri: String, headers: [(String, String)], body: [UInt8]) -> SimulatedResponse {
+        let (path, query) = Self.split(uri)
+        if method == "GET" && path == "/sluice/stats" {
+            let data = (try? JSONEncoder().encode(statistics)) ?? Data()
+            return SimulatedResponse(status: 200, headers: [("content-type", "application/json")], body: Array(data), delay: 0)
+        }
+        guard method == "POST" else { return error(405, "MethodNotAllowed", "use POST") }
+        let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+        let deploymentName: String
+        let parts = path.split(separator: "/")
+        if parts.count == 5, parts[0] == "openai", parts[1] == "deployments", parts[3] == "chat", parts[4] == "completions" {
+            guard query.contains(where: { $0.hasPrefix("api-version=") }) else {
+                return error(404, "404", "Resource not found (api-version query parameter is missing)")
+            }
+            deploymentName = String(parts[2]).removingPercentEncoding ?? String(parts[2])
+        } else if path == "/openai/v1/chat/completions" || path == "/v1/chat/completions" {
+            guard let model = object?["model"] as? String else { return error(400, "invalid_request_error", "model is required") }
+            deploymentName = model
+        } else {
+            return error(404, "404", "Resource not found")
+        }
+        if let key = configuration.apiKey {
+            let apiKey = headers.first { $0.0.lowercased() == "api-key" }?.1
+            let bearer = headers.first { $0.0.lowercased() == "authorization" }?.1
+            guard apiKey == key || bearer == "Bearer \(key)" else {
+                recordStatus(401)
+                return error(
+                    401, "401", "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key.")
+            }
+        }
+        guard let object, let messages = object["messages"] as? [[String: Any]] else {
+            recordStatus(400)
+            return error(400, "invalid_request_error", "the request body is not a chat completion request")
+        }
+        let clientID = headers.first { $0.0.lowercased() == "x-ms-client-request-id" }?.1
+        return respond(deploymentName: deploymentName, request: object, messages: messages, clientID: clientID)
+    }
+
+    private func respond(deploymentName: String, request: [String: Any], messages: [[String: Any]], clientID: String?) -> SimulatedResponse {
+        let chat = messages.map {
+            ChatMessage(role: $0["role"] as? String ?? "user", content: $0["content"] as? String ?? "", name: $0["name"] as? String)
+        }
+        let maxTokens = request["max_completion_tokens"] as? Int ?? request["max_tokens"] as? Int ?? 4_096
+        let n = max(1, request["n"] as? Int ?? 1)
+        let now = self.now
+        let decision: Result<(DeploymentState, Double, [(String, String)]), SimulatedResponse> = state.withLock { state in
+            state.statistics.requests += 1
+            if let clientID { state.statistics.requestsByClientID[clientID, default: 0] += 1 }
+            if state.deployments[deploymentName] == nil, let kind = configuration.defaultKind {
+                state.deployments[deploymentName] = DeploymentState(deployment: .init(name: deploymentName, kind: kind))
+            }
+            guard var deployment = state.deployments[deploymentName] else {
+                return .failure(error(404, "DeploymentNotFound", "The API deployment for this resource does not exist."))
+            }
+            let encoding = BytePairEncoding.encoding(ModelEncoding.resolve(model: deployment.deployment.model).encoding)
+            let promptTokens = encoding.estimatePromptTokens(chat)
+            let charge = (promptTokens + maxTokens) * n
+            let admission = Self.admit(&deployment, charge: charge, now: now)
+            state.deployments[deploymentName] = deployment
+            switch admission {
+            case .failure(let response):
+                state.statistics.rateLimited += 1
+                return .failure(response)
+            case .success(let headers):
+                state.statistics.admittedTokens += charge
+                return .success((deployment, Double(promptTokens), headers))
+            }
+        }
+        let deployment: DeploymentState
+        let promptTokens: Int
+        var headers: [(String, String)]
+        switch decision {
+        case .failure(let response):
+            recordStatus(response.status)
+            return response
+        case .success(let admitted):
+            deployment = admitted.0
+            promptTokens = Int(admitted.1)
+            headers = admitted.2
+        }
+        let model = deployment.deployment.model
+        if promptTokens + maxTokens > deployment.deployment.contextWindow {
+            recordStatus(400)
+            return error(
+                400, "context_length_exceeded",
+                "This model's maximum context length is \(deployment.deployment.contextWindow) tokens. However, you requested \(promptTokens + maxTokens) tokens (\(promptTokens) in the messages, \(maxTokens) in the completion). Please reduce the length of the messages or completion.")
+        }
+        let trigger = configuration.faults.contentFilterTrigger
+        if !trigger.isEmpty, chat.contains(where: { $0.content.contains(trigger) }) {
+            recordStatus(400)
+            return error(
+                400, "content_filter",
+                "The response was filtered due to the prompt triggering Azure OpenAI's content management policy.")
+        }
+        let fault = drawFault()
+        let id = state.withLock { state -> Int in
+            state.counter += 1
+            return state.counter
+        }
+        switch fault {
+        case .serverError:
+            recordStatus(500)
+            return error(500, "InternalServerError", "The server had an error while processing your request.")
+        case .serviceUnavailable:
+            recordStatus(503)
+            var response = error(503, "ServiceUnavailable", "The service is temporarily unable to process your request.")
+            response.headers.append(("retry-after", "1"))
+            return response
+        case .stall:
+            state.withLock { $0.statistics.stalled += 1 }
+            return SimulatedResponse(status: 0, headers: [], body: [], delay: configuration.faults.stallSeconds, delivery: .stall)
+        default: break
+        }
+        let encoding = BytePairEncoding.encoding(ModelEncoding.resolve(model: model).encoding)
+        let lastUser = chat.last { $0.role == "user" }?.content ?? chat.last?.content ?? ""
+        let (content, completionTokens, finish) = Self.reply(to: lastUser, target: configuration.replyTokens, maxTokens: maxTokens, encoding: encoding)
+        let usage: [String: Any] = [
+            "prompt_tokens": promptTokens, "completion_tokens": completionTokens * n,
+            "total_tokens": promptTokens + completionTokens * n,
+            "prompt_tokens_details": ["cached_tokens": 0], "completion_tokens_details": ["reasoning_tokens": 0],
+        ]
+        let choices: [[String: Any]] = (0..<n).map { index in
+            ["index": index, "message": ["role": "assistant", "content": content], "finish_reason": finish]
+        }
+        let completion: [String: Any] = [
+            "id": "chatcmpl-sim-\(id)", "object": "chat.completion", "created": Int(Date().timeIntervalSince1970),
+            "model": model, "choices": choices, "usage": usage, "system_fingerprint": "fp_sluice_sim",
+        ]
+        var body = Array((try? JSONSerialization.data(withJSONObject: completion, options: [.sortedKeys])) ?? Data())
+        if case .provisioned(_, let weight, _) = deployment.deployment.kind {
+            correctBucket(deploymentName, admitted: (promptTokens + maxTokens) * n, actual: promptTokens + completionTokens * n * weight)
+        }
+        headers.append(contentsOf: [
+            ("content-type", "application/json"), ("apim-request-id", UUID().uuidString.lowercased()),
+            ("x-request-id", UUID().uuidString.lowercased()), ("x-ms-region", "Simulated"),
+            ("x-ms-deployment-name", deploymentName),
+        ])
+        let delay = (configuration.baseLatency + configuration.perTokenLatency * Double(completionTokens)) / configuration.speedUp
+        var response = SimulatedResponse(status: 200, headers: headers, body: body, delay: delay)
+        switch fault {
+        case .connectionReset:
+            response.delivery = .resetMidBody
+            state.withLock { $0.statistics.resets += 1 }
+        case .truncatedJSON:
+            body = Array(body.prefix(body.count / 2))
+            response.body = body
+            recordStatus(200)
+            state.withLock { $0.statistics.truncated += 1 }
+        default:
+            recordStatus(200)
+            state.withLock { state in
+                state.statistics.completed += 1
+                state.statistics.billedPromptTokens += promptTokens
+                state.statistics.billedCompletionTokens += completionTokens * n
+                if let clientID { state.statistics.completedByClientID[clientID, default: 0] += 1 }
+            }
+        }
+        return response
+    }
+
+    // MARK: Quota
+
+    private static func admit(_ deployment: inout DeploymentState, charge: Int, now: Double) -> Result<[(String, String)], SimulatedResponse> {
+        switch deployment.deployment.kind {
+        case .unlimited:
+            return .success([])
+        case .standard(let tpm, let rpm, let windowSeconds):
+            let minute = Int(now / 60)
+            if minute != deployment.minute {
+                deployment.minute = minute
+                deployment.tokensThisMinute = 0
+                deployment.requestsThisMinute = 0
+            }
+            let window = Int(now / windowSeconds)
+            if window != deployment.rpmWindow {
+                deployment.rpmWindow = window
+                deployment.requestsThisWindow = 0
+            }
+            let windowLimit = max(1, Int(Double(rpm) * windowSeconds / 60))
+            if deployment.requestsThisWindow >= windowLimit {
+                let wait = max(1, Int((Double(window + 1) * windowSeconds - now).rounded(.up)))
+                return .failure(rateLimited(
+                    "Requests to the ChatCompletions_Create Operation have exceeded call rate limit of your current pricing tier. Please retry after \(wait) seconds.",
+                    retryAfter: wait, remainingTokens: tpm - deployment.tokensThisMinute, remainingRequests: rpm - deployment.requestsThisMinute))
+            }
+            if deployment.tokensThisMinute + charge > tpm {
+                let wait = max(1, Int((Double(minute + 1) * 60 - now).rounded(.up)))
+                return .failure(rateLimited(
+                    "Requests to the ChatCompletions_Create Operation have exceeded token rate limit of your current pricing tier. Please retry after \(wait) seconds.",
+                    retryAfter: wait, remainingTokens: tpm - deployment.tokensThisMinute, remainingRequests: rpm - deployment.requestsThisMinute))
+            }
+            deployment.tokensThisMinute += charge
+            deployment.requestsThisMinute += 1
+            deployment.requestsThisWindow += 1
+            return .success([
+                ("x-ratelimit-limit-tokens", String(tpm)), ("x-ratelimit-limit-requests", String(rpm)),
+                ("x-ratelimit-remaining-tokens", String(max(0, tpm - deployment.tokensThisMinute))),
+                ("x-ratelimit-remaining-requests", String(max(0, rpm - deployment.requestsThisMinute))),
+            ])
+        case .provisioned(let tpm, _, let bucketSeconds):
+            let rate = Double(tpm) / 60
+            deployment.bucketLevel = max(0, deployment.bucketLevel - (now - deployment.bucketTime) * rate)
+            deployment.bucketTime = now
+            let capacity = rate * bucketSeconds
+            let utilization = deployment.bucketLevel / capacity
+            if utilization > 1 {
+                let waitSeconds = (deployment.bucketLevel - capacity) / rate
+                let milliseconds = max(1, Int((waitSeconds * 1000).rounded(.up)))
+                var response = rateLimited(
+                    "Requests to the ChatCompletions_Create Operation have exceeded the provisioned throughput of this deployment. Please retry after \(milliseconds) milliseconds.",
+                    retryAfter: max(1, Int(waitSeconds.rounded(.up))), remainingTokens: nil, remainingRequests: nil)
+                response.headers.append(("retry-after-ms", String(milliseconds)))
+                response.headers.append(("azure-openai-deployment-utilization", String(format: "%.1f%%", utilization * 100)))
+                return .failure(response)
+            }
+            deployment.bucketLevel += Double(charge)
+            return .success([("azure-openai-deployment-utilization", String(format: "%.1f%%", deployment.bucketLevel / capacity * 100))])
+        }
+    }
+
+    private func correctBucket(_ name: String, admitted: Int, actual: Int) {
+        state.withLock { state in
+            state.deployments[name]?.bucketLevel += Double(actual - admitted)
+            if let level = state.deployments[name]?.bucketLevel, level < 0 { state.deployments[name]?.bucketLevel = 0 }
+        }
+    }
+
+    private static func rateLimited(_ message: String, retryAfter: Int, remainingTokens: Int?, remainingRequests: Int?) -> SimulatedResponse {
+        var response = errorResponse(429, "RateLimitReached", message)
+        response.headers.append(("retry-after", String(retryAfter)))
+        if let remainingTokens { response.headers.append(("x-ratelimit-remaining-tokens", String(max(0, remainingTokens)))) }
+        if let remainingRequests { response.headers.append(("x-ratelimit-remaining-requests", String(max(0, remainingRequests)))) }
+        return response
+    }
+
+    // MARK: Helpers
+
+    enum Fault { case none, serverError, serviceUnavailable, connectionReset, stall, truncatedJSON }
+
+    private func drawFault() -> Fault {
+        let faults = configuration.faults
+        let draw = state.withLock { $0.random.nextDouble() }
+        var threshold = 0.0
+        for (rate, fault) in [
+            (faults.serverError, Fault.serverError), (faults.serviceUnavailable, .serviceUnavailable),
+            (faults.connectionReset, .connectionReset), (faults.stall, .stall), (faults.truncatedJSON, .truncatedJSON),
+        ] {
+            threshold += rate
+            if draw < threshold { return fault }
+        }
+        return .none
+    }
+
+    private func recordStatus(_ status: Int) {
+        state.withLock { $0.statistics.byStatus[String(status), default: 0] += 1 }
+    }
+
+    private func error(_ status: Int, _ code: String, _ message: String) -> SimulatedResponse {
+        Self.errorResponse(status, code, message)
+    }
+
+    static func errorResponse(_ status: Int, _ code: String, _ message: String) -> SimulatedResponse {
+        var error: [String: Any] = ["code": code, "message": message, "param": NSNull(), "type": NSNull()]
+        if code == "content_filter" {
+            error["innererror"] = [
+                "code": "ResponsibleAIPolicyViolation",
+                "content_filter_result": ["hate": ["filtered": true, "severity": "high"]],
+            ]
+        }
+        let body = (try? JSONSerialization.data(withJSONObject: ["error": error], options: [.sortedKeys])) ?? Data()
+        return SimulatedResponse(status: status, headers: [("content-type", "application/json")], body: Array(body), delay: 0)
+    }
+
+    /// A deterministic reply: it echoes the first words of the prompt, so each result can be checked
+    /// against its chunk, padded to about `target` tokens (at most `maxTokens`).
+    static func reply(to prompt: String, target: Int, maxTokens: Int, encoding: BytePairEncoding) -> (String, Int, String) {
+        let words = prompt.split(whereSeparator: \.isWhitespace).prefix(12).joined(separator: " ")
+        var text = "Echo: \(words)"
+        let filler = " The simulated model summarizes this passage in plain words."
+        while encoding.count(text) < min(target, maxTokens) { text += filler }
+        var ids = encoding.encode(text)
+        var finish = "stop"
+        if ids.count > maxTokens {
+            ids = Array(ids.prefix(maxTokens))
+            text = (try? encoding.decode(ids)) ?? text
+            finish = "length"
+        }
+        return (text, ids.count, finish)
+    }
+
+    static func split(_ uri: String) -> (String, [String]) {
+        guard let mark = uri.firstIndex(of: "?") else { return (uri, []) }
+        return (String(uri[..<mark]), uri[uri.index(after: mark)...].split(separator: "&").map(String.init))
+    }
+}
+
+/// Counters the simulator exposes at `GET /sluice/stats`.
+public struct SimulatorStatistics: Sendable, Codable, Hashable {
+    public var requests = 0
+    public var completed = 0
+    public var rateLimited = 0
+    public var resets = 0
+    public var stalled = 0
+    public var truncated = 0
+    public var admittedTokens = 0
+    public var billedPromptTokens = 0
+    public var billedCompletionTokens = 0
+    public var byStatus: [String: Int] = [:]
+    /// Requests by `x-ms-client-request-id`.
+    public var requestsByClientID: [String: Int] = [:]
+    /// Successful completions delivered whole, by `x-ms-client-request-id`.
+    public var completedByClientID: [String: Int] = [:]
+
+    public init() {}
+}
+
+/// SplitMix64.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+    mutating func nextDouble() -> Double { Double(next() >> 11) / Double(1 << 53) }
+}
+
+extension Duration {
+    var simulatorSeconds: Double {
+        let (whole, fraction) = components
+        return Double(whole) + Double(fraction) / 1e18
+    }
+}

@@ -1,0 +1,42 @@
+/// A file found under an enqueued root.
+public struct DocumentRef: Sendable, Hashable, Codable {
+    /// Path relative to the enqueued root, with `/` separators.
+    public var path: String
+    /// SHA-256 of the file's bytes, lowercase hex.
+    public var sha256: String
+    /// Size in bytes.
+    public var size: Int64
+    /// Modification time, seconds since 1970.
+    public var mtime: Double
+
+    public init(path: String, sha256: String, size: Int64, mtime: Double) {
+        self.path = path
+        self.sha256 = sha256
+        self.size = size
+        self.mtime = mtime
+    }
+}
+
+/// What enqueueing a directory found, compared with what the queue already had.
+public struct EnqueueSummary: Sendable, Hashable, Codable {
+    public var new = 0
+    public var changed = 0
+    public var unchanged = 0
+    public var skipped = 0
+    public var deleted = 0
+    /// Files that were skipped, with the reason.
+    public var skippedFiles: [SkippedFile] = []
+
+    public init() {}
+}
+
+/// A file that is not processed, and why.
+public struct SkippedFile: Sendable, Hashable, Codable {
+    public var path: String
+    public var reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+}

@@ -1,0 +1,24 @@
+/// Why a job failed, as recorded in the queue and the JSONL `error.code`.
+public enum ErrorClass: String, Sendable, Codable, CaseIterable {
+    // Retryable
+    case rateLimited = "rate_limited"
+    case serverError = "server_error"
+    case timeout
+    case connection = "connection_error"
+    case invalidResponse = "invalid_response"
+    // Terminal
+    case contentFilter = "content_filter"
+    case contextLengthExceeded = "context_length_exceeded"
+    case badRequest = "bad_request"
+    case unauthorized
+    case unreadableDocument = "unreadable_document"
+    case invalidJob = "invalid_job"
+
+    /// Whether another attempt may succeed.
+    public var isRetryable: Bool {
+        switch self {
+        case .rateLimited, .serverError, .timeout, .connection, .invalidResponse: true
+        default: false
+        }
+    }
+}

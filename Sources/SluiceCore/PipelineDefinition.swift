@@ -1,0 +1,79 @@
+/// A pipeline: how documents are chunked, what is asked of the model for each chunk, and where.
+///
+/// Loaded from `Pipelines/*.yaml`; its ``hash`` covers everything that changes a request, so a
+/// changed prompt, model or parameter creates new work and never reuses a stale result.
+public struct PipelineDefinition: Sendable, Codable, Hashable {
+    /// One message template.
+    public struct Message: Sendable, Codable, Hashable {
+        public var role: String
+        /// A Mustache template over the document and chunk fields.
+        public var template: String
+
+        public init(role: String, template: String) {
+            self.role = role
+            self.template = template
+        }
+    }
+
+    /// How documents are cut.
+    public struct Chunking: Sendable, Codable, Hashable {
+        public var maxTokens: Int
+        public var overlapTokens: Int
+
+        public init(maxTokens: Int, overlapTokens: Int) {
+            self.maxTokens = maxTokens
+            self.overlapTokens = overlapTokens
+        }
+    }
+
+    /// Which files of the directory are documents.
+    public struct Selection: Sendable, Codable, Hashable {
+        public var include: [String]
+        public var exclude: [String]
+        public var hidden: Bool
+
+        public init(include: [String] = [], exclude: [String] = [], hidden: Bool = false) {
+            self.include = include
+            self.exclude = exclude
+            self.hidden = hidden
+        }
+    }
+
+    public var name: String
+    /// The model name (for the tokenizer and the JSONL); the deployment decides what serves it.
+    public var model: String
+    /// The deployment to call, unless the command line names one.
+    public var deployment: String?
+    public var messages: [Message]
+    public var maxTokens: Int
+    /// Send `max_completion_tokens` instead of `max_tokens` (reasoning models).
+    public var useMaxCompletionTokens: Bool
+    public var temperature: Double?
+    public var topP: Double?
+    public var seed: Int?
+    public var n: Int
+    public var chunking: Chunking
+    public var selection: Selection
+    /// Extra template variables.
+    public var variables: [String: String]
+
+    public init(
+        name: String, model: String, deployment: String? = nil, messages: [Message], maxTokens: Int,
+        useMaxCompletionTokens: Bool = false, temperature: Double? = nil, topP: Double? = nil, seed: Int? = nil,
+        n: Int = 1, chunking: Chunking, selection: Selection = Selection(), variables: [String: String] = [:]
+    ) {
+        self.name = name
+        self.model = model
+        self.deployment = deployment
+        self.messages = messages
+        self.maxTokens = maxTokens
+        self.useMaxCompletionTokens = useMaxCompletionTokens
+        self.temperature = temperature
+        self.topP = topP
+        self.seed = seed
+        self.n = n
+        self.chunking = chunking
+        self.selection = selection
+        self.variables = variables
+    }
+}

@@ -1,0 +1,29 @@
+/// The stages a document goes through, in order.
+public enum Stage: String, Sendable, Codable, CaseIterable, Comparable {
+    /// Read a file, decode its text, record its hash.
+    case ingest
+    /// Cut the text into token-bounded chunks.
+    case chunk
+    /// Render the pipeline's messages for a chunk and compute the request's quota charge.
+    case prompt
+    /// Send the request to a deployment.
+    case call
+    /// Append the result line to the run's JSONL output.
+    case collect
+
+    public static func < (lhs: Stage, rhs: Stage) -> Bool {
+        allCases.firstIndex(of: lhs) ?? 0 < allCases.firstIndex(of: rhs) ?? 0
+    }
+}
+
+/// Where a job is in its life.
+public enum JobState: String, Sendable, Codable, CaseIterable {
+    /// Waiting to be claimed (possibly not before a retry time).
+    case ready
+    /// Claimed by a worker whose lease has not expired.
+    case leased
+    /// Finished; its successors were enqueued in the same transaction.
+    case done
+    /// Failed for good; the reason is kept.
+    case failed
+}

@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import Simulator
+
+struct SimulateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "simulate",
+        abstract: "Run the built-in Azure OpenAI simulator as a server.",
+        discussion: """
+            Prints the base URL it listens on (stdout), then serves until SIGINT or SIGTERM. Deployments \
+            not configured are created on first use with the --tpm/--rpm (standard), --ptu-tpm \
+            (provisioned) or no limits. GET /sluice/stats returns its counters.
+            """
+    )
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port = 0
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "The key clients must send (api-key or Bearer).")
+    var apiKey = "sim-key"
+
+    @Option(help: "Standard deployments: tokens per minute.")
+    var tpm: Int?
+
+    @Option(help: "Standard deployments: requests per minute (default 6 per 1,000 TPM).")
+    var rpm: Int?
+
+    @Option(help: "Standard deployments: RPM window in seconds (1 or 10).")
+    var rpmWindow: Double = 1
+
+    @Option(help: "Provisioned deployments: input tokens per minute of capacity.")
+    var ptuTpm: Int?
+
+    @Option(help: "Simulated seconds before the first token.")
+    var latency: Double = 0.2
+
+    @Option(help: "Simulated seconds per output token.")
+    var perTokenLatency: Double = 0.01
+
+    @Option(help: "Output tokens per reply (capped by max_tokens).")
+    var replyTokens = 60
+
+    @Option(help: "Simulated time runs this many times faster than real time.")
+    var speedup: Double = 1
+
+    @Option(help: "Rate of 500 responses (0...1).")
+    var fault500: Double = 0
+    @Option(help: "Rate of 503 responses.")
+    var fault503: Double = 0
+    @Option(help: "Rate of connections reset in the middle of the body.")
+    var faultReset: Double = 0
+    @Option(help: "Rate of requests that stall past the client's timeout.")
+    var faultStall: Double = 0
+    @Option(help: "Seconds a stalled request hangs before the connection closes.")
+    var stallSeconds: Double = 30
+    @Option(help: "Rate of 200 responses with truncated JSON.")
+    var faultTruncate: Double = 0
+    @Option(help: "Seed of the fault draws.")
+    var seed: UInt64 = 1
+
+    func run() async throws {
+        var faults = SimulatorConfiguration.Faults()
+        faults.serverError = fault500
+        faults.serviceUnavailable = fault503
+        faults.connectionReset = faultReset
+        faults.stall = faultStall
+        faults.stallSeconds = stallSeconds
+        faults.truncatedJSON = faultTruncate
+        let kind: SimulatorConfiguration.Deployment.Kind
+        if let ptuTpm {
+            kind = .provisioned(tokensPerMinute: ptuTpm, outputTokenWeight: 4, bucketSeconds: 10)
+        } else if let tpm {
+            kind = .standard(tokensPerMinute: tpm, requestsPerMinute: rpm ?? max(1, tpm * 6 / 1000), rpmWindowSeconds: rpmWindow)
+        } else {
+            kind = .unlimited
+        }
+        let configuration = SimulatorConfiguration(
+            defaultKind: kind, apiKey: apiKey, baseLatency: latency, perTokenLatency: perTokenLatency, speedUp: speedup,
+            replyTokens: replyTokens, faults: faults, seed: seed)
+        let server = try await SimulatorServer.start(configuration: configuration, host: host, port: port)
+        FileHandle.standardOutput.write(Data((server.endpoint + "\n").utf8))
+        let (signals, continuation) = AsyncStream.makeStream(of: Void.self)
+        let trap = SignalTrap([SIGINT, SIGTERM]) { continuation.yield() }
+        for await _ in signals { break }
+        withExtendedLifetime(trap) {}
+        try await server.stop()
+    }
+}

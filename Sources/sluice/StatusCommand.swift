@@ -1,0 +1,70 @@
+import ArgumentParser
+import Foundation
+import Queue
+import SluiceCore
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Counts per stage and state, failures by error class.")
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Flag(help: "Print as JSON.")
+    var json = false
+
+    func run() async throws {
+        let queue = try database.open()
+        try await reportingErrors {
+            let statistics = try await queue.statistics()
+            let failures = try await queue.failures(limit: 50)
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                struct Status: Encodable {
+                    let statistics: QueueStatistics
+                    let failures: [FailedJob]
+                }
+                print(String(decoding: try encoder.encode(Status(statistics: statistics, failures: failures)), as: UTF8.self))
+                return
+            }
+            print("stage     ready  leased    done  failed")
+            for stage in Stage.allCases {
+                let cells = JobState.allCases.map { String(statistics.count(stage, $0)).leftPadded(7) }
+                print(stage.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) + cells.joined(separator: " "))
+            }
+            let documents = statistics.documents.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+            print("documents: " + (documents.isEmpty ? "none" : documents.joined(separator: ", ")))
+            if !statistics.failuresByClass.isEmpty {
+                print("failures: " + statistics.failuresByClass.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+            }
+            if !statistics.retryingByClass.isEmpty {
+                print("waiting to retry: " + statistics.retryingByClass.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+            }
+            for failure in failures {
+                print("failed \(failure.stage.rawValue) \(failure.key): \(failure.errorClass): \(failure.message)")
+            }
+        }
+    }
+}
+
+struct RetryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "retry",
+        abstract: "Put every terminal failure back in the queue (run again to process them).",
+        discussion: "A retried chunk that succeeds gets a new line in the output; the latest line per custom_id wins."
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    func run() async throws {
+        let queue = try database.open()
+        try await reportingErrors {
+            let count = try await queue.retryFailed()
+            print("\(count) failed jobs queued again")
+        }
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
+}
