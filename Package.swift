@@ -101,7 +101,10 @@ let package = Package(
         // Tests
         .target(
             name: "SluiceTesting",
-            dependencies: ["Simulator", "Pipeline", "Queue", "SluiceCore"],
+            dependencies: [
+                "Simulator", "Pipeline", "Queue", "SluiceCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             path: "Tests/SluiceTesting",
             swiftSettings: swiftSettings
         ),

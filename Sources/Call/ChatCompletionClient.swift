@@ -48,12 +48,16 @@ public final class ChatCompletionClient: Sendable {
         request.body = .bytes(ByteBuffer(string: payload))
         var outcome = CallOutcome(latencySeconds: 0)
         do {
-            let response = try await client.execute(request, timeout: .milliseconds(Int64(deployment.timeoutSeconds * 1000)))
+            let response = try await client.execute(
+                request, timeout: .milliseconds(Int64(deployment.timeoutSeconds * 1000)))
             outcome.statusCode = Int(response.status.code)
-            outcome.requestID = response.headers.first(name: "apim-request-id") ?? response.headers.first(name: "x-request-id")
+            outcome.requestID =
+                response.headers.first(name: "apim-request-id") ?? response.headers.first(name: "x-request-id")
             outcome.retryAfter = Self.retryAfter(response.headers)
             outcome.remainingTokens = response.headers.first(name: "x-ratelimit-remaining-tokens").flatMap { Int($0) }
-            outcome.remainingRequests = response.headers.first(name: "x-ratelimit-remaining-requests").flatMap { Int($0) }
+            outcome.remainingRequests = response.headers.first(name: "x-ratelimit-remaining-requests").flatMap {
+                Int($0)
+            }
             let buffer = try await response.body.collect(upTo: Self.maxBodyBytes)
             outcome.body = Data(buffer.readableBytesView)
             Self.classify(&outcome)
@@ -62,7 +66,8 @@ public final class ChatCompletionClient: Sendable {
             outcome.message = "no complete response within \(deployment.timeoutSeconds) s"
         } catch {
             outcome.errorClass = outcome.statusCode == nil ? .connection : .invalidResponse
-            outcome.message = outcome.statusCode == nil ? "connection failed: \(error)" : "response body cut short: \(error)"
+            outcome.message =
+                outcome.statusCode == nil ? "connection failed: \(error)" : "response body cut short: \(error)"
         }
         outcome.latencySeconds = (ContinuousClock.now - started).seconds
         return outcome
@@ -83,9 +88,11 @@ public final class ChatCompletionClient: Sendable {
                 let prompt = usage["prompt_tokens"] as? Int ?? 0
                 let completion = usage["completion_tokens"] as? Int ?? 0
                 outcome.usage = Usage(
-                    promptTokens: prompt, completionTokens: completion, totalTokens: usage["total_tokens"] as? Int ?? prompt + completion,
+                    promptTokens: prompt, completionTokens: completion,
+                    totalTokens: usage["total_tokens"] as? Int ?? prompt + completion,
                     cachedTokens: (usage["prompt_tokens_details"] as? [String: Any])?["cached_tokens"] as? Int,
-                    reasoningTokens: (usage["completion_tokens_details"] as? [String: Any])?["reasoning_tokens"] as? Int)
+                    reasoningTokens: (usage["completion_tokens_details"] as? [String: Any])?["reasoning_tokens"] as? Int
+                )
             }
             if choices.contains(where: { $0["finish_reason"] as? String == "content_filter" }) {
                 outcome.errorClass = .contentFilter
@@ -128,7 +135,9 @@ public final class ChatCompletionClient: Sendable {
     }
 
     static func jsonString(_ text: String) -> String {
-        let data = (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes])) ?? Data("[\"\"]".utf8)
+        let data =
+            (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes]))
+            ?? Data("[\"\"]".utf8)
         return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
     }
 }

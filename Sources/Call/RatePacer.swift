@@ -33,7 +33,8 @@ public actor RatePacer {
             let tokenCapacity = tokensPerSecond ?? 0
             // A charge larger than a second's budget is admitted once a full second is available.
             let neededTokens = tokensPerSecond == nil ? 0 : min(Double(charge), tokenCapacity)
-            let tokenWait = tokensPerSecond.map { rate in tokens >= neededTokens ? 0 : (neededTokens - tokens) / rate } ?? 0
+            let tokenWait =
+                tokensPerSecond.map { rate in tokens >= neededTokens ? 0 : (neededTokens - tokens) / rate } ?? 0
             let requestWait = requestsPerSecond.map { rate in requests >= 1 ? 0 : (1 - requests) / rate } ?? 0
             let wait = max(tokenWait, requestWait)
             if wait <= 0 {

@@ -10,7 +10,9 @@ public struct RetryPolicy: Sendable, Hashable {
     /// A retry-after longer than this is not waited for: the call fails with the service's message.
     public var maxRetryAfterSeconds: Double
 
-    public init(maxAttempts: Int = 6, baseSeconds: Double = 0.5, capSeconds: Double = 30, maxRetryAfterSeconds: Double = 120) {
+    public init(
+        maxAttempts: Int = 6, baseSeconds: Double = 0.5, capSeconds: Double = 30, maxRetryAfterSeconds: Double = 120
+    ) {
         self.maxAttempts = maxAttempts
         self.baseSeconds = baseSeconds
         self.capSeconds = capSeconds
@@ -18,7 +20,9 @@ public struct RetryPolicy: Sendable, Hashable {
     }
 
     /// Seconds to wait before the next attempt, after `attempts` counted failures.
-    public func delay(afterAttempts attempts: Int, retryAfter: Double?, using generator: inout some RandomNumberGenerator) -> Double {
+    public func delay(
+        afterAttempts attempts: Int, retryAfter: Double?, using generator: inout some RandomNumberGenerator
+    ) -> Double {
         if let retryAfter { return retryAfter }
         let ceiling = min(capSeconds, baseSeconds * Double(1 << min(max(attempts - 1, 0), 20)))
         return Double.random(in: 0...ceiling, using: &generator)

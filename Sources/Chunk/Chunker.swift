@@ -31,7 +31,9 @@ public struct Chunker: Sendable {
         let whole = encoding.count(text)
         if whole <= maxTokens { return [TextChunk(text: text, tokens: whole)] }
         var segments: [Segment] = []
-        for paragraph in Self.split(text[...], level: .paragraph) { appendFitting(paragraph, level: .paragraph, to: &segments) }
+        for paragraph in Self.split(text[...], level: .paragraph) {
+            appendFitting(paragraph, level: .paragraph, to: &segments)
+        }
         return pack(segments)
     }
 
@@ -53,7 +55,9 @@ public struct Chunker: Sendable {
         }
         switch level {
         case .paragraph:
-            for sentence in Self.split(piece, level: .sentence) { appendFitting(sentence, level: .sentence, to: &segments) }
+            for sentence in Self.split(piece, level: .sentence) {
+                appendFitting(sentence, level: .sentence, to: &segments)
+            }
         case .sentence:
             for word in Self.split(piece, level: .word) { appendFitting(word, level: .word, to: &segments) }
         case .word:
@@ -122,7 +126,10 @@ public struct Chunker: Sendable {
                     // A blank line ends a paragraph; the separator run stays with it.
                     var probe = next
                     var newlines = 1
-                    while probe < scalars.endIndex, scalars[probe] == "\n" || scalars[probe] == "\r" || scalars[probe] == " " || scalars[probe] == "\t" {
+                    while probe < scalars.endIndex,
+                        scalars[probe] == "\n" || scalars[probe] == "\r" || scalars[probe] == " "
+                            || scalars[probe] == "\t"
+                    {
                         if scalars[probe] == "\n" { newlines += 1 }
                         probe = scalars.index(after: probe)
                     }
@@ -134,9 +141,15 @@ public struct Chunker: Sendable {
             case .sentence:
                 if ".!?。！？".unicodeScalars.contains(scalar) {
                     var probe = next
-                    while probe < scalars.endIndex, "\"')]»”’".unicodeScalars.contains(scalars[probe]) { probe = scalars.index(after: probe) }
-                    if probe == scalars.endIndex || scalars[probe].properties.isWhitespace || "。！？".unicodeScalars.contains(scalar) {
-                        while probe < scalars.endIndex, scalars[probe].properties.isWhitespace { probe = scalars.index(after: probe) }
+                    while probe < scalars.endIndex, "\"')]»”’".unicodeScalars.contains(scalars[probe]) {
+                        probe = scalars.index(after: probe)
+                    }
+                    if probe == scalars.endIndex || scalars[probe].properties.isWhitespace
+                        || "。！？".unicodeScalars.contains(scalar)
+                    {
+                        while probe < scalars.endIndex, scalars[probe].properties.isWhitespace {
+                            probe = scalars.index(after: probe)
+                        }
                         next = probe
                         cut(at: next)
                     }
@@ -146,7 +159,9 @@ public struct Chunker: Sendable {
             case .word:
                 if scalar.properties.isWhitespace {
                     var probe = next
-                    while probe < scalars.endIndex, scalars[probe].properties.isWhitespace { probe = scalars.index(after: probe) }
+                    while probe < scalars.endIndex, scalars[probe].properties.isWhitespace {
+                        probe = scalars.index(after: probe)
+                    }
                     next = probe
                     cut(at: next)
                 }
@@ -164,8 +179,14 @@ public struct Chunker: Sendable {
     private func pack(_ segments: [Segment]) -> [TextChunk] {
         var chunks: [TextChunk] = []
         var index = 0
-        var overlap = ""
+        var previous: String?
         while index < segments.count {
+            var overlap = ""
+            if let previous, overlapTokens > 0 {
+                // Shrink the overlap when the next segment would not fit beside it (one token of slack for the seam).
+                let room = maxTokens - segments[index].tokens - 1
+                if room > 0 { overlap = tail(of: previous, tokens: min(overlapTokens, room)) }
+            }
             var text = overlap
             var estimate = overlap.isEmpty ? 0 : encoding.count(overlap)
             var taken = 0
@@ -175,7 +196,6 @@ public struct Chunker: Sendable {
                 taken += 1
             }
             if taken == 0 {
-                // The overlap leaves no room for the next segment: start it without overlap.
                 text = String(segments[index].text)
                 taken = 1
             }
@@ -192,7 +212,7 @@ public struct Chunker: Sendable {
             }
             chunks.append(TextChunk(text: text, tokens: tokens))
             index += taken
-            overlap = overlapTokens > 0 ? tail(of: text, tokens: overlapTokens) : ""
+            previous = text
         }
         return chunks
     }

@@ -71,7 +71,10 @@ public struct DirectoryWalker: Sendable {
         do {
             names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
         } catch {
-            skipped.append(SkippedFile(path: relative.isEmpty ? "." : relative, reason: "cannot list the folder: \(error.localizedDescription)"))
+            skipped.append(
+                SkippedFile(
+                    path: relative.isEmpty ? "." : relative,
+                    reason: "cannot list the folder: \(error.localizedDescription)"))
             return
         }
         for name in names {
@@ -81,7 +84,8 @@ public struct DirectoryWalker: Sendable {
             var info = stat()
             guard stat(file, &info) == 0 else {
                 var link = stat()
-                let reason = lstat(file, &link) == 0 && link.st_mode & S_IFMT == S_IFLNK
+                let reason =
+                    lstat(file, &link) == 0 && link.st_mode & S_IFMT == S_IFLNK
                     ? "broken or looping symbolic link" : String(cString: strerror(errno))
                 skipped.append(SkippedFile(path: path, reason: reason))
                 continue
@@ -99,7 +103,9 @@ public struct DirectoryWalker: Sendable {
                 if exclude.contains(where: { $0.matches(path) }) { continue }
                 let format = (name as NSString).pathExtension.lowercased()
                 guard formats.contains(format) else {
-                    skipped.append(SkippedFile(path: path, reason: format.isEmpty ? "no file extension" : "unsupported format .\(format)"))
+                    skipped.append(
+                        SkippedFile(
+                            path: path, reason: format.isEmpty ? "no file extension" : "unsupported format .\(format)"))
                     continue
                 }
                 guard Int64(info.st_size) <= maxFileSize else {

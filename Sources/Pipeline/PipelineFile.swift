@@ -54,13 +54,17 @@ public enum PipelineFile {
             throw reader.error("max_completion_tokens", "give max_tokens or max_completion_tokens, not both")
         }
         guard let limit = maxTokens ?? maxCompletion else {
-            throw SluiceError(.invalidPipeline, "\(file): field 'max_tokens' (or 'max_completion_tokens') is required: it sets the quota charge")
+            throw SluiceError(
+                .invalidPipeline,
+                "\(file): field 'max_tokens' (or 'max_completion_tokens') is required: it sets the quota charge")
         }
         let chunking = try reader.mapping("chunking")
         let maxChunk = try chunking?.int("max_tokens", minimum: 16) ?? 1_000
         let overlap = try chunking?.int("overlap", minimum: 0) ?? 0
         try chunking?.rejectUnknown(["max_tokens", "overlap"])
-        if overlap * 2 > maxChunk { throw (chunking ?? reader).error("overlap", "must be at most half of max_tokens (\(maxChunk))") }
+        if overlap * 2 > maxChunk {
+            throw (chunking ?? reader).error("overlap", "must be at most half of max_tokens (\(maxChunk))")
+        }
         let files = try reader.mapping("files")
         try files?.rejectUnknown(["include", "exclude", "hidden"])
         let selection = PipelineDefinition.Selection(
@@ -79,7 +83,8 @@ public enum PipelineFile {
         return PipelineDefinition(
             name: try reader.string("name") ?? defaultName, model: model, deployment: try reader.string("deployment"),
             messages: messages, maxTokens: limit, useMaxCompletionTokens: maxCompletion != nil,
-            temperature: try reader.double("temperature"), topP: try reader.double("top_p"), seed: try reader.int("seed"),
+            temperature: try reader.double("temperature"), topP: try reader.double("top_p"),
+            seed: try reader.int("seed"),
             n: try reader.int("n", minimum: 1) ?? 1, chunking: .init(maxTokens: maxChunk, overlapTokens: overlap),
             selection: selection, variables: variables)
     }
@@ -104,7 +109,8 @@ struct FieldReader {
                 let line = key.mark?.line
                 throw SluiceError(
                     .invalidPipeline,
-                    "\(file)\(line.map { ":\($0)" } ?? ""): unknown field '\(path)\(key.string ?? "?")' (known: \(known.sorted().joined(separator: ", ")))")
+                    "\(file)\(line.map { ":\($0)" } ?? ""): unknown field '\(path)\(key.string ?? "?")' (known: \(known.sorted().joined(separator: ", ")))"
+                )
             }
         }
     }
@@ -114,7 +120,9 @@ struct FieldReader {
             if required { throw SluiceError(.invalidPipeline, "\(file): field '\(path)\(key)' is required") }
             return nil
         }
-        guard node.scalar != nil, let value = node.string, !value.isEmpty else { throw error(key, "must be a non-empty string") }
+        guard node.scalar != nil, let value = node.string, !value.isEmpty else {
+            throw error(key, "must be a non-empty string")
+        }
         return value
     }
 
@@ -154,9 +162,13 @@ struct FieldReader {
 
     func messages(_ key: String) throws -> [PipelineDefinition.Message] {
         guard let node = node(key) else { throw SluiceError(.invalidPipeline, "\(file): field 'messages' is required") }
-        guard let sequence = node.sequence, !sequence.isEmpty else { throw error(key, "must be a non-empty list of messages") }
+        guard let sequence = node.sequence, !sequence.isEmpty else {
+            throw error(key, "must be a non-empty list of messages")
+        }
         return try sequence.enumerated().map { index, item in
-            guard let mapping = item.mapping else { throw error(key, "item \(index + 1) must be a mapping with role and content") }
+            guard let mapping = item.mapping else {
+                throw error(key, "item \(index + 1) must be a mapping with role and content")
+            }
             let message = FieldReader(file: file, mapping: mapping, path: "\(key)[\(index)].")
             try message.rejectUnknown(["role", "content"])
             let role = try message.string("role", required: true) ?? "user"

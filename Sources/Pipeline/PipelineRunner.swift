@@ -57,7 +57,8 @@ public final class PipelineRunner: Sendable {
             contexts[run.id] = RunContext(run: run, renderer: renderer, chunker: chunker)
         }
         let output = try OutputFile(
-            path: configuration.outputPath, committedLength: try await queue.committedOutputLength(path: configuration.outputPath))
+            path: configuration.outputPath,
+            committedLength: try await queue.committedOutputLength(path: configuration.outputPath))
         let workers = Workers(runner: self, owner: owner.id, contexts: contexts)
         let outputBox = OutputBox(output)
         try await withThrowingTaskGroup(of: Void.self) { group in

@@ -40,7 +40,8 @@ public struct RunProgress: Sendable {
     }
     /// Seconds to finish the chunks still to call at the rate so far, if known.
     public var etaSeconds: Double? {
-        let remaining = statistics.count(.call, .ready) + statistics.count(.call, .leased)
+        let remaining =
+            statistics.count(.call, .ready) + statistics.count(.call, .leased)
             + statistics.count(.prompt, .ready) + statistics.count(.prompt, .leased)
         let done = statistics.count(.call, .done) + statistics.count(.call, .failed)
         guard elapsedSeconds > 1, calls > 0, done > 0 else { return nil }

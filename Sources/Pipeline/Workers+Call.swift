@@ -9,7 +9,8 @@ extension Workers {
         let limit = max(1, configuration.deployments.values.map(\.maxConcurrency).reduce(0, +))
         var pacers: [String: RatePacer] = [:]
         for (name, deployment) in configuration.deployments {
-            pacers[name] = RatePacer(tokensPerMinute: deployment.tokensPerMinute, requestsPerMinute: deployment.requestsPerMinute)
+            pacers[name] = RatePacer(
+                tokensPerMinute: deployment.tokensPerMinute, requestsPerMinute: deployment.requestsPerMinute)
         }
         let slots = DeploymentSlots(configuration.deployments)
         let pacerTable = pacers
@@ -68,7 +69,8 @@ extension Workers {
             return .failed(JobFailure(jobID: job.id, errorClass: .invalidJob, message: "\(error)", retryAt: nil))
         }
         guard let context = contexts[job.runID] else {
-            return .failed(JobFailure(jobID: job.id, errorClass: .invalidJob, message: "unknown run \(job.runID)", retryAt: nil))
+            return .failed(
+                JobFailure(jobID: job.id, errorClass: .invalidJob, message: "unknown run \(job.runID)", retryAt: nil))
         }
         let pipelineName = context.run.pipeline.name
         func collect(_ record: CallRecord, suffix: String = "") throws -> NewJob {
@@ -86,7 +88,8 @@ extension Workers {
                 runner.metrics.update { $0.reused += 1 }
                 return .completed(JobCompletion(jobID: job.id, next: [try collect(record)]))
             }
-            let name = context.run.pipeline.deployment.flatMap { configuration.deployments[$0] != nil ? $0 : nil }
+            let name =
+                context.run.pipeline.deployment.flatMap { configuration.deployments[$0] != nil ? $0 : nil }
                 ?? configuration.defaultDeployment ?? configuration.deployments.keys.sorted().first ?? ""
             guard let deployment = configuration.deployments[name] else {
                 return .failed(
@@ -99,7 +102,8 @@ extension Workers {
             try await pacers[name]?.admit(charge: input.charge)
             let outcome = await client.send(body: input.body, to: deployment, customID: input.customID)
             if Task.isCancelled { return .released(job.id) }
-            return try await classify(outcome, job: job, input: input, deployment: deployment, pacer: pacers[name], collect: collect)
+            return try await classify(
+                outcome, job: job, input: input, deployment: deployment, pacer: pacers[name], collect: collect)
         } catch is CancellationError {
             return .released(job.id)
         } catch {
@@ -135,7 +139,8 @@ extension Workers {
             let result = try JSONEncoder.sluice.encode(record)
             return .completed(
                 JobCompletion(
-                    jobID: job.id, next: [try collect(record, "")], unitResult: UnitResult(unitKey: input.unitKey, result: result)))
+                    jobID: job.id, next: [try collect(record, "")],
+                    unitResult: UnitResult(unitKey: input.unitKey, result: result)))
         }
         if errorClass == .rateLimited {
             let wait = outcome.retryAfter ?? 1
@@ -146,18 +151,23 @@ extension Workers {
                         jobID: job.id, errorClass: .rateLimited, message: outcome.message ?? "HTTP 429",
                         retryAt: now + wait, countsAsAttempt: false))
             }
-            record.errorMessage = "\(outcome.message ?? "HTTP 429"); retry-after \(Int(wait)) s is longer than the \(Int(configuration.retry.maxRetryAfterSeconds)) s cap (quota exhausted?)"
+            record.errorMessage =
+                "\(outcome.message ?? "HTTP 429"); retry-after \(Int(wait)) s is longer than the \(Int(configuration.retry.maxRetryAfterSeconds)) s cap (quota exhausted?)"
         } else if errorClass.isRetryable && attempts < configuration.retry.maxAttempts {
             var generator = SystemRandomNumberGenerator()
-            let delay = configuration.retry.delay(afterAttempts: attempts, retryAfter: outcome.retryAfter, using: &generator)
+            let delay = configuration.retry.delay(
+                afterAttempts: attempts, retryAfter: outcome.retryAfter, using: &generator)
             return .failed(
-                JobFailure(jobID: job.id, errorClass: errorClass, message: outcome.message ?? errorClass.rawValue, retryAt: now + delay))
+                JobFailure(
+                    jobID: job.id, errorClass: errorClass, message: outcome.message ?? errorClass.rawValue,
+                    retryAt: now + delay))
         }
         // Only a 200 whose output was filtered keeps its body in the error line.
         if record.statusCode != 200 { record.body = nil }
         return .failed(
             JobFailure(
-                jobID: job.id, errorClass: errorClass, message: record.errorMessage ?? errorClass.rawValue, retryAt: nil,
+                jobID: job.id, errorClass: errorClass, message: record.errorMessage ?? errorClass.rawValue,
+                retryAt: nil,
                 next: [try collect(record, "!failed-\(attempts)-\(job.rateLimited)")]))
     }
 }

@@ -76,7 +76,10 @@ struct Workers: Sendable {
 
     private func process(_ job: Job) -> Outcome {
         guard let context = contexts[job.runID] else {
-            return .failed(JobFailure(jobID: job.id, errorClass: .invalidJob, message: "job \(job.id): unknown run \(job.runID)", retryAt: nil))
+            return .failed(
+                JobFailure(
+                    jobID: job.id, errorClass: .invalidJob, message: "job \(job.id): unknown run \(job.runID)",
+                    retryAt: nil))
         }
         let hash = context.run.pipelineHash
         do {
@@ -87,19 +90,24 @@ struct Workers: Sendable {
                 do {
                     text = try TextExtractor.extract(input)
                 } catch {
-                    return .failed(JobFailure(jobID: job.id, errorClass: .unreadableDocument, message: error.message, retryAt: nil))
+                    return .failed(
+                        JobFailure(jobID: job.id, errorClass: .unreadableDocument, message: error.message, retryAt: nil)
+                    )
                 }
                 let next = try NewJob(
-                    runID: job.runID, stage: .chunk, key: JobKey.document(input.document, pipelineHash: hash), encoding: text)
+                    runID: job.runID, stage: .chunk, key: JobKey.document(input.document, pipelineHash: hash),
+                    encoding: text)
                 return .completed(JobCompletion(jobID: job.id, next: [next]))
             case .chunk:
                 let input = try job.decode(ChunkInput.self)
                 let chunks = context.chunker.chunks(input.text)
                 let next = try chunks.enumerated().map { index, chunk in
                     try NewJob(
-                        runID: job.runID, stage: .prompt, key: JobKey.chunk(input.document, pipelineHash: hash, index: index),
+                        runID: job.runID, stage: .prompt,
+                        key: JobKey.chunk(input.document, pipelineHash: hash, index: index),
                         encoding: PromptInput(
-                            document: input.document, chunk: index, chunks: chunks.count, text: chunk.text, tokens: chunk.tokens))
+                            document: input.document, chunk: index, chunks: chunks.count, text: chunk.text,
+                            tokens: chunk.tokens))
                 }
                 return .completed(JobCompletion(jobID: job.id, next: next))
             case .prompt:
@@ -108,7 +116,8 @@ struct Workers: Sendable {
                 let next = try NewJob(runID: job.runID, stage: .call, key: job.key, encoding: call)
                 return .completed(JobCompletion(jobID: job.id, next: [next]))
             case .call, .collect:
-                return .failed(JobFailure(jobID: job.id, errorClass: .invalidJob, message: "not a CPU stage", retryAt: nil))
+                return .failed(
+                    JobFailure(jobID: job.id, errorClass: .invalidJob, message: "not a CPU stage", retryAt: nil))
             }
         } catch {
             return .failed(JobFailure(jobID: job.id, errorClass: .invalidJob, message: "\(error)", retryAt: nil))
@@ -136,7 +145,8 @@ struct Workers: Sendable {
                     bytes += ResultLine.make(try job.decode(CollectInput.self))
                     written.append(job.id)
                 } catch {
-                    failures.append(JobFailure(jobID: job.id, errorClass: .invalidJob, message: "\(error)", retryAt: nil))
+                    failures.append(
+                        JobFailure(jobID: job.id, errorClass: .invalidJob, message: "\(error)", retryAt: nil))
                 }
             }
             try output.file.append(bytes)

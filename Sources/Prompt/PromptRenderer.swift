@@ -23,10 +23,12 @@ public struct PromptRenderer: Sendable {
         for (index, message) in pipeline.messages.enumerated() {
             do {
                 // Prompts are plain text: no HTML escaping of {{values}}.
-                templates.append((message.role, try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + message.template)))
+                templates.append(
+                    (message.role, try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + message.template)))
             } catch {
                 throw SluiceError(
-                    .invalidPipeline, "pipeline '\(pipeline.name)': message \(index + 1) (\(message.role)): bad template: \(error)")
+                    .invalidPipeline,
+                    "pipeline '\(pipeline.name)': message \(index + 1) (\(message.role)): bad template: \(error)")
             }
         }
         self.templates = templates
@@ -64,7 +66,8 @@ public struct PromptRenderer: Sendable {
         if let seed = pipeline.seed { body["seed"] = seed }
         if pipeline.n != 1 { body["n"] = pipeline.n }
         let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
-        let unitKey = Self.unitKey(documentSHA256: input.document.sha256, chunk: input.chunk, pipelineHash: pipelineHash)
+        let unitKey = Self.unitKey(
+            documentSHA256: input.document.sha256, chunk: input.chunk, pipelineHash: pipelineHash)
         return CallInput(
             document: input.document, chunk: input.chunk, chunks: input.chunks,
             customID: "sluice-" + unitKey.prefix(32), unitKey: unitKey, body: String(decoding: data, as: UTF8.self),

@@ -124,7 +124,8 @@ final class SQLiteStatement {
             case .null: result = sqlite3_bind_null(pointer, index)
             }
             guard result == SQLITE_OK else {
-                throw SluiceError(.database, "\(connection.path): cannot bind argument \(index): \(connection.lastError)")
+                throw SluiceError(
+                    .database, "\(connection.path): cannot bind argument \(index): \(connection.lastError)")
             }
         }
     }

@@ -77,7 +77,8 @@ public final class SQLiteJobQueue: JobQueue {
             var known: [String: DocumentRef] = [:]
             while try select.step() {
                 let path = select.text(0)
-                known[path] = DocumentRef(path: path, sha256: select.text(1), size: select.int(2), mtime: select.double(3))
+                known[path] = DocumentRef(
+                    path: path, sha256: select.text(1), size: select.int(2), mtime: select.double(3))
             }
             return known
         }
@@ -87,7 +88,9 @@ public final class SQLiteJobQueue: JobQueue {
         -> EnqueueSummary
     {
         let runID = run.id
-        let payloads = try found.map { try JSONEncoder.sluice.encode(IngestInput(document: $0.document, file: $0.file)) }
+        let payloads = try found.map {
+            try JSONEncoder.sluice.encode(IngestInput(document: $0.document, file: $0.file))
+        }
         return try await database.write { connection in
             let now = Date().timeIntervalSince1970
             var summary = EnqueueSummary()
@@ -110,10 +113,15 @@ public final class SQLiteJobQueue: JobQueue {
                     ON CONFLICT(run_id, path) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size,
                     mtime = excluded.mtime, status = 'ok', reason = NULL
                     """,
-                    [.integer(runID), .text(document.path), .text(document.sha256), .integer(document.size),
-                     .real(document.mtime)])
+                    [
+                        .integer(runID), .text(document.path), .text(document.sha256), .integer(document.size),
+                        .real(document.mtime),
+                    ])
                 try Self.insertJob(
-                    connection, NewJob(runID: runID, stage: .ingest, key: JobKey.document(document, pipelineHash: run.pipelineHash), payload: payload),
+                    connection,
+                    NewJob(
+                        runID: runID, stage: .ingest, key: JobKey.document(document, pipelineHash: run.pipelineHash),
+                        payload: payload),
                     now: now)
             }
             for file in skipped {
@@ -130,12 +138,12 @@ public final class SQLiteJobQueue: JobQueue {
             for (path, (status, _)) in previous where !seen.contains(path) && status != "deleted" {
                 summary.deleted += 1
                 try connection.run(
-                    "UPDATE documents SET status = 'deleted' WHERE run_id = ? AND path = ?", [.integer(runID), .text(path)])
+                    "UPDATE documents SET status = 'deleted' WHERE run_id = ? AND path = ?",
+                    [.integer(runID), .text(path)])
             }
             return summary
         }
     }
-
 
     // MARK: Jobs
 
@@ -156,11 +164,15 @@ public final class SQLiteJobQueue: JobQueue {
             INSERT OR IGNORE INTO jobs(run_id, stage, key, state, payload, created, updated)
             VALUES(?, ?, ?, 'ready', ?, ?, ?)
             """,
-            [.integer(job.runID), .text(job.stage.rawValue), .text(job.key), .blob(Array(job.payload)), .real(now), .real(now)])
+            [
+                .integer(job.runID), .text(job.stage.rawValue), .text(job.key), .blob(Array(job.payload)), .real(now),
+                .real(now),
+            ])
         return connection.changes
     }
 
-    public func claim(stage: Stage, limit: Int, owner: String, leaseSeconds: Double, now: Double) async throws -> [Job] {
+    public func claim(stage: Stage, limit: Int, owner: String, leaseSeconds: Double, now: Double) async throws -> [Job]
+    {
         try await database.write { connection in
             let statement = try connection.statement(
                 """
@@ -170,14 +182,16 @@ public final class SQLiteJobQueue: JobQueue {
                 RETURNING id, run_id, key, payload, attempts, rate_limited
                 """)
             try statement.bind([
-                .text(owner), .real(now + leaseSeconds), .real(now), .text(stage.rawValue), .real(now), .integer(Int64(limit)),
+                .text(owner), .real(now + leaseSeconds), .real(now), .text(stage.rawValue), .real(now),
+                .integer(Int64(limit)),
             ])
             var jobs: [Job] = []
             while try statement.step() {
                 jobs.append(
                     Job(
                         id: statement.int(0), runID: statement.int(1), stage: stage, key: statement.text(2),
-                        payload: Data(statement.blob(3)), attempts: Int(statement.int(4)), rateLimited: Int(statement.int(5))))
+                        payload: Data(statement.blob(3)), attempts: Int(statement.int(4)),
+                        rateLimited: Int(statement.int(5))))
             }
             return jobs.sorted { $0.id < $1.id }
         }
@@ -322,7 +336,8 @@ public final class SQLiteJobQueue: JobQueue {
                 statistics.counts[counts.text(0), default: [:]][counts.text(1)] = Int(counts.int(2))
             }
             let failures = try connection.statement(
-                "SELECT error_class, state, count(*) FROM jobs WHERE error_class IS NOT NULL AND state IN ('failed', 'ready') GROUP BY error_class, state")
+                "SELECT error_class, state, count(*) FROM jobs WHERE error_class IS NOT NULL AND state IN ('failed', 'ready') GROUP BY error_class, state"
+            )
             while try failures.step() {
                 if failures.text(1) == "failed" {
                     statistics.failuresByClass[failures.text(0)] = Int(failures.int(2))
@@ -350,7 +365,8 @@ public final class SQLiteJobQueue: JobQueue {
             while try select.step() {
                 failed.append(
                     FailedJob(
-                        stage: Stage(rawValue: select.text(0)) ?? .call, key: select.text(1), errorClass: select.text(2),
+                        stage: Stage(rawValue: select.text(0)) ?? .call, key: select.text(1),
+                        errorClass: select.text(2),
                         message: select.text(3), attempts: Int(select.int(4))))
             }
             return failed

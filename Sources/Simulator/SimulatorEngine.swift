@@ -47,7 +47,9 @@ final class SimulatorEngine: Sendable {
     init(configuration: SimulatorConfiguration) {
         self.configuration = configuration
         var deployments: [String: DeploymentState] = [:]
-        for deployment in configuration.deployments { deployments[deployment.name] = DeploymentState(deployment: deployment) }
+        for deployment in configuration.deployments {
+            deployments[deployment.name] = DeploymentState(deployment: deployment)
+        }
         state = Mutex(State(deployments: deployments, random: SplitMix(seed: configuration.seed)))
     }
 
@@ -64,19 +66,24 @@ final class SimulatorEngine: Sendable {
         let (path, query) = Self.split(uri)
         if method == "GET" && path == "/sluice/stats" {
             let data = (try? JSONEncoder().encode(statistics)) ?? Data()
-            return SimulatedResponse(status: 200, headers: [("content-type", "application/json")], body: Array(data), delay: 0)
+            return SimulatedResponse(
+                status: 200, headers: [("content-type", "application/json")], body: Array(data), delay: 0)
         }
         guard method == "POST" else { return error(405, "MethodNotAllowed", "use POST") }
         let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
         let deploymentName: String
         let parts = path.split(separator: "/")
-        if parts.count == 5, parts[0] == "openai", parts[1] == "deployments", parts[3] == "chat", parts[4] == "completions" {
+        if parts.count == 5, parts[0] == "openai", parts[1] == "deployments", parts[3] == "chat",
+            parts[4] == "completions"
+        {
             guard query.contains(where: { $0.hasPrefix("api-version=") }) else {
                 return error(404, "404", "Resource not found (api-version query parameter is missing)")
             }
             deploymentName = String(parts[2]).removingPercentEncoding ?? String(parts[2])
         } else if path == "/openai/v1/chat/completions" || path == "/v1/chat/completions" {
-            guard let model = object?["model"] as? String else { return error(400, "invalid_request_error", "model is required") }
+            guard let model = object?["model"] as? String else {
+                return error(400, "invalid_request_error", "model is required")
+            }
             deploymentName = model
         } else {
             return error(404, "404", "Resource not found")
@@ -87,7 +94,9 @@ final class SimulatorEngine: Sendable {
             guard apiKey == key || bearer == "Bearer \(key)" else {
                 recordStatus(401)
                 return error(
-                    401, "401", "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key.")
+                    401, "401",
+                    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key."
+                )
             }
         }
         guard let object, let messages = object["messages"] as? [[String: Any]] else {
@@ -98,21 +107,27 @@ final class SimulatorEngine: Sendable {
         return respond(deploymentName: deploymentName, request: object, messages: messages, clientID: clientID)
     }
 
-    private func respond(deploymentName: String, request: [String: Any], messages: [[String: Any]], clientID: String?) -> SimulatedResponse {
+    private func respond(deploymentName: String, request: [String: Any], messages: [[String: Any]], clientID: String?)
+        -> SimulatedResponse
+    {
         let chat = messages.map {
-            ChatMessage(role: $0["role"] as? String ?? "user", content: $0["content"] as? String ?? "", name: $0["name"] as? String)
+            ChatMessage(
+                role: $0["role"] as? String ?? "user", content: $0["content"] as? String ?? "",
+                name: $0["name"] as? String)
         }
         let maxTokens = request["max_completion_tokens"] as? Int ?? request["max_tokens"] as? Int ?? 4_096
         let n = max(1, request["n"] as? Int ?? 1)
         let now = self.now
-        let decision: Result<(DeploymentState, Double, [(String, String)]), SimulatedResponse> = state.withLock { state in
+        let decision: Result<(DeploymentState, Double, [(String, String)]), SimulatedResponse> = state.withLock {
+            state in
             state.statistics.requests += 1
             if let clientID { state.statistics.requestsByClientID[clientID, default: 0] += 1 }
             if state.deployments[deploymentName] == nil, let kind = configuration.defaultKind {
                 state.deployments[deploymentName] = DeploymentState(deployment: .init(name: deploymentName, kind: kind))
             }
             guard var deployment = state.deployments[deploymentName] else {
-                return .failure(error(404, "DeploymentNotFound", "The API deployment for this resource does not exist."))
+                return .failure(
+                    error(404, "DeploymentNotFound", "The API deployment for this resource does not exist."))
             }
             let encoding = BytePairEncoding.encoding(ModelEncoding.resolve(model: deployment.deployment.model).encoding)
             let promptTokens = encoding.estimatePromptTokens(chat)
@@ -145,7 +160,8 @@ final class SimulatorEngine: Sendable {
             recordStatus(400)
             return error(
                 400, "context_length_exceeded",
-                "This model's maximum context length is \(deployment.deployment.contextWindow) tokens. However, you requested \(promptTokens + maxTokens) tokens (\(promptTokens) in the messages, \(maxTokens) in the completion). Please reduce the length of the messages or completion.")
+                "This model's maximum context length is \(deployment.deployment.contextWindow) tokens. However, you requested \(promptTokens + maxTokens) tokens (\(promptTokens) in the messages, \(maxTokens) in the completion). Please reduce the length of the messages or completion."
+            )
         }
         let trigger = configuration.faults.contentFilterTrigger
         if !trigger.isEmpty, chat.contains(where: { $0.content.contains(trigger) }) {
@@ -165,17 +181,20 @@ final class SimulatorEngine: Sendable {
             return error(500, "InternalServerError", "The server had an error while processing your request.")
         case .serviceUnavailable:
             recordStatus(503)
-            var response = error(503, "ServiceUnavailable", "The service is temporarily unable to process your request.")
+            var response = error(
+                503, "ServiceUnavailable", "The service is temporarily unable to process your request.")
             response.headers.append(("retry-after", "1"))
             return response
         case .stall:
             state.withLock { $0.statistics.stalled += 1 }
-            return SimulatedResponse(status: 0, headers: [], body: [], delay: configuration.faults.stallSeconds, delivery: .stall)
+            return SimulatedResponse(
+                status: 0, headers: [], body: [], delay: configuration.faults.stallSeconds, delivery: .stall)
         default: break
         }
         let encoding = BytePairEncoding.encoding(ModelEncoding.resolve(model: model).encoding)
         let lastUser = chat.last { $0.role == "user" }?.content ?? chat.last?.content ?? ""
-        let (content, completionTokens, finish) = Self.reply(to: lastUser, target: configuration.replyTokens, maxTokens: maxTokens, encoding: encoding)
+        let (content, completionTokens, finish) = Self.reply(
+            to: lastUser, target: configuration.replyTokens, maxTokens: maxTokens, encoding: encoding)
         let usage: [String: Any] = [
             "prompt_tokens": promptTokens, "completion_tokens": completionTokens * n,
             "total_tokens": promptTokens + completionTokens * n,
@@ -190,14 +209,18 @@ final class SimulatorEngine: Sendable {
         ]
         var body = Array((try? JSONSerialization.data(withJSONObject: completion, options: [.sortedKeys])) ?? Data())
         if case .provisioned(_, let weight, _) = deployment.deployment.kind {
-            correctBucket(deploymentName, admitted: (promptTokens + maxTokens) * n, actual: promptTokens + completionTokens * n * weight)
+            correctBucket(
+                deploymentName, admitted: (promptTokens + maxTokens) * n,
+                actual: promptTokens + completionTokens * n * weight)
         }
         headers.append(contentsOf: [
             ("content-type", "application/json"), ("apim-request-id", UUID().uuidString.lowercased()),
             ("x-request-id", UUID().uuidString.lowercased()), ("x-ms-region", "Simulated"),
             ("x-ms-deployment-name", deploymentName),
         ])
-        let delay = (configuration.baseLatency + configuration.perTokenLatency * Double(completionTokens)) / configuration.speedUp
+        let delay =
+            (configuration.baseLatency + configuration.perTokenLatency * Double(completionTokens))
+            / configuration.speedUp
         var response = SimulatedResponse(status: 200, headers: headers, body: body, delay: delay)
         switch fault {
         case .connectionReset:
@@ -222,7 +245,9 @@ final class SimulatorEngine: Sendable {
 
     // MARK: Quota
 
-    private static func admit(_ deployment: inout DeploymentState, charge: Int, now: Double) -> Result<[(String, String)], SimulatedResponse> {
+    private static func admit(_ deployment: inout DeploymentState, charge: Int, now: Double) -> Result<
+        [(String, String)], SimulatedResponse
+    > {
         switch deployment.deployment.kind {
         case .unlimited:
             return .success([])
@@ -241,15 +266,19 @@ final class SimulatorEngine: Sendable {
             let windowLimit = max(1, Int(Double(rpm) * windowSeconds / 60))
             if deployment.requestsThisWindow >= windowLimit {
                 let wait = max(1, Int((Double(window + 1) * windowSeconds - now).rounded(.up)))
-                return .failure(rateLimited(
-                    "Requests to the ChatCompletions_Create Operation have exceeded call rate limit of your current pricing tier. Please retry after \(wait) seconds.",
-                    retryAfter: wait, remainingTokens: tpm - deployment.tokensThisMinute, remainingRequests: rpm - deployment.requestsThisMinute))
+                return .failure(
+                    rateLimited(
+                        "Requests to the ChatCompletions_Create Operation have exceeded call rate limit of your current pricing tier. Please retry after \(wait) seconds.",
+                        retryAfter: wait, remainingTokens: tpm - deployment.tokensThisMinute,
+                        remainingRequests: rpm - deployment.requestsThisMinute))
             }
             if deployment.tokensThisMinute + charge > tpm {
                 let wait = max(1, Int((Double(minute + 1) * 60 - now).rounded(.up)))
-                return .failure(rateLimited(
-                    "Requests to the ChatCompletions_Create Operation have exceeded token rate limit of your current pricing tier. Please retry after \(wait) seconds.",
-                    retryAfter: wait, remainingTokens: tpm - deployment.tokensThisMinute, remainingRequests: rpm - deployment.requestsThisMinute))
+                return .failure(
+                    rateLimited(
+                        "Requests to the ChatCompletions_Create Operation have exceeded token rate limit of your current pricing tier. Please retry after \(wait) seconds.",
+                        retryAfter: wait, remainingTokens: tpm - deployment.tokensThisMinute,
+                        remainingRequests: rpm - deployment.requestsThisMinute))
             }
             deployment.tokensThisMinute += charge
             deployment.requestsThisMinute += 1
@@ -272,11 +301,17 @@ final class SimulatorEngine: Sendable {
                     "Requests to the ChatCompletions_Create Operation have exceeded the provisioned throughput of this deployment. Please retry after \(milliseconds) milliseconds.",
                     retryAfter: max(1, Int(waitSeconds.rounded(.up))), remainingTokens: nil, remainingRequests: nil)
                 response.headers.append(("retry-after-ms", String(milliseconds)))
-                response.headers.append(("azure-openai-deployment-utilization", String(format: "%.1f%%", utilization * 100)))
+                response.headers.append(
+                    ("azure-openai-deployment-utilization", String(format: "%.1f%%", utilization * 100)))
                 return .failure(response)
             }
             deployment.bucketLevel += Double(charge)
-            return .success([("azure-openai-deployment-utilization", String(format: "%.1f%%", deployment.bucketLevel / capacity * 100))])
+            return .success([
+                (
+                    "azure-openai-deployment-utilization",
+                    String(format: "%.1f%%", deployment.bucketLevel / capacity * 100)
+                )
+            ])
         }
     }
 
@@ -287,11 +322,17 @@ final class SimulatorEngine: Sendable {
         }
     }
 
-    private static func rateLimited(_ message: String, retryAfter: Int, remainingTokens: Int?, remainingRequests: Int?) -> SimulatedResponse {
+    private static func rateLimited(_ message: String, retryAfter: Int, remainingTokens: Int?, remainingRequests: Int?)
+        -> SimulatedResponse
+    {
         var response = errorResponse(429, "RateLimitReached", message)
         response.headers.append(("retry-after", String(retryAfter)))
-        if let remainingTokens { response.headers.append(("x-ratelimit-remaining-tokens", String(max(0, remainingTokens)))) }
-        if let remainingRequests { response.headers.append(("x-ratelimit-remaining-requests", String(max(0, remainingRequests)))) }
+        if let remainingTokens {
+            response.headers.append(("x-ratelimit-remaining-tokens", String(max(0, remainingTokens))))
+        }
+        if let remainingRequests {
+            response.headers.append(("x-ratelimit-remaining-requests", String(max(0, remainingRequests))))
+        }
         return response
     }
 
@@ -330,12 +371,15 @@ final class SimulatorEngine: Sendable {
             ]
         }
         let body = (try? JSONSerialization.data(withJSONObject: ["error": error], options: [.sortedKeys])) ?? Data()
-        return SimulatedResponse(status: status, headers: [("content-type", "application/json")], body: Array(body), delay: 0)
+        return SimulatedResponse(
+            status: status, headers: [("content-type", "application/json")], body: Array(body), delay: 0)
     }
 
     /// A deterministic reply: it echoes the first words of the prompt, so each result can be checked
     /// against its chunk, padded to about `target` tokens (at most `maxTokens`).
-    static func reply(to prompt: String, target: Int, maxTokens: Int, encoding: BytePairEncoding) -> (String, Int, String) {
+    static func reply(to prompt: String, target: Int, maxTokens: Int, encoding: BytePairEncoding) -> (
+        String, Int, String
+    ) {
         let words = prompt.split(whereSeparator: \.isWhitespace).prefix(12).joined(separator: " ")
         var text = "Echo: \(words)"
         let filler = " The simulated model summarizes this passage in plain words."

@@ -105,7 +105,8 @@ final class SimulatorHandler: ChannelInboundHandler, RemovableChannelHandler {
         headers.replaceOrAdd(name: "content-length", value: String(response.body.count))
         if !keepAlive { headers.replaceOrAdd(name: "connection", value: "close") }
         let status = HTTPResponseStatus(statusCode: response.status)
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
+        context.write(
+            wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: status, headers: headers))), promise: nil)
         var buffer = context.channel.allocator.buffer(capacity: response.body.count)
         if response.delivery == .resetMidBody {
             buffer.writeBytes(response.body.prefix(response.body.count / 2))

@@ -77,7 +77,10 @@ public struct Usage: Sendable, Codable, Hashable {
     public var cachedTokens: Int?
     public var reasoningTokens: Int?
 
-    public init(promptTokens: Int, completionTokens: Int, totalTokens: Int, cachedTokens: Int? = nil, reasoningTokens: Int? = nil) {
+    public init(
+        promptTokens: Int, completionTokens: Int, totalTokens: Int, cachedTokens: Int? = nil,
+        reasoningTokens: Int? = nil
+    ) {
         self.promptTokens = promptTokens
         self.completionTokens = completionTokens
         self.totalTokens = totalTokens
@@ -134,7 +137,8 @@ public struct CollectInput: Sendable, Codable, Hashable {
     public var pipeline: String
     public var record: CallRecord
 
-    public init(document: DocumentRef, chunk: Int, chunks: Int, customID: String, pipeline: String, record: CallRecord) {
+    public init(document: DocumentRef, chunk: Int, chunks: Int, customID: String, pipeline: String, record: CallRecord)
+    {
         self.document = document
         self.chunk = chunk
         self.chunks = chunks

@@ -38,11 +38,16 @@ struct EnqueueCommand: AsyncParsableCommand {
 func report(_ summary: EnqueueSummary, json: Bool) {
     for file in summary.skippedFiles { Terminal.status("skipped \(file.path): \(file.reason)") }
     if json {
-        let counts = ["new": summary.new, "changed": summary.changed, "unchanged": summary.unchanged, "skipped": summary.skipped, "deleted": summary.deleted]
+        let counts = [
+            "new": summary.new, "changed": summary.changed, "unchanged": summary.unchanged, "skipped": summary.skipped,
+            "deleted": summary.deleted,
+        ]
         if let data = try? JSONSerialization.data(withJSONObject: counts, options: [.sortedKeys]) {
             print(String(decoding: data, as: UTF8.self))
         }
     } else {
-        print("documents: \(summary.new) new, \(summary.changed) changed, \(summary.unchanged) unchanged, \(summary.skipped) skipped, \(summary.deleted) deleted")
+        print(
+            "documents: \(summary.new) new, \(summary.changed) changed, \(summary.unchanged) unchanged, \(summary.skipped) skipped, \(summary.deleted) deleted"
+        )
     }
 }

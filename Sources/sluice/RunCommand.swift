@@ -92,11 +92,13 @@ struct RunCommand: AsyncParsableCommand {
                 let (_, enqueued) = try await Enqueuer(queue: queue).enqueue(root: directory, pipeline: definition)
                 for file in enqueued.skippedFiles { Terminal.status("skipped \(file.path): \(file.reason)") }
                 Terminal.status(
-                    "enqueued \(directory): \(enqueued.new) new, \(enqueued.changed) changed, \(enqueued.unchanged) unchanged, \(enqueued.skipped) skipped, \(enqueued.deleted) deleted")
+                    "enqueued \(directory): \(enqueued.new) new, \(enqueued.changed) changed, \(enqueued.unchanged) unchanged, \(enqueued.skipped) skipped, \(enqueued.deleted) deleted"
+                )
             }
             let simulator: SimulatorServer? =
                 simulate
-                ? try await SimulatorServer.start(configuration: SimulatorConfiguration(baseLatency: 0.05, perTokenLatency: 0.002)) : nil
+                ? try await SimulatorServer.start(
+                    configuration: SimulatorConfiguration(baseLatency: 0.05, perTokenLatency: 0.002)) : nil
             if let simulator { Terminal.status("simulator listening on \(simulator.endpoint)") }
             let target = try makeDeployment(simulator: simulator, pipeline: definition, queue: queue)
             let client = ChatCompletionClient(connectionsPerHost: concurrency)
@@ -125,7 +127,9 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// The deployment from flags and environment, or the simulator.
-    private func makeDeployment(simulator: SimulatorServer?, pipeline: PipelineDefinition?, queue: SQLiteJobQueue) throws -> Deployment {
+    private func makeDeployment(simulator: SimulatorServer?, pipeline: PipelineDefinition?, queue: SQLiteJobQueue)
+        throws -> Deployment
+    {
         let environment = ProcessInfo.processInfo.environment
         let name = deployment ?? pipeline?.deployment ?? (simulator != nil ? "sim" : nil)
         if let simulator {
@@ -135,7 +139,8 @@ struct RunCommand: AsyncParsableCommand {
                 maxConcurrency: concurrency, tokensPerMinute: tpm, requestsPerMinute: rpm)
         }
         guard let endpoint = endpoint ?? environment["AZURE_OPENAI_ENDPOINT"], !endpoint.isEmpty else {
-            throw SluiceError(.invalidConfiguration, "no endpoint: pass --endpoint or set AZURE_OPENAI_ENDPOINT (or use --simulate)")
+            throw SluiceError(
+                .invalidConfiguration, "no endpoint: pass --endpoint or set AZURE_OPENAI_ENDPOINT (or use --simulate)")
         }
         guard let name else {
             throw SluiceError(.invalidConfiguration, "no deployment: pass --deployment or name one in the pipeline")
@@ -147,7 +152,8 @@ struct RunCommand: AsyncParsableCommand {
             authentication = .bearer(token)
         } else {
             throw SluiceError(
-                .invalidConfiguration, "no credentials: set \(apiKeyEnv) (or AZURE_OPENAI_AD_TOKEN for an Entra ID token)")
+                .invalidConfiguration,
+                "no credentials: set \(apiKeyEnv) (or AZURE_OPENAI_AD_TOKEN for an Entra ID token)")
         }
         let version = apiVersion ?? environment["OPENAI_API_VERSION"] ?? "2024-10-21"
         return Deployment(

@@ -46,9 +46,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Simulated time runs this many times faster than real time.")
     var speedup: Double = 1
 
-    @Option(help: "Rate of 500 responses (0...1).")
+    @Option(name: .customLong("fault-500"), help: "Rate of 500 responses (0...1).")
     var fault500: Double = 0
-    @Option(help: "Rate of 503 responses.")
+    @Option(name: .customLong("fault-503"), help: "Rate of 503 responses.")
     var fault503: Double = 0
     @Option(help: "Rate of connections reset in the middle of the body.")
     var faultReset: Double = 0
@@ -73,7 +73,8 @@ struct SimulateCommand: AsyncParsableCommand {
         if let ptuTpm {
             kind = .provisioned(tokensPerMinute: ptuTpm, outputTokenWeight: 4, bucketSeconds: 10)
         } else if let tpm {
-            kind = .standard(tokensPerMinute: tpm, requestsPerMinute: rpm ?? max(1, tpm * 6 / 1000), rpmWindowSeconds: rpmWindow)
+            kind = .standard(
+                tokensPerMinute: tpm, requestsPerMinute: rpm ?? max(1, tpm * 6 / 1000), rpmWindowSeconds: rpmWindow)
         } else {
             kind = .unlimited
         }

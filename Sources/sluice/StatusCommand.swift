@@ -24,7 +24,10 @@ struct StatusCommand: AsyncParsableCommand {
                     let statistics: QueueStatistics
                     let failures: [FailedJob]
                 }
-                print(String(decoding: try encoder.encode(Status(statistics: statistics, failures: failures)), as: UTF8.self))
+                print(
+                    String(
+                        decoding: try encoder.encode(Status(statistics: statistics, failures: failures)), as: UTF8.self)
+                )
                 return
             }
             print("stage     ready  leased    done  failed")
@@ -35,10 +38,16 @@ struct StatusCommand: AsyncParsableCommand {
             let documents = statistics.documents.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
             print("documents: " + (documents.isEmpty ? "none" : documents.joined(separator: ", ")))
             if !statistics.failuresByClass.isEmpty {
-                print("failures: " + statistics.failuresByClass.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+                print(
+                    "failures: "
+                        + statistics.failuresByClass.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(
+                            separator: ", "))
             }
             if !statistics.retryingByClass.isEmpty {
-                print("waiting to retry: " + statistics.retryingByClass.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+                print(
+                    "waiting to retry: "
+                        + statistics.retryingByClass.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(
+                            separator: ", "))
             }
             for failure in failures {
                 print("failed \(failure.stage.rawValue) \(failure.key): \(failure.errorClass): \(failure.message)")

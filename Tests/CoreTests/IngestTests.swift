@@ -1,0 +1,71 @@
+import Foundation
+import Ingest
+import SluiceCore
+import SluiceTesting
+import Testing
+
+@Suite struct IngestTests {
+    @Test func walksRecursivelyWithGlobsHiddenFilesAndSkips() throws {
+        let directory = try TemporaryDirectory()
+        try directory.write("a.txt", "a")
+        try directory.write("docs/b.md", "b")
+        try directory.write("docs/deep/c.txt", "c")
+        try directory.write("docs/deep/skip-me.txt", "x")
+        try directory.write(".hidden/d.txt", "d")
+        try directory.write(".e.txt", "e")
+        try directory.write("image.png", "png")
+        mkfifo(directory.file("pipe.txt"), 0o644)
+        try FileManager.default.createSymbolicLink(
+            atPath: directory.file("docs/loop"), withDestinationPath: directory.path)
+        let walker = DirectoryWalker(exclude: ["**/skip-*"])
+        let (files, skipped) = try walker.walk(root: directory.path)
+        #expect(files.map(\.path) == ["a.txt", "docs/b.md", "docs/deep/c.txt"])
+        let reasons = Dictionary(uniqueKeysWithValues: skipped.map { ($0.path, $0.reason) })
+        #expect(reasons["image.png"] == "unsupported format .png")
+        #expect(reasons["pipe.txt"]?.contains("not a regular file") == true)
+        #expect(reasons["docs/loop"]?.contains("loop") == true)
+        let withHidden = try DirectoryWalker(include: ["**/*.txt"], hidden: true).walk(root: directory.path)
+        #expect(withHidden.files.map(\.path).contains(".hidden/d.txt"))
+        #expect(!withHidden.files.map(\.path).contains("docs/b.md"))
+    }
+
+    @Test(arguments: [
+        ("*.md", "docs/a.md", true), ("docs/*.md", "docs/a.md", true), ("docs/*.md", "docs/x/a.md", false),
+        ("docs/**/*.md", "docs/x/y/a.md", true), ("**/*.md", "a.md", true), ("report-?.txt", "report-1.txt", true),
+        ("[ab]*.txt", "c.txt", false), ("[!ab]*.txt", "c.txt", true),
+    ])
+    func globs(pattern: String, path: String, matches: Bool) {
+        #expect(Glob(pattern).matches(path) == matches)
+    }
+
+    @Test func decodesUTF8WithAndWithoutBOMAndUTF16() throws {
+        let text = "Grüße, 世界"
+        #expect(try TextExtractor.decode(Data(text.utf8), name: "a") == text)
+        #expect(try TextExtractor.decode(Data([0xEF, 0xBB, 0xBF] + text.utf8), name: "a") == text)
+        var little: [UInt8] = [0xFF, 0xFE]
+        var big: [UInt8] = [0xFE, 0xFF]
+        for unit in text.utf16 {
+            little += [UInt8(unit & 0xFF), UInt8(unit >> 8)]
+            big += [UInt8(unit >> 8), UInt8(unit & 0xFF)]
+        }
+        #expect(try TextExtractor.decode(Data(little), name: "a") == text)
+        #expect(try TextExtractor.decode(Data(big), name: "a") == text)
+        #expect(throws: TextExtractor.Failure.self) {
+            try TextExtractor.decode(Data([0x61, 0xFF, 0x62]), name: "bad.txt")
+        }
+        do {
+            _ = try TextExtractor.decode(Data([0x61, 0xFF, 0x62]), name: "bad.txt")
+        } catch {
+            #expect(error.message.contains("bad.txt") && error.message.contains("offset 1"))
+        }
+    }
+
+    @Test func extractionNoticesAFileChangedSinceEnqueue() throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("a.txt", "before")
+        let (sha, _) = try TextExtractor.hash(file: file)
+        try directory.write("a.txt", "after")
+        let input = IngestInput(document: DocumentRef(path: "a.txt", sha256: sha, size: 6, mtime: 0), file: file)
+        #expect(throws: TextExtractor.Failure.self) { try TextExtractor.extract(input) }
+    }
+}

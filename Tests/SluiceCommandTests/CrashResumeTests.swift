@@ -1,0 +1,99 @@
+import Foundation
+import SluiceTesting
+import Testing
+
+/// `kill -9` of `sluice run` at random moments, then a resume: the output holds exactly one complete
+/// line per chunk, and no call whose result was committed is sent again.
+@Suite(.serialized, .timeLimit(.minutes(5)))
+struct CrashResumeTests {
+    static let pipeline = """
+        name: crash-test
+        model: gpt-4o-mini
+        max_tokens: 40
+        chunking: {max_tokens: 120, overlap: 10}
+        messages:
+          - role: system
+            content: Summarize.
+          - role: user
+            content: "{{chunk.text}}"
+        """
+
+    @Test func killedRunsResumeExactlyOnce() async throws {
+        let directory = try TemporaryDirectory()
+        for index in 0..<40 {
+            try directory.write(
+                "docs/doc-\(index).txt",
+                DocumentFactory.document(seed: index, paragraphs: 1 + index % 5, wordsPerParagraph: 50))
+        }
+        try directory.write("pipeline.yaml", Self.pipeline)
+        let simulator = try SimulatorProcess(arguments: [
+            "--latency", "0.03", "--per-token-latency", "0.001", "--reply-tokens", "20", "--fault-500", "0.05",
+            "--fault-reset", "0.03", "--fault-truncate", "0.03", "--seed", "7",
+        ])
+        let database = directory.file("queue.db")
+        let output = directory.file("out.jsonl")
+        let arguments = [
+            "run", directory.file("docs"), "--pipeline", directory.file("pipeline.yaml"), "--db", database, "--output",
+            output,
+            "--endpoint", simulator.endpoint, "--deployment", "sim", "--concurrency", "8", "--timeout", "5",
+        ]
+        let environment = ["AZURE_OPENAI_API_KEY": "sim-key"]
+        var generator = SystemRandomNumberGenerator()
+        let kills = 10
+        for _ in 0..<kills {
+            let process = try SluiceProcess.start(arguments, environment: environment)
+            usleep(UInt32.random(in: 20_000...700_000, using: &generator))
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+        let final = try SluiceProcess.run(arguments, environment: environment)
+        #expect(final.status == 0, "\(final.stderr)")
+
+        let data = try Data(contentsOf: URL(fileURLWithPath: output))
+        #expect(data.last == UInt8(ascii: "\n"))
+        var ids = Set<String>()
+        var lines = 0
+        for line in data.split(separator: UInt8(ascii: "\n")) {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+            let id = try #require(object["custom_id"] as? String)
+            #expect(ids.insert(id).inserted, "duplicate line for \(id)")
+            let sluice = try #require(object["sluice"] as? [String: Any])
+            let document = try #require(sluice["document"] as? String)
+            let response = try #require(object["response"] as? [String: Any])
+            let body = try #require(response["body"] as? [String: Any])
+            let choices = try #require(body["choices"] as? [[String: Any]])
+            let content = try #require((choices.first?["message"] as? [String: Any])?["content"] as? String)
+            // The simulator echoes the chunk's first words: the result belongs to this document's chunk.
+            let text = try String(contentsOfFile: directory.file("docs/" + document), encoding: .utf8)
+                .split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            let echo = content.replacingOccurrences(of: "Echo: ", with: "").split(separator: " ").prefix(6).joined(
+                separator: " ")
+            #expect(echo.split(separator: " ").count == 6 && text.contains(echo), "\(document): \(echo)")
+            lines += 1
+        }
+        let status = try SluiceProcess.run(["status", "--db", database, "--json"])
+        let statistics = try #require(
+            (try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["statistics"]
+                as? [String: Any])
+        let counts = try #require(statistics["counts"] as? [String: [String: Int]])
+        let chunks = (counts["call"]?["done"] ?? 0) + (counts["call"]?["failed"] ?? 0)
+        #expect(chunks > 60)
+        #expect(lines == chunks)
+        #expect(counts["collect"]?["done"] == chunks)
+
+        // Every completed call was paid at most once, except those in flight when a process was killed.
+        let stats = try await simulator.statistics()
+        let completed = try #require(stats["completedByClientID"] as? [String: Int])
+        let repeated = completed.values.reduce(0) { $0 + max(0, $1 - 1) }
+        #expect(repeated <= kills * 8, "\(repeated) completed calls were repeated")
+        #expect(Set(completed.keys).isSuperset(of: ids), "every line's call was completed by the service")
+
+        // A finished run sends nothing more.
+        let requestsBefore = try #require(stats["requests"] as? Int)
+        let again = try SluiceProcess.run(arguments, environment: environment)
+        #expect(again.status == 0)
+        let requestsAfter = try await simulator.statistics()["requests"] as? Int
+        #expect(requestsAfter == requestsBefore)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == data)
+    }
+}
