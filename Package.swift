@@ -83,7 +83,7 @@ let package = Package(
         ),
         .target(
             name: "Benchmarks",
-            dependencies: ["Tokenizer", "Queue", "Pipeline", "Simulator", "SluiceCore"],
+            dependencies: ["Tokenizer", "Queue", "Pipeline", "Simulator", "SluiceCore", "Call"],
             swiftSettings: swiftSettings
         ),
 

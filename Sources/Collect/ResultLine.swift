@@ -48,15 +48,14 @@ public enum ResultLine {
         return "{" + fields.joined(separator: ",") + "}"
     }
 
-    static func json(_ text: String) -> String {
-        let data =
-            (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes]))
-            ?? Data("[\"\"]".utf8)
-        return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
-    }
+    static func json(_ text: String) -> String { JSONText.quoted(text) }
 
+    /// The client stores a body only after parsing it as a JSON object; this guards against
+    /// anything else reaching the line without parsing it again.
     private static func isJSONObject(_ text: String) -> Bool {
-        (try? JSONSerialization.jsonObject(with: Data(text.utf8))) is [String: Any]
+        let first = text.utf8.first { $0 > 0x20 }
+        let last = text.utf8.reversed().first { $0 > 0x20 }
+        return first == UInt8(ascii: "{") && last == UInt8(ascii: "}")
     }
 
     /// JSON text on one line: raw line breaks can only be whitespace between tokens, never inside strings.

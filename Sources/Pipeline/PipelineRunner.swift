@@ -87,15 +87,14 @@ public final class PipelineRunner: Sendable {
         var lastReport = Date.distantPast
         var lastReclaim = Date()
         while !Task.isCancelled {
-            let statistics = try await queue.statistics()
             let now = Date()
             if now.timeIntervalSince(lastReport) >= configuration.progressInterval {
-                progress(makeProgress(statistics))
+                progress(makeProgress(try await queue.statistics()))
                 lastReport = now
             }
-            if statistics.pending == 0 {
+            if try await !queue.hasPendingWork() {
                 finished.store(true, ordering: .relaxed)
-                progress(makeProgress(statistics))
+                progress(makeProgress(try await queue.statistics()))
                 return
             }
             if now.timeIntervalSince(lastReclaim) > 30 {

@@ -57,20 +57,26 @@ public struct PromptRenderer: Sendable {
         let context = context(for: input)
         let messages = templates.map { ChatMessage(role: $0.role, content: $0.template.render(context)) }
         let promptTokens = encoding.estimatePromptTokens(messages, format: .forModel(pipeline.model))
-        var body: [String: Any] = [
-            "messages": messages.map { ["role": $0.role, "content": $0.content] }
-        ]
-        body[pipeline.useMaxCompletionTokens ? "max_completion_tokens" : "max_tokens"] = pipeline.maxTokens
-        if let temperature = pipeline.temperature { body["temperature"] = temperature }
-        if let topP = pipeline.topP { body["top_p"] = topP }
-        if let seed = pipeline.seed { body["seed"] = seed }
-        if pipeline.n != 1 { body["n"] = pipeline.n }
-        let data = try JSONSerialization.data(withJSONObject: body, options: [.sortedKeys, .withoutEscapingSlashes])
+        // The body is written by hand: it is built for every chunk, and JSONSerialization is slow on Linux.
+        var body = "{\"messages\":["
+        for (index, message) in messages.enumerated() {
+            if index > 0 { body += "," }
+            body +=
+                "{\"content\":" + JSONText.quoted(message.content) + ",\"role\":" + JSONText.quoted(message.role) + "}"
+        }
+        body +=
+            "],\"" + (pipeline.useMaxCompletionTokens ? "max_completion_tokens" : "max_tokens")
+            + "\":\(pipeline.maxTokens)"
+        if pipeline.n != 1 { body += ",\"n\":\(pipeline.n)" }
+        if let seed = pipeline.seed { body += ",\"seed\":\(seed)" }
+        if let temperature = pipeline.temperature { body += ",\"temperature\":\(temperature)" }
+        if let topP = pipeline.topP { body += ",\"top_p\":\(topP)" }
+        body += "}"
         let unitKey = Self.unitKey(
             documentSHA256: input.document.sha256, chunk: input.chunk, pipelineHash: pipelineHash)
         return CallInput(
             document: input.document, chunk: input.chunk, chunks: input.chunks,
-            customID: "sluice-" + unitKey.prefix(32), unitKey: unitKey, body: String(decoding: data, as: UTF8.self),
+            customID: "sluice-" + unitKey.prefix(32), unitKey: unitKey, body: body,
             promptTokens: promptTokens, charge: (promptTokens + pipeline.maxTokens) * max(1, pipeline.n))
     }
 

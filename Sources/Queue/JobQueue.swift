@@ -44,6 +44,8 @@ public protocol JobQueue: Sendable {
 
     /// Counts by stage and state, failures by class, and the earliest pending retry.
     func statistics() async throws -> QueueStatistics
+    /// Whether any job is ready (now or later) or leased: cheap, for deciding when a run is done.
+    func hasPendingWork() async throws -> Bool
     /// Terminal failures with their reasons.
     func failures(limit: Int) async throws -> [FailedJob]
 }

@@ -11,7 +11,8 @@ final class SQLiteDatabase: @unchecked Sendable {
     init(path: String) throws {
         connection = try SQLiteConnection(path: path)
         queue = DispatchQueue(label: "sluice.sqlite")
-        try connection.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;")
+        try connection.execute(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;")
     }
 
     /// Runs `body` on the database's queue.

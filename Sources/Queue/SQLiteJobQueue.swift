@@ -33,7 +33,21 @@ public final class SQLiteJobQueue: JobQueue {
         CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(stage, id) WHERE state = 'ready';
         CREATE INDEX IF NOT EXISTS jobs_leased ON jobs(lease_owner) WHERE state = 'leased';
         CREATE TABLE IF NOT EXISTS unit_results(unit_key TEXT PRIMARY KEY, result BLOB NOT NULL, created REAL NOT NULL);
+        CREATE INDEX IF NOT EXISTS jobs_failed ON jobs(error_class) WHERE state = 'failed';
         CREATE TABLE IF NOT EXISTS outputs(path TEXT PRIMARY KEY, committed_length INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS job_counts(
+            stage TEXT NOT NULL, state TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY(stage, state)) WITHOUT ROWID;
+        INSERT OR IGNORE INTO job_counts(stage, state, count)
+            SELECT stage.value, state.value, 0
+            FROM json_each('["ingest","chunk","prompt","call","collect"]') AS stage,
+                 json_each('["ready","leased","done","failed"]') AS state;
+        CREATE TRIGGER IF NOT EXISTS jobs_counted_insert AFTER INSERT ON jobs BEGIN
+            UPDATE job_counts SET count = count + 1 WHERE stage = new.stage AND state = new.state;
+        END;
+        CREATE TRIGGER IF NOT EXISTS jobs_counted_update AFTER UPDATE OF state ON jobs WHEN old.state <> new.state BEGIN
+            UPDATE job_counts SET count = count - 1 WHERE stage = old.stage AND state = old.state;
+            UPDATE job_counts SET count = count + 1 WHERE stage = new.stage AND state = new.state;
+        END;
         """
 
     // MARK: Runs and documents
@@ -331,7 +345,8 @@ public final class SQLiteJobQueue: JobQueue {
     public func statistics() async throws -> QueueStatistics {
         try await database.perform { connection in
             var statistics = QueueStatistics()
-            let counts = try connection.statement("SELECT stage, state, count(*) FROM jobs GROUP BY stage, state")
+            // Kept by triggers, so status costs the same whatever the size of the queue.
+            let counts = try connection.statement("SELECT stage, state, count FROM job_counts WHERE count > 0")
             while try counts.step() {
                 statistics.counts[counts.text(0), default: [:]][counts.text(1)] = Int(counts.int(2))
             }
@@ -350,6 +365,17 @@ public final class SQLiteJobQueue: JobQueue {
             let documents = try connection.statement("SELECT status, count(*) FROM documents GROUP BY status")
             while try documents.step() { statistics.documents[documents.text(0)] = Int(documents.int(1)) }
             return statistics
+        }
+    }
+
+    public func hasPendingWork() async throws -> Bool {
+        try await database.perform { connection in
+            let select = try connection.statement(
+                """
+                SELECT EXISTS(SELECT 1 FROM jobs WHERE state = 'ready')
+                    OR EXISTS(SELECT 1 FROM jobs WHERE state = 'leased')
+                """)
+            return try select.step() && select.int(0) != 0
         }
     }
 

@@ -195,19 +195,17 @@ final class SimulatorEngine: Sendable {
         let lastUser = chat.last { $0.role == "user" }?.content ?? chat.last?.content ?? ""
         let (content, completionTokens, finish) = Self.reply(
             to: lastUser, target: configuration.replyTokens, maxTokens: maxTokens, encoding: encoding)
-        let usage: [String: Any] = [
-            "prompt_tokens": promptTokens, "completion_tokens": completionTokens * n,
-            "total_tokens": promptTokens + completionTokens * n,
-            "prompt_tokens_details": ["cached_tokens": 0], "completion_tokens_details": ["reasoning_tokens": 0],
-        ]
-        let choices: [[String: Any]] = (0..<n).map { index in
-            ["index": index, "message": ["role": "assistant", "content": content], "finish_reason": finish]
+        // Written by hand: JSONSerialization would dominate the simulator's time.
+        let choices = (0..<n).map { index in
+            "{\"finish_reason\":\"\(finish)\",\"index\":\(index),\"message\":{\"content\":\(Self.quoted(content)),\"role\":\"assistant\"}}"
         }
-        let completion: [String: Any] = [
-            "id": "chatcmpl-sim-\(id)", "object": "chat.completion", "created": Int(Date().timeIntervalSince1970),
-            "model": model, "choices": choices, "usage": usage, "system_fingerprint": "fp_sluice_sim",
-        ]
-        var body = Array((try? JSONSerialization.data(withJSONObject: completion, options: [.sortedKeys])) ?? Data())
+        let completion =
+            "{\"choices\":[\(choices.joined(separator: ","))],\"created\":\(Int(Date().timeIntervalSince1970)),"
+            + "\"id\":\"chatcmpl-sim-\(id)\",\"model\":\(Self.quoted(model)),\"object\":\"chat.completion\","
+            + "\"system_fingerprint\":\"fp_sluice_sim\",\"usage\":{\"completion_tokens\":\(completionTokens * n),"
+            + "\"completion_tokens_details\":{\"reasoning_tokens\":0},\"prompt_tokens\":\(promptTokens),"
+            + "\"prompt_tokens_details\":{\"cached_tokens\":0},\"total_tokens\":\(promptTokens + completionTokens * n)}}"
+        var body = Array(completion.utf8)
         if case .provisioned(_, let weight, _) = deployment.deployment.kind {
             correctBucket(
                 deploymentName, admitted: (promptTokens + maxTokens) * n,
@@ -392,6 +390,23 @@ final class SimulatorEngine: Sendable {
             finish = "length"
         }
         return (text, ids.count, finish)
+    }
+
+    /// A JSON string literal.
+    static func quoted(_ text: String) -> String {
+        var output = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": output += "\\\""
+            case "\\": output += "\\\\"
+            case "\n": output += "\\n"
+            case "\r": output += "\\r"
+            case "\t": output += "\\t"
+            case _ where scalar.value < 0x20: output += String(format: "\\u%04x", scalar.value)
+            default: output.unicodeScalars.append(scalar)
+            }
+        }
+        return output + "\""
     }
 
     static func split(_ uri: String) -> (String, [String]) {

@@ -7,7 +7,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Sluice's throughput.",
-        subcommands: [BenchTokenizerCommand.self]
+        subcommands: [BenchTokenizerCommand.self, BenchQueueCommand.self, BenchPipelineCommand.self]
     )
 }
 
@@ -56,6 +56,91 @@ struct BenchTokenizerCommand: ParsableCommand {
             print(try report.json())
         } else {
             print(report.formatted())
+        }
+    }
+}
+
+struct BenchQueueCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue", abstract: "Queue transitions per second on a SQLite file.")
+
+    @Option(help: "Jobs to push through three stages.")
+    var jobs = 50_000
+
+    @Option(help: "Claim and completion batch size.")
+    var batch = 256
+
+    @Option(help: "The database file (recreated).")
+    var db = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-bench-queue.db").path
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() async throws {
+        let report = try await QueueBenchmark(jobs: jobs, batch: batch).run(databasePath: db)
+        if json {
+            print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
+        } else {
+            print(
+                String(
+                    format:
+                        "%d jobs × 3 stages, batch %d, file %@\n%d transitions in %.2f s: %.0f transitions/s (%.0f stage hops/s)",
+                    report.jobs, report.batch, report.database, report.transitions, report.seconds,
+                    report.transitionsPerSecond, report.hopsPerSecond))
+        }
+    }
+}
+
+struct BenchPipelineCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pipeline",
+        abstract: "Chunks per second end to end against a simulator process, and peak memory.")
+
+    @Option(help: "Chunks to process (documents of 50 chunks each).")
+    var chunks = 10_000
+
+    @Option(help: "Requests in flight.")
+    var concurrency = 64
+
+    @Option(help: "Working folder (recreated).")
+    var directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-bench-pipeline").path
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() async throws {
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        let simulator = Process()
+        simulator.executableURL = URL(fileURLWithPath: executable)
+        simulator.arguments = [
+            "simulate", "--port", "0", "--latency", "0", "--per-token-latency", "0", "--reply-tokens", "20",
+        ]
+        let pipe = Pipe()
+        simulator.standardOutput = pipe
+        try simulator.run()
+        defer {
+            simulator.terminate()
+            simulator.waitUntilExit()
+        }
+        var line = Data()
+        while let byte = try pipe.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) {
+            line += byte
+        }
+        let endpoint = String(decoding: line, as: UTF8.self)
+        Terminal.status("simulator process at \(endpoint)")
+        let report = try await PipelineBenchmark(chunks: chunks, concurrency: concurrency).run(
+            directory: directory, endpoint: endpoint
+        ) { Terminal.status($0) }
+        if json {
+            print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
+        } else {
+            print(
+                String(
+                    format:
+                        "%d documents, %d chunks, concurrency %d\nenqueue %.1f s, run %.1f s: %.0f chunks/s end to end\npeak RSS %.0f MB; output %d lines, %.1f MB",
+                    report.documents, report.chunks, report.concurrency, report.enqueueSeconds, report.runSeconds,
+                    report.chunksPerSecond, report.peakRSSMegabytes, report.outputLines,
+                    Double(report.outputBytes) / 1e6))
         }
     }
 }

@@ -1,0 +1,74 @@
+import Foundation
+import Queue
+import SluiceCore
+
+/// `sluice bench queue`: job transitions per second on a SQLite file.
+///
+/// Jobs go through four hops (prompt → call → collect → done) the way the workers move them:
+/// claimed in batches, then completed in batches, each completion inserting the next stage's job in
+/// the same transaction. A transition is one job changing state (enqueued, claimed, or done).
+public struct QueueBenchmark: Sendable {
+    public struct Report: Sendable, Codable {
+        public var jobs: Int
+        public var batch: Int
+        public var transitions: Int
+        public var seconds: Double
+        public var transitionsPerSecond: Double
+        public var hopsPerSecond: Double
+        public var database: String
+    }
+
+    public var jobs: Int
+    public var batch: Int
+
+    public init(jobs: Int = 50_000, batch: Int = 256) {
+        self.jobs = jobs
+        self.batch = batch
+    }
+
+    public func run(databasePath: String) async throws -> Report {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
+        let queue = try SQLiteJobQueue(path: databasePath)
+        let pipeline = PipelineDefinition(
+            name: "bench", model: "gpt-4o-mini", messages: [.init(role: "user", template: "{{chunk.text}}")],
+            maxTokens: 10,
+            chunking: .init(maxTokens: 100, overlapTokens: 0))
+        let run = try await queue.run(root: "/bench", pipeline: pipeline, pipelineHash: "bench")
+        let payload = Data(String(repeating: "x", count: 200).utf8)
+        let stages: [Stage] = [.prompt, .call, .collect]
+        let clock = ContinuousClock()
+        var transitions = 0
+        let started = clock.now
+        var offset = 0
+        while offset < jobs {
+            let count = min(batch, jobs - offset)
+            try await queue.enqueue(
+                (offset..<(offset + count)).map {
+                    NewJob(runID: run.id, stage: .prompt, key: "k\($0)", payload: payload)
+                })
+            offset += count
+            transitions += count
+        }
+        for (index, stage) in stages.enumerated() {
+            while true {
+                let claimed = try await queue.claim(
+                    stage: stage, limit: batch, owner: "bench", leaseSeconds: 600, now: 1)
+                if claimed.isEmpty { break }
+                transitions += claimed.count
+                let next = index + 1 < stages.count ? stages[index + 1] : nil
+                let completions = claimed.map { job in
+                    JobCompletion(
+                        jobID: job.id,
+                        next: next.map { [NewJob(runID: run.id, stage: $0, key: job.key, payload: payload)] } ?? [])
+                }
+                try await queue.complete(completions, owner: "bench", now: 1)
+                transitions += claimed.count * (next == nil ? 1 : 2)
+            }
+        }
+        let seconds = (clock.now - started).seconds
+        return Report(
+            jobs: jobs, batch: batch, transitions: transitions, seconds: seconds,
+            transitionsPerSecond: Double(transitions) / seconds, hopsPerSecond: Double(jobs * stages.count) / seconds,
+            database: databasePath)
+    }
+}
