@@ -43,7 +43,7 @@ public final class ChatCompletionClient: Sendable {
         }
         var payload = body
         if deployment.sendsModelInBody, payload.hasPrefix("{") {
-            payload = "{\"model\":\(Self.jsonString(deployment.deployment))," + payload.dropFirst()
+            payload = "{\"model\":\(JSONText.quoted(deployment.deployment))," + payload.dropFirst()
         }
         request.body = .bytes(ByteBuffer(string: payload))
         var outcome = CallOutcome(latencySeconds: 0)
@@ -134,12 +134,6 @@ public final class ChatCompletionClient: Sendable {
         return formatter.date(from: value).map { max(0, $0.timeIntervalSinceNow) }
     }
 
-    static func jsonString(_ text: String) -> String {
-        let data =
-            (try? JSONSerialization.data(withJSONObject: [text], options: [.withoutEscapingSlashes]))
-            ?? Data("[\"\"]".utf8)
-        return String(decoding: data.dropFirst().dropLast(), as: UTF8.self)
-    }
 }
 
 extension Duration {
