@@ -76,6 +76,8 @@ public final class PipelineRunner: Sendable {
                 throw error
             }
         }
+        // Results committed by calls that finished while stopping still get their lines.
+        try await workers.collectStage(outputBox, drain: true)
         withExtendedLifetime(owner) {}
         return try await summary(interrupted: Task.isCancelled)
     }

@@ -127,13 +127,15 @@ struct Workers: Sendable {
     // MARK: Collect
 
     /// Appends result lines in batches and commits the file length with the jobs.
-    func collectStage(_ output: OutputBox) async throws {
+    ///
+    /// - Parameter drain: Write what is ready and return (after the other stages stopped).
+    func collectStage(_ output: OutputBox, drain: Bool = false) async throws {
         while true {
             let jobs = try await queue.claim(
                 stage: .collect, limit: 512, owner: owner, leaseSeconds: configuration.leaseSeconds,
                 now: Date().timeIntervalSince1970)
             if jobs.isEmpty {
-                if runner.isFinished || Task.isCancelled { return }
+                if drain || runner.isFinished || Task.isCancelled { return }
                 try? await Task.sleep(for: Self.idle)
                 continue
             }

@@ -6,6 +6,7 @@ import Pipeline
 import Queue
 import Simulator
 import SluiceCore
+import Synchronization
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -110,8 +111,13 @@ struct RunCommand: AsyncParsableCommand {
                 client: client)
             let display = ProgressDisplay(interval: progressInterval)
             let task = Task { try await runner.run { display.show($0) } }
-            let signals = SignalTrap([SIGINT, SIGTERM]) {
-                Terminal.status("stopping: finishing what is in flight (signal again to force)")
+            let signals = SignalTrap([SIGINT, SIGTERM]) { count in
+                if count > 1 {
+                    // A second signal stops at once; the next run reclaims what this one held.
+                    Terminal.status("stopping now")
+                    Foundation.exit(ExitStatus.interrupted.rawValue)
+                }
+                Terminal.status("stopping: finishing what is in flight (signal again to stop at once)")
                 task.cancel()
             }
             defer { withExtendedLifetime(signals) {} }
@@ -193,19 +199,27 @@ extension RunCommand.APIShape {
     }
 }
 
-/// Calls a handler on the given signals (instead of the default of terminating).
+/// Calls a handler on the given signals (instead of the default of terminating), with the number of
+/// signals received so far.
 final class SignalTrap {
     private let sources: [any DispatchSourceSignal]
+    private let received = SignalCounter()
 
-    init(_ signals: [Int32], handler: @escaping @Sendable () -> Void) {
+    init(_ signals: [Int32], handler: @escaping @Sendable (Int) -> Void) {
+        let received = self.received
         sources = signals.map { number in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-            source.setEventHandler(handler: handler)
+            source.setEventHandler { handler(received.count.wrappingAdd(1, ordering: .relaxed).newValue) }
             source.resume()
             return source
         }
     }
 
     deinit { for source in sources { source.cancel() } }
+}
+
+/// How many signals a trap has received.
+final class SignalCounter: Sendable {
+    let count = Atomic<Int>(0)
 }

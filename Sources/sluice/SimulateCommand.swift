@@ -84,7 +84,7 @@ struct SimulateCommand: AsyncParsableCommand {
         let server = try await SimulatorServer.start(configuration: configuration, host: host, port: port)
         FileHandle.standardOutput.write(Data((server.endpoint + "\n").utf8))
         let (signals, continuation) = AsyncStream.makeStream(of: Void.self)
-        let trap = SignalTrap([SIGINT, SIGTERM]) { continuation.yield() }
+        let trap = SignalTrap([SIGINT, SIGTERM]) { _ in continuation.yield() }
         for await _ in signals { break }
         withExtendedLifetime(trap) {}
         try await server.stop()
