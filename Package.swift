@@ -116,7 +116,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceCommandTests",
-            dependencies: ["sluice", "Tokenizer", "SluiceTesting"],
+            dependencies: ["sluice", "Tokenizer", "SluiceTesting", "Queue"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

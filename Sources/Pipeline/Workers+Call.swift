@@ -52,7 +52,7 @@ extension Workers {
                     inFlight -= 1
                     pending.append(outcome)
                 }
-                if pending.count >= 64 || ContinuousClock.now - lastFlush > .milliseconds(50) || inFlight == 0 {
+                if pending.count >= 64 || ContinuousClock.now - lastFlush > .milliseconds(20) || inFlight == 0 {
                     try await flush()
                 }
             }

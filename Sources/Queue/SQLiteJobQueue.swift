@@ -318,6 +318,16 @@ public final class SQLiteJobQueue: JobQueue {
         }
     }
 
+    /// The keys of every unit of work whose result is stored (paid for).
+    public func storedUnitKeys() async throws -> [String] {
+        try await database.perform { connection in
+            let select = try connection.statement("SELECT unit_key FROM unit_results")
+            var keys: [String] = []
+            while try select.step() { keys.append(select.text(0)) }
+            return keys
+        }
+    }
+
     // MARK: Output
 
     public func committedOutputLength(path: String) async throws -> Int64 {

@@ -121,7 +121,10 @@ final class SimulatorEngine: Sendable {
         let decision: Result<(DeploymentState, Double, [(String, String)]), SimulatedResponse> = state.withLock {
             state in
             state.statistics.requests += 1
-            if let clientID { state.statistics.requestsByClientID[clientID, default: 0] += 1 }
+            if let clientID {
+                state.statistics.requestsByClientID[clientID, default: 0] += 1
+                state.statistics.arrivalsByClientID[clientID, default: []].append(state.statistics.requests)
+            }
             if state.deployments[deploymentName] == nil, let kind = configuration.defaultKind {
                 state.deployments[deploymentName] = DeploymentState(deployment: .init(name: deploymentName, kind: kind))
             }
@@ -429,6 +432,8 @@ public struct SimulatorStatistics: Sendable, Codable, Hashable {
     public var byStatus: [String: Int] = [:]
     /// Requests by `x-ms-client-request-id`.
     public var requestsByClientID: [String: Int] = [:]
+    /// The arrival numbers (1, 2, ... across all requests) of each `x-ms-client-request-id`'s requests.
+    public var arrivalsByClientID: [String: [Int]] = [:]
     /// Successful completions delivered whole, by `x-ms-client-request-id`.
     public var completedByClientID: [String: Int] = [:]
 
