@@ -16,6 +16,16 @@ extension Vocabulary {
             sink.emit(byteRanks[Int(start.pointee)])
             return
         }
+        if length == 2 {
+            let pair = pairRanks[Int(start[0]) << 8 | Int(start[1])]
+            if pair != UInt32.max {
+                sink.emit(pair)
+            } else {
+                sink.emit(byteRanks[Int(start[0])])
+                sink.emit(byteRanks[Int(start[1])])
+            }
+            return
+        }
         let whole = rank(start, length, readable: readable)
         if whole != UInt32.max {
             sink.emit(whole)
@@ -47,7 +57,7 @@ extension Vocabulary {
         withUnsafeTemporaryAllocation(of: Part.self, capacity: length + 1) { buffer in
             guard let parts = buffer.baseAddress else { return }
             for index in 0..<length {
-                let pair = index + 1 < length ? rank(piece + index, 2, readable: readable - index) : UInt32.max
+                let pair = index + 1 < length ? pairRanks[Int(piece[index]) << 8 | Int(piece[index + 1])] : UInt32.max
                 parts[index] = Part(start: Int32(index), pairRank: pair, tokenRank: byteRanks[Int(piece[index])])
             }
             parts[length] = Part(start: Int32(length), pairRank: UInt32.max, tokenRank: UInt32.max)
@@ -103,7 +113,7 @@ extension Vocabulary {
         var pair = [UInt32](repeating: UInt32.max, count: length)
         var heap = MergeHeap()
         for index in 0..<(length - 1) {
-            let rank = rank(piece + index, 2, readable: length - index)
+            let rank = pairRanks[Int(piece[index]) << 8 | Int(piece[index + 1])]
             pair[index] = rank
             if rank != UInt32.max { heap.push(rank: rank, start: index) }
         }

@@ -17,6 +17,9 @@ final class Vocabulary: @unchecked Sendable {
     let offsets: UnsafeMutablePointer<UInt32>
     /// The rank of every single byte.
     let byteRanks: UnsafeMutablePointer<UInt32>
+    /// The rank of every two-byte token by `first << 8 | second` (`UInt32.max`: none), so the first
+    /// round of a merge needs no hashing.
+    let pairRanks: UnsafeMutablePointer<UInt32>
     let table: TokenTable
 
     /// Reads a compact vocabulary.
@@ -42,11 +45,14 @@ final class Vocabulary: @unchecked Sendable {
         offsets[count] = offset
         byteRanks = .allocate(capacity: 256)
         byteRanks.initialize(repeating: UInt32.max, count: 256)
+        pairRanks = .allocate(capacity: 1 << 16)
+        pairRanks.initialize(repeating: UInt32.max, count: 1 << 16)
         table = TokenTable(capacity: count)
         for rank in 0..<count {
             let start = bytes + Int(offsets[rank])
             let length = Int(lengths[rank])
             if length == 1 { byteRanks[Int(start.pointee)] = UInt32(rank) }
+            if length == 2 { pairRanks[Int(start[0]) << 8 | Int(start[1])] = UInt32(rank) }
             table.insert(start, length, rank: UInt32(rank))
         }
         precondition((0..<256).allSatisfy { byteRanks[$0] != UInt32.max }, "vocabulary lacks a single-byte token")
@@ -55,6 +61,7 @@ final class Vocabulary: @unchecked Sendable {
     deinit {
         offsets.deallocate()
         byteRanks.deallocate()
+        pairRanks.deallocate()
     }
 
     /// The bytes of a mergeable token.
