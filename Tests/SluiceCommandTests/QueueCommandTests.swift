@@ -1,0 +1,75 @@
+import Foundation
+import SluiceTesting
+import Testing
+
+/// `enqueue`, `run --simulate`, `status`, `retry` and the exit statuses, as a user runs them.
+@Suite struct QueueCommandTests {
+    static let pipeline = """
+        name: cli
+        model: gpt-4o-mini
+        max_tokens: 20
+        chunking: {max_tokens: 200}
+        messages:
+          - role: user
+            content: "Summarize: {{chunk.text}}"
+        """
+
+    @Test func enqueueRunStatusRetry() throws {
+        let directory = try TemporaryDirectory()
+        try directory.write("docs/a.txt", "The first document has one sentence.")
+        try directory.write("docs/sub/b.md", "# Title\n\nA second document, in Markdown.")
+        try directory.write("docs/blocked.txt", "This one says SLUICE-CONTENT-FILTER and is refused.")
+        try directory.write("docs/scan.pdf", "%PDF-1.4")
+        try directory.write("pipeline.yaml", Self.pipeline)
+        let db = directory.file("q.db")
+        let common = ["--pipeline", directory.file("pipeline.yaml"), "--db", db]
+
+        let first = try SluiceProcess.run(["enqueue", directory.file("docs")] + common)
+        #expect(first.status == 0)
+        #expect(first.stdout == "documents: 3 new, 0 changed, 0 unchanged, 1 skipped, 0 deleted\n")
+        #expect(first.stderr.contains("scan.pdf: unsupported format .pdf"))
+        let again = try SluiceProcess.run(["enqueue", directory.file("docs")] + common + ["--json"])
+        let counts = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Int])
+        #expect(counts == ["new": 0, "changed": 0, "unchanged": 3, "skipped": 1, "deleted": 0])
+
+        let run = try SluiceProcess.run(["run", "--db", db, "--simulate", "--json"])
+        #expect(run.status == 1, "a chunk failed for good: \(run.stderr)")
+        let summary = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        #expect(summary["chunks"] as? Int == 3)
+        #expect(summary["chunksFailed"] as? Int == 1)
+        #expect(run.stderr.contains("failures: 1 content_filter"))
+        let output = try String(contentsOfFile: directory.file("q.jsonl"), encoding: .utf8)
+        #expect(output.split(separator: "\n").count == 3)
+
+        let status = try SluiceProcess.run(["status", "--db", db])
+        #expect(status.stdout.contains("failures: 1 content_filter"))
+        #expect(status.stdout.contains("blocked.txt"))
+
+        let retry = try SluiceProcess.run(["retry", "--db", db])
+        #expect(retry.stdout == "1 failed jobs queued again\n")
+        let rerun = try SluiceProcess.run(["run", "--db", db, "--simulate"])
+        #expect(rerun.status == 1)
+        #expect(rerun.stderr.contains("calls: 1 sent"))
+    }
+
+    @Test func missingConfigurationIsAClearErrorWithItsOwnStatus() throws {
+        let directory = try TemporaryDirectory()
+        try directory.write("docs/a.txt", "Text.")
+        try directory.write("pipeline.yaml", Self.pipeline)
+        let output = try SluiceProcess.run(
+            [
+                "run", directory.file("docs"), "--pipeline", directory.file("pipeline.yaml"), "--db",
+                directory.file("q.db"),
+            ],
+            environment: ["AZURE_OPENAI_ENDPOINT": "", "AZURE_OPENAI_API_KEY": ""])
+        #expect(output.status == 3)
+        #expect(output.stderr.contains("no endpoint"))
+        let broken = try directory.write(
+            "broken.yaml", "model: gpt-4o\nmax_tokens: ten\nmessages: [{role: user, content: x}]")
+        let bad = try SluiceProcess.run([
+            "enqueue", directory.file("docs"), "--pipeline", broken, "--db", directory.file("q.db"),
+        ])
+        #expect(bad.status == 3)
+        #expect(bad.stderr.contains("broken.yaml:2: field 'max_tokens'"))
+    }
+}
