@@ -5,7 +5,7 @@ import SluiceCore
 /// Reads a document file and decodes its text.
 public enum TextExtractor {
     /// File extensions this stage reads.
-    public static let formats: Set<String> = ["txt", "md", "markdown", "text"]
+    public static let formats: Set<String> = ["txt", "md", "markdown", "text", "html", "htm", "xhtml", "xml"]
 
     /// A failure to read or decode a document; the message names the file and the problem.
     public struct Failure: Error, Sendable, CustomStringConvertible {
@@ -84,8 +84,14 @@ public enum TextExtractor {
         guard sha == input.document.sha256 else {
             throw Failure(message: "\(input.document.path): changed since it was enqueued; enqueue the folder again")
         }
-        let text = try decode(data, name: input.document.path)
-        guard !text.isEmpty else { throw Failure(message: "\(input.document.path): empty document") }
+        let format = (input.document.path as NSString).pathExtension.lowercased()
+        let text: String
+        switch format {
+        case "html", "htm", "xhtml": text = try MarkupExtractor.html(data, name: input.document.path)
+        case "xml": text = try MarkupExtractor.xml(data, name: input.document.path)
+        default: text = try decode(data, name: input.document.path)
+        }
+        guard !text.isEmpty else { throw Failure(message: "\(input.document.path): empty document (no text)") }
         return ChunkInput(document: input.document, text: text)
     }
 }
