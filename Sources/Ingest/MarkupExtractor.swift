@@ -26,39 +26,42 @@ enum MarkupExtractor {
     ]
 
     static func html(_ data: Data, name: String) throws(TextExtractor.Failure) -> String {
-        _ = initialize
         let options = Int32(
             HTML_PARSE_RECOVER.rawValue | HTML_PARSE_NONET.rawValue | HTML_PARSE_NOERROR.rawValue
                 | HTML_PARSE_NOWARNING.rawValue)
-        let document: htmlDocPtr? = data.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress?.assumingMemoryBound(to: CChar.self) else { return nil }
-            return htmlReadMemory(base, Int32(raw.count), name, nil, options)
+        return try text(of: data, name: name, lowercaseNames: true, kind: "HTML") { base, count in
+            htmlReadMemory(base, count, name, nil, options)
         }
-        guard let document else { throw TextExtractor.Failure(message: "\(name): HTML that libxml2 cannot parse") }
-        defer { xmlFreeDoc(document) }
-        var builder = BlockBuilder(lowercaseNames: true)
-        builder.visit(xmlDocGetRootElement(document), depth: 0)
-        return builder.finish()
     }
 
     static func xml(_ data: Data, name: String) throws(TextExtractor.Failure) -> String {
-        _ = initialize
         // No XML_PARSE_NOENT (entity substitution), no DTD loading: external entities stay unresolved.
         let options = Int32(
             XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue
                 | XML_PARSE_NOCDATA.rawValue)
+        return try text(of: data, name: name, lowercaseNames: false, kind: "XML") { base, count in
+            xmlReadMemory(base, count, name, nil, options)
+        }
+    }
+
+    /// Parses with `parse`, walks the tree into blocks, and frees the document.
+    private static func text(
+        of data: Data, name: String, lowercaseNames: Bool, kind: String,
+        parse: (UnsafePointer<CChar>, Int32) -> xmlDocPtr?
+    ) throws(TextExtractor.Failure) -> String {
+        _ = initialize
         let document: xmlDocPtr? = data.withUnsafeBytes { raw in
             guard let base = raw.baseAddress?.assumingMemoryBound(to: CChar.self) else { return nil }
-            return xmlReadMemory(base, Int32(raw.count), name, nil, options)
+            return parse(base, Int32(raw.count))
         }
         guard let document else {
             let error = xmlGetLastError().map {
                 String(cString: $0.pointee.message).trimmingCharacters(in: .whitespacesAndNewlines)
             }
-            throw TextExtractor.Failure(message: "\(name): malformed XML\(error.map { ": " + $0 } ?? "")")
+            throw TextExtractor.Failure(message: "\(name): malformed \(kind)\(error.map { ": " + $0 } ?? "")")
         }
         defer { xmlFreeDoc(document) }
-        var builder = BlockBuilder(lowercaseNames: false)
+        var builder = BlockBuilder(lowercaseNames: lowercaseNames)
         builder.visit(xmlDocGetRootElement(document), depth: 0)
         return builder.finish()
     }
