@@ -22,6 +22,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
     ],
     targets: [
         // C libraries and data
@@ -39,7 +40,10 @@ let package = Package(
         // The stages: ingest → chunk → prompt → call → collect
         .target(
             name: "Ingest",
-            dependencies: ["SluiceCore", "CLibXML2", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "SluiceCore", "CLibXML2", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(name: "Chunk", dependencies: ["SluiceCore", "Tokenizer"], swiftSettings: swiftSettings),
@@ -125,6 +129,7 @@ let package = Package(
                 "SluiceTesting", "Queue", "Ingest", "Chunk", "Prompt", "Call", "Collect", "Pipeline", "Simulator",
                 "SluiceCore", "Tokenizer",
             ],
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
     ],

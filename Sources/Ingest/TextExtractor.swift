@@ -5,7 +5,10 @@ import SluiceCore
 /// Reads a document file and decodes its text.
 public enum TextExtractor {
     /// File extensions this stage reads.
-    public static let formats: Set<String> = ["txt", "md", "markdown", "text", "html", "htm", "xhtml", "xml"]
+    public static let formats: Set<String> = [
+        "txt", "md", "markdown", "text", "html", "htm", "xhtml", "xml", "docx", "pptx", "xlsx", "odt", "odp", "ods",
+        "epub",
+    ]
 
     /// A failure to read or decode a document; the message names the file and the problem.
     public struct Failure: Error, Sendable, CustomStringConvertible {
@@ -89,6 +92,8 @@ public enum TextExtractor {
         switch format {
         case "html", "htm", "xhtml": text = try MarkupExtractor.html(data, name: input.document.path)
         case "xml": text = try MarkupExtractor.xml(data, name: input.document.path)
+        case "docx", "pptx", "xlsx", "odt", "odp", "ods", "epub":
+            text = try OfficeExtractor.extract(data, format: format, name: input.document.path)
         default: text = try decode(data, name: input.document.path)
         }
         guard !text.isEmpty else { throw Failure(message: "\(input.document.path): empty document (no text)") }

@@ -1,0 +1,116 @@
+import Foundation
+import Ingest
+import SluiceCore
+import SluiceTesting
+import Testing
+
+/// Word, PowerPoint, Excel, OpenDocument and EPUB files made with the usual libraries
+/// (Scripts/generate-office-fixtures.py), read back as structured text.
+@Suite struct OfficeExtractionTests {
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+    func extract(_ name: String, data: Data? = nil) throws -> String {
+        let source = Self.fixtures.appendingPathComponent(name)
+        let bytes = try data ?? Data(contentsOf: source)
+        let directory = try TemporaryDirectory()
+        let file = try directory.write(name, bytes)
+        let (sha, _) = try TextExtractor.hash(file: file)
+        let input = IngestInput(
+            document: DocumentRef(path: name, sha256: sha, size: Int64(bytes.count), mtime: 0), file: file)
+        return try TextExtractor.extract(input).text
+    }
+
+    @Test func word() throws {
+        #expect(
+            try extract("agreement.docx") == """
+                # Service Agreement
+
+                Northwind Analytics GmbH provides document classification to Contoso Logistics Ltd.
+
+                ## Fees
+
+                - EUR 18,500 per month for up to 400,000 documents.
+
+                - EUR 0.032 for each further document.
+
+                Term | 24 months
+
+                Notice | 90 days
+
+                Signed in Hamburg.
+                """)
+    }
+
+    @Test func powerPoint() throws {
+        #expect(
+            try extract("review.pptx") == """
+                --- Slide 1 ---
+
+                ## Quarterly Review
+
+                Volumes grew 7.2 percent
+
+                Notes: Mention the Lyon outage.
+
+                --- Slide 2 ---
+
+                ## Outlook
+
+                Automated sorter in Vienna
+                """)
+    }
+
+    @Test func excel() throws {
+        #expect(
+            try extract("volumes.xlsx") == """
+                # Sheet: Hubs
+
+                Hub | Shipments | On time
+
+                Rotterdam | 512000 | 0.951
+
+                Lyon | 318000 | 0.893
+
+                # Sheet: Costs
+
+                Item | EUR
+
+                Energy | 41250.5
+                """)
+    }
+
+    @Test func openDocument() throws {
+        #expect(
+            try extract("energie.odt") == """
+                # Energiebericht
+
+                Der Stromverbrauch sank um 8 Prozent.
+
+                - Druckluft erneuert
+
+                - LED-Beleuchtung
+                """)
+    }
+
+    @Test func epubInSpineOrder() throws {
+        #expect(
+            try extract("guide.epub")
+                == "# Before Your Shift\n\nTake a scanner with a green light.\n\n# Receiving Goods\n\nScan the delivery note first."
+        )
+    }
+
+    @Test func zipBombsTruncatedAndMislabelledFilesAreRefused() throws {
+        func failure(_ name: String, data: Data? = nil) -> String {
+            do {
+                _ = try extract(name, data: data)
+                return "accepted"
+            } catch {
+                return (error as? TextExtractor.Failure)?.message ?? "\(error)"
+            }
+        }
+        #expect(failure("bomb.docx").contains("zip bomb"))
+        let docx = try Data(contentsOf: Self.fixtures.appendingPathComponent("agreement.docx"))
+        #expect(failure("agreement.docx", data: docx.prefix(docx.count / 2)).contains("agreement.docx"))
+        #expect(failure("agreement.docx", data: Data("plain text, not a zip".utf8)).contains("not a ZIP archive"))
+    }
+}
