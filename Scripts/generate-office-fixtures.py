@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the office-format test documents into Tests/CoreTests/Fixtures (run once; output committed).
 
-pip install python-docx python-pptx openpyxl odfpy
+pip install python-docx python-pptx openpyxl odfpy reportlab
 """
 import os
 import zipfile
@@ -94,6 +94,21 @@ def bomb():
         archive.writestr("word/document.xml", b"\0" * (100 << 20))
 
 
+
+
+def pdf():
+    # pip install reportlab
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    document = canvas.Canvas(os.path.join(OUT, "minutes.pdf"), pagesize=A4)
+    document.drawString(72, 760, "Project Harbour weekly sync")
+    document.drawString(72, 730, "The Rotterdam backlog is two days behind.")
+    document.showPage()
+    document.drawString(72, 760, "Actions: merge the decoder fix by Thursday.")
+    document.save()
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     word()
@@ -102,3 +117,4 @@ if __name__ == "__main__":
     opendocument()
     ebook()
     bomb()
+    pdf()

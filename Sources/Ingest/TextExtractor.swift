@@ -7,7 +7,7 @@ public enum TextExtractor {
     /// File extensions this stage reads.
     public static let formats: Set<String> = [
         "txt", "md", "markdown", "text", "html", "htm", "xhtml", "xml", "docx", "pptx", "xlsx", "odt", "odp", "ods",
-        "epub",
+        "epub", "csv", "tsv", "json", "jsonl", "ndjson", "pdf",
     ]
 
     /// A failure to read or decode a document; the message names the file and the problem.
@@ -32,8 +32,8 @@ public enum TextExtractor {
         SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
     }
 
-    /// Decodes a text file's bytes: UTF-8 with or without a byte order mark, or UTF-16 (LE or BE)
-    /// with one.
+    /// Decodes a text file's bytes: UTF-8 with or without a byte order mark; UTF-16 or UTF-32 (LE or
+    /// BE) with one; otherwise Windows-1252, unless the bytes look binary (an error).
     public static func decode(_ data: Data, name: String) throws(Failure) -> String {
         let bytes = [UInt8](data)
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
@@ -41,6 +41,30 @@ public enum TextExtractor {
                 throw invalidUTF8(bytes, name: name, offset: 3)
             }
             return text
+        }
+        if bytes.starts(with: [0xFF, 0xFE, 0x00, 0x00]) || bytes.starts(with: [0x00, 0x00, 0xFE, 0xFF]) {
+            let bigEndian = bytes[0] == 0x00
+            guard bytes.count % 4 == 0 else {
+                throw Failure(message: "\(name): UTF-32 text whose length is not a multiple of 4 bytes (truncated?)")
+            }
+            var scalars = String.UnicodeScalarView()
+            var index = 4
+            while index + 3 < bytes.count {
+                let quad = bytes[index..<(index + 4)].map(UInt32.init)
+                let value =
+                    bigEndian
+                    ? quad[0] << 24 | quad[1] << 16 | quad[2] << 8 | quad[3]
+                    : quad[3] << 24 | quad[2] << 16 | quad[1] << 8 | quad[0]
+                guard let scalar = Unicode.Scalar(value) else {
+                    throw Failure(
+                        message:
+                            "\(name): invalid UTF-32 (U+\(String(value, radix: 16, uppercase: true)) at offset \(index))"
+                    )
+                }
+                scalars.append(scalar)
+                index += 4
+            }
+            return String(scalars)
         }
         if bytes.starts(with: [0xFF, 0xFE]) || bytes.starts(with: [0xFE, 0xFF]) {
             let bigEndian = bytes[0] == 0xFE
@@ -61,10 +85,37 @@ public enum TextExtractor {
             }
             return text
         }
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw invalidUTF8(bytes, name: name, offset: 0)
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        // Not UTF-8 and no byte order mark: binary data is refused; other text is read as
+        // Windows-1252 (a superset of ISO 8859-1 in its printable range), the most common legacy encoding.
+        if looksBinary(bytes) {
+            throw Failure(message: "\(name): binary data, not text (NUL or control bytes, no valid UTF-8)")
         }
-        return text
+        return windows1252(bytes)
+    }
+
+    /// NUL bytes, or more than 10% control characters other than tab, line feed, carriage return and form feed.
+    static func looksBinary(_ bytes: [UInt8]) -> Bool {
+        if bytes.contains(0) { return true }
+        let controls = bytes.lazy.filter { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D && $0 != 0x0C }.count
+        return controls * 10 > bytes.count
+    }
+
+    /// Decodes Windows-1252; its five unassigned bytes become U+FFFD.
+    static func windows1252(_ bytes: [UInt8]) -> String {
+        let high: [UInt32] = [
+            0x20AC, 0xFFFD, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152,
+            0xFFFD,
+            0x017D, 0xFFFD, 0xFFFD, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161,
+            0x203A,
+            0x0153, 0xFFFD, 0x017E, 0x0178,
+        ]
+        var scalars = String.UnicodeScalarView()
+        for byte in bytes {
+            let value = (0x80...0x9F).contains(byte) ? high[Int(byte) - 0x80] : UInt32(byte)
+            scalars.append(Unicode.Scalar(value) ?? "\u{FFFD}")
+        }
+        return String(scalars)
     }
 
     private static func invalidUTF8(_ bytes: [UInt8], name: String, offset: Int) -> Failure {
@@ -94,6 +145,12 @@ public enum TextExtractor {
         case "xml": text = try MarkupExtractor.xml(data, name: input.document.path)
         case "docx", "pptx", "xlsx", "odt", "odp", "ods", "epub":
             text = try OfficeExtractor.extract(data, format: format, name: input.document.path)
+        case "csv", "tsv":
+            text = DataExtractor.delimited(
+                try decode(data, name: input.document.path), separator: format == "csv" ? "," : "\t")
+        case "json", "jsonl", "ndjson":
+            text = try DataExtractor.json(data, lines: format != "json", name: input.document.path)
+        case "pdf": text = try PDFExtractor.extract(file: input.file, name: input.document.path)
         default: text = try decode(data, name: input.document.path)
         }
         guard !text.isEmpty else { throw Failure(message: "\(input.document.path): empty document (no text)") }

@@ -50,13 +50,20 @@ import Testing
         }
         #expect(try TextExtractor.decode(Data(little), name: "a") == text)
         #expect(try TextExtractor.decode(Data(big), name: "a") == text)
-        #expect(throws: TextExtractor.Failure.self) {
-            try TextExtractor.decode(Data([0x61, 0xFF, 0x62]), name: "bad.txt")
+        var utf32 = [UInt8]([0xFF, 0xFE, 0x00, 0x00])
+        for scalar in text.unicodeScalars {
+            let value = scalar.value
+            utf32 += [UInt8(value & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value >> 16 & 0xFF), 0]
         }
+        #expect(try TextExtractor.decode(Data(utf32), name: "a") == text)
+        // Undeclared legacy text is read as Windows-1252, not refused and not mojibake.
+        let legacy: [UInt8] = [0x4B, 0xFC, 0x6E, 0x64, 0x69, 0x67, 0x75, 0x6E, 0x67, 0x20, 0x80]
+        #expect(try TextExtractor.decode(Data(legacy), name: "a") == "Kündigung €")
         do {
-            _ = try TextExtractor.decode(Data([0x61, 0xFF, 0x62]), name: "bad.txt")
+            _ = try TextExtractor.decode(Data([0x50, 0x4B, 0x03, 0x04, 0x00, 0x00, 0xFF]), name: "archive.txt")
+            Issue.record("binary data was accepted")
         } catch {
-            #expect(error.message.contains("bad.txt") && error.message.contains("offset 1"))
+            #expect(error.message.contains("archive.txt: binary data"))
         }
     }
 

@@ -114,3 +114,49 @@ import Testing
         #expect(failure("agreement.docx", data: Data("plain text, not a zip".utf8)).contains("not a ZIP archive"))
     }
 }
+
+/// CSV, TSV, JSON, JSON Lines and PDF.
+@Suite struct DataExtractionTests {
+    func extract(_ name: String, _ data: Data) throws -> String {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write(name, data)
+        let (sha, _) = try TextExtractor.hash(file: file)
+        let input = IngestInput(
+            document: DocumentRef(path: name, sha256: sha, size: Int64(data.count), mtime: 0), file: file)
+        return try TextExtractor.extract(input).text
+    }
+
+    @Test func delimitedRows() throws {
+        let csv =
+            "hub,shipments,note\r\nRotterdam,512000,\"largest, by far\"\r\nLyon,318000,\"said \"\"outage\"\"\"\r\n"
+        #expect(
+            try extract("hubs.csv", Data(csv.utf8))
+                == "hub | shipments | note\n\nRotterdam | 512000 | largest, by far\n\nLyon | 318000 | said \"outage\"")
+        #expect(try extract("hubs.tsv", Data("a\tb\n1\t2\n".utf8)) == "a | b\n\n1 | 2")
+    }
+
+    @Test func jsonAsKeyValueLines() throws {
+        let json = #"{"title": "Q4", "hubs": [{"name": "Lyon", "late": true}], "total": 1.84, "note": null}"#
+        #expect(
+            try extract("report.json", Data(json.utf8))
+                == "hubs[0].late: true\nhubs[0].name: Lyon\nnote: null\ntitle: Q4\ntotal: 1.84")
+        #expect(try extract("events.jsonl", Data("{\"a\": 1}\n\n{\"a\": 2}\n".utf8)) == "a: 1\n\na: 2")
+        #expect(throws: TextExtractor.Failure.self) { try extract("bad.jsonl", Data("{\"a\": 1}\n{oops\n".utf8)) }
+    }
+
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/pdftotext")))
+    func pdfPagesInReadingOrder() throws {
+        let file = OfficeExtractionTests.fixtures.appendingPathComponent("minutes.pdf")
+        #expect(
+            try extract("minutes.pdf", Data(contentsOf: file)) == """
+                --- Page 1 ---
+
+                Project Harbour weekly sync The Rotterdam backlog is two days behind.
+
+                --- Page 2 ---
+
+                Actions: merge the decoder fix by Thursday.
+                """)
+        #expect(throws: TextExtractor.Failure.self) { try extract("fake.pdf", Data("not a pdf".utf8)) }
+    }
+}

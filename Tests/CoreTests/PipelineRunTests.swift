@@ -135,7 +135,7 @@ import Testing
                 "docs/d\(index).txt", DocumentFactory.document(seed: index, paragraphs: 2, wordsPerParagraph: 30))
         }
         try harness.directory.write("docs/blocked.txt", "Please summarize SLUICE-CONTENT-FILTER now.")
-        try harness.directory.write("docs/latin1.txt", Data([0x4B, 0xFC, 0x6E, 0x64]))
+        try harness.directory.write("docs/binary.txt", Data([0x7F, 0x45, 0x4C, 0x46, 0x00, 0x02, 0x01, 0xFF]))
         _ = try await harness.enqueue()
         let summary = try await harness.run()
         #expect(summary.failuresByClass["content_filter"] == 1)
@@ -150,7 +150,7 @@ import Testing
         #expect(failed.first?["response"] is NSNull)
         #expect(lines.contains { (($0["sluice"] as? [String: Any])?["attempts"] as? Int ?? 0) > 1 })
         let failures = try await harness.queue.failures(limit: 10)
-        #expect(failures.contains { $0.key.contains("latin1.txt") && $0.message.contains("not valid UTF-8") })
+        #expect(failures.contains { $0.key.contains("binary.txt") && $0.message.contains("binary data") })
     }
 
     @Test func malformedPipelinesNameFileLineAndField() throws {

@@ -19,7 +19,7 @@ import Testing
         try directory.write("docs/a.txt", "The first document has one sentence.")
         try directory.write("docs/sub/b.md", "# Title\n\nA second document, in Markdown.")
         try directory.write("docs/blocked.txt", "This one says SLUICE-CONTENT-FILTER and is refused.")
-        try directory.write("docs/scan.pdf", "%PDF-1.4")
+        try directory.write("docs/diagram.png", "PNG")
         try directory.write("pipeline.yaml", Self.pipeline)
         let db = directory.file("q.db")
         let common = ["--pipeline", directory.file("pipeline.yaml"), "--db", db]
@@ -27,7 +27,7 @@ import Testing
         let first = try SluiceProcess.run(["enqueue", directory.file("docs")] + common)
         #expect(first.status == 0)
         #expect(first.stdout == "documents: 3 new, 0 changed, 0 unchanged, 1 skipped, 0 deleted\n")
-        #expect(first.stderr.contains("scan.pdf: unsupported format .pdf"))
+        #expect(first.stderr.contains("diagram.png: unsupported format .png"))
         let again = try SluiceProcess.run(["enqueue", directory.file("docs")] + common + ["--json"])
         let counts = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Int])
         #expect(counts == ["new": 0, "changed": 0, "unchanged": 3, "skipped": 1, "deleted": 0])
