@@ -138,22 +138,34 @@ public enum TextExtractor {
         guard sha == input.document.sha256 else {
             throw Failure(message: "\(input.document.path): changed since it was enqueued; enqueue the folder again")
         }
-        let format = (input.document.path as NSString).pathExtension.lowercased()
+        let text = try text(of: data, file: input.file, name: input.document.path)
+        return ChunkInput(document: input.document, text: text)
+    }
+
+    /// The format name of a path: its lowercase extension.
+    public static func format(of path: String) -> String { (path as NSString).pathExtension.lowercased() }
+
+    /// Extracts the text of a file's bytes by its format (the extension of `name`).
+    ///
+    /// - Parameters:
+    ///   - file: The file on disk (PDF is read by `pdftotext` from there).
+    ///   - name: How errors name the document.
+    public static func text(of data: Data, file: String, name: String) throws(Failure) -> String {
+        let format = format(of: name)
         let text: String
         switch format {
-        case "html", "htm", "xhtml": text = try MarkupExtractor.html(data, name: input.document.path)
-        case "xml": text = try MarkupExtractor.xml(data, name: input.document.path)
+        case "html", "htm", "xhtml": text = try MarkupExtractor.html(data, name: name)
+        case "xml": text = try MarkupExtractor.xml(data, name: name)
         case "docx", "pptx", "xlsx", "odt", "odp", "ods", "epub":
-            text = try OfficeExtractor.extract(data, format: format, name: input.document.path)
+            text = try OfficeExtractor.extract(data, format: format, name: name)
         case "csv", "tsv":
-            text = DataExtractor.delimited(
-                try decode(data, name: input.document.path), separator: format == "csv" ? "," : "\t")
+            text = DataExtractor.delimited(try decode(data, name: name), separator: format == "csv" ? "," : "\t")
         case "json", "jsonl", "ndjson":
-            text = try DataExtractor.json(data, lines: format != "json", name: input.document.path)
-        case "pdf": text = try PDFExtractor.extract(file: input.file, name: input.document.path)
-        default: text = try decode(data, name: input.document.path)
+            text = try DataExtractor.json(data, lines: format != "json", name: name)
+        case "pdf": text = try PDFExtractor.extract(file: file, name: name)
+        default: text = try decode(data, name: name)
         }
-        guard !text.isEmpty else { throw Failure(message: "\(input.document.path): empty document (no text)") }
-        return ChunkInput(document: input.document, text: text)
+        guard !text.isEmpty else { throw Failure(message: "\(name): empty document (no text)") }
+        return text
     }
 }
