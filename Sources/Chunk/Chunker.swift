@@ -7,6 +7,8 @@ public struct TextChunk: Sendable, Hashable {
     public var text: String
     /// Its exact token count.
     public var tokens: Int
+    /// UTF-8 offset in the document text where the chunk's own content (after the overlap) starts.
+    public var offset: Int = 0
 }
 
 /// Cuts text into chunks of at most `maxTokens` tokens (exact, with the model's tokenizer), each
@@ -32,7 +34,7 @@ public struct Chunker: Sendable {
         if whole <= maxTokens { return [TextChunk(text: text, tokens: whole)] }
         var segments: [Segment] = []
         for paragraph in Self.split(text[...], level: .paragraph) {
-            appendFitting(paragraph, level: .paragraph, to: &segments)
+            appendFitting(paragraph, level: .paragraph, in: text, to: &segments)
         }
         return pack(segments)
     }
@@ -44,29 +46,32 @@ public struct Chunker: Sendable {
     struct Segment {
         var text: Substring
         var tokens: Int
+        /// UTF-8 offset in the document text.
+        var offset: Int
     }
 
     /// Adds a piece as one segment if it fits the budget, otherwise its finer pieces.
-    private func appendFitting(_ piece: Substring, level: Level, to segments: inout [Segment]) {
+    private func appendFitting(_ piece: Substring, level: Level, in text: String, to segments: inout [Segment]) {
         let tokens = encoding.count(String(piece))
+        let offset = text.utf8.distance(from: text.startIndex, to: piece.startIndex)
         if tokens <= maxTokens - overlapTokens {
-            segments.append(Segment(text: piece, tokens: tokens))
+            segments.append(Segment(text: piece, tokens: tokens, offset: offset))
             return
         }
         switch level {
         case .paragraph:
             for sentence in Self.split(piece, level: .sentence) {
-                appendFitting(sentence, level: .sentence, to: &segments)
+                appendFitting(sentence, level: .sentence, in: text, to: &segments)
             }
         case .sentence:
-            for word in Self.split(piece, level: .word) { appendFitting(word, level: .word, to: &segments) }
+            for word in Self.split(piece, level: .word) { appendFitting(word, level: .word, in: text, to: &segments) }
         case .word:
-            segments.append(contentsOf: hardCut(piece))
+            segments.append(contentsOf: hardCut(piece, offset: offset))
         }
     }
 
     /// Cuts a piece by token count, at character boundaries (the piece is encoded once).
-    private func hardCut(_ piece: Substring) -> [Segment] {
+    private func hardCut(_ piece: Substring, offset: Int) -> [Segment] {
         let budget = max(1, maxTokens - overlapTokens)
         let utf8 = Array(piece.utf8)
         let ids = encoding.encode(String(piece))
@@ -85,7 +90,7 @@ public struct Chunker: Sendable {
                 while boundary < utf8.count && utf8[boundary] & 0xC0 == 0x80 { boundary += 1 }
             }
             let text = String(decoding: utf8[byteStart..<boundary], as: UTF8.self)
-            result.append(Segment(text: Substring(text), tokens: encoding.count(text)))
+            result.append(Segment(text: Substring(text), tokens: encoding.count(text), offset: offset + byteStart))
             // Continue from the token that contains the boundary.
             var consumed = byteStart
             while tokenIndex < ids.count {
@@ -98,7 +103,7 @@ public struct Chunker: Sendable {
             if consumed < boundary {
                 // The boundary fell inside a token: re-encode the rest from the boundary.
                 let rest = String(decoding: utf8[boundary...], as: UTF8.self)
-                return result + hardCut(Substring(rest))
+                return result + hardCut(Substring(rest), offset: offset + boundary)
             }
         }
         return result
@@ -210,7 +215,7 @@ public struct Chunker: Sendable {
                 text = String(segments[index].text)
                 tokens = encoding.count(text)
             }
-            chunks.append(TextChunk(text: text, tokens: tokens))
+            chunks.append(TextChunk(text: text, tokens: tokens, offset: segments[index].offset))
             index += taken
             previous = text
         }

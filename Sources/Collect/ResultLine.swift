@@ -34,6 +34,8 @@ public enum ResultLine {
             "\"document_sha256\":" + json(input.document.sha256),
             "\"chunk\":\(input.chunk)",
             "\"chunks\":\(input.chunks)",
+            "\"heading_path\":" + (input.headingPath.map { json($0.joined(separator: " > ")) } ?? "null"),
+            "\"page\":" + (input.page.map(String.init) ?? "null"),
             "\"pipeline\":" + json(input.pipeline),
             "\"deployment\":" + json(record.deployment),
             "\"model\":" + (record.model.map(json) ?? "null"),

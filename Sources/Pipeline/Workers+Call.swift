@@ -74,11 +74,12 @@ extension Workers {
         }
         let pipelineName = context.run.pipeline.name
         func collect(_ record: CallRecord, suffix: String = "") throws -> NewJob {
-            try NewJob(
-                runID: job.runID, stage: .collect, key: job.key + suffix,
-                encoding: CollectInput(
-                    document: input.document, chunk: input.chunk, chunks: input.chunks, customID: input.customID,
-                    pipeline: pipelineName, record: record))
+            var line = CollectInput(
+                document: input.document, chunk: input.chunk, chunks: input.chunks, customID: input.customID,
+                pipeline: pipelineName, record: record)
+            line.headingPath = input.headingPath
+            line.page = input.page
+            return try NewJob(runID: job.runID, stage: .collect, key: job.key + suffix, encoding: line)
         }
         do {
             // A unit of work already paid for (same document content, chunk and pipeline) is not called again.

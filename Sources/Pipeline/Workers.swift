@@ -101,13 +101,18 @@ struct Workers: Sendable {
             case .chunk:
                 let input = try job.decode(ChunkInput.self)
                 let chunks = context.chunker.chunks(input.text)
+                let format = (input.document.path as NSString).pathExtension.lowercased()
+                let outline = DocumentOutline(text: input.text, format: format)
                 let next = try chunks.enumerated().map { index, chunk in
-                    try NewJob(
+                    let position = outline.position(at: chunk.offset)
+                    return try NewJob(
                         runID: job.runID, stage: .prompt,
                         key: JobKey.chunk(input.document, pipelineHash: hash, index: index),
                         encoding: PromptInput(
                             document: input.document, chunk: index, chunks: chunks.count, text: chunk.text,
-                            tokens: chunk.tokens))
+                            tokens: chunk.tokens,
+                            headingPath: position.headingPath.isEmpty ? nil : position.headingPath,
+                            page: position.page))
                 }
                 return .completed(JobCompletion(jobID: job.id, next: next))
             case .prompt:

@@ -45,6 +45,8 @@ public struct PromptRenderer: Sendable {
             "chunk": [
                 "index": input.chunk, "number": input.chunk + 1, "count": input.chunks, "text": input.text,
                 "tokens": input.tokens, "first": input.chunk == 0, "last": input.chunk + 1 == input.chunks,
+                "heading_path": (input.headingPath ?? []).joined(separator: " > "), "headings": input.headingPath ?? [],
+                "page": input.page ?? 0,
             ] as [String: Any],
             "pipeline": ["name": pipeline.name, "model": pipeline.model],
         ]
@@ -74,10 +76,13 @@ public struct PromptRenderer: Sendable {
         body += "}"
         let unitKey = Self.unitKey(
             documentSHA256: input.document.sha256, chunk: input.chunk, pipelineHash: pipelineHash)
-        return CallInput(
+        var call = CallInput(
             document: input.document, chunk: input.chunk, chunks: input.chunks,
             customID: "sluice-" + unitKey.prefix(32), unitKey: unitKey, body: body,
             promptTokens: promptTokens, charge: (promptTokens + pipeline.maxTokens) * max(1, pipeline.n))
+        call.headingPath = input.headingPath
+        call.page = input.page
+        return call
     }
 
     /// The identity of a unit of work: SHA-256 of (document hash, chunk index, pipeline hash).

@@ -28,13 +28,22 @@ public struct PromptInput: Sendable, Codable, Hashable {
     public var chunks: Int
     public var text: String
     public var tokens: Int
+    /// The headings in effect where the chunk starts, outermost first.
+    public var headingPath: [String]?
+    /// The page, slide or sheet where the chunk starts.
+    public var page: Int?
 
-    public init(document: DocumentRef, chunk: Int, chunks: Int, text: String, tokens: Int) {
+    public init(
+        document: DocumentRef, chunk: Int, chunks: Int, text: String, tokens: Int, headingPath: [String]? = nil,
+        page: Int? = nil
+    ) {
         self.document = document
         self.chunk = chunk
         self.chunks = chunks
         self.text = text
         self.tokens = tokens
+        self.headingPath = headingPath
+        self.page = page
     }
 }
 
@@ -53,6 +62,10 @@ public struct CallInput: Sendable, Codable, Hashable {
     public var promptTokens: Int
     /// Azure's quota charge at arrival: prompt estimate + max_tokens, × n.
     public var charge: Int
+    /// The headings in effect where the chunk starts, outermost first.
+    public var headingPath: [String]? = nil
+    /// The page, slide or sheet where the chunk starts.
+    public var page: Int? = nil
 
     public init(
         document: DocumentRef, chunk: Int, chunks: Int, customID: String, unitKey: String, body: String,
@@ -136,6 +149,10 @@ public struct CollectInput: Sendable, Codable, Hashable {
     public var customID: String
     public var pipeline: String
     public var record: CallRecord
+    /// The headings in effect where the chunk starts, outermost first.
+    public var headingPath: [String]? = nil
+    /// The page, slide or sheet where the chunk starts.
+    public var page: Int? = nil
 
     public init(document: DocumentRef, chunk: Int, chunks: Int, customID: String, pipeline: String, record: CallRecord)
     {

@@ -177,3 +177,36 @@ import Testing
         }
     }
 }
+
+/// Chunks carry the heading path and page where they start, into templates and the JSONL.
+@Suite struct StructureTests {
+    @Test func outlineGivesHeadingPathsAndPages() {
+        let text = "# Guide\n\nIntro.\n\n## Installation\n\nSteps.\n\n### Linux\n\nApt.\n\n## Usage\n\nRun it."
+        let outline = DocumentOutline(text: text, format: "md")
+        let offset = { (needle: String) in
+            text.utf8.distance(from: text.startIndex, to: text.range(of: needle)!.lowerBound)
+        }
+        #expect(outline.position(at: offset("Intro")).headingPath == ["Guide"])
+        #expect(outline.position(at: offset("Apt")).headingPath == ["Guide", "Installation", "Linux"])
+        #expect(outline.position(at: offset("Run it")).headingPath == ["Guide", "Usage"])
+        let slides = "--- Slide 1 ---\n\n## Title\n\nBody\n\n--- Slide 2 ---\n\nMore"
+        let pages = DocumentOutline(text: slides, format: "pptx")
+        #expect(pages.position(at: slides.utf8.count - 1).page == 2)
+        #expect(pages.position(at: 20).page == 1)
+    }
+
+    @Test func linesCarryHeadingPathAndPage() async throws {
+        let harness = try await PipelineRunTests.Harness()
+        let body = (0..<12).map {
+            "Paragraph \($0) explains one step of the installation in some detail for the reader."
+        }
+        let guide = "# Guide\n\n## Installation\n\n### Linux\n\n" + body.joined(separator: "\n\n")
+        try harness.directory.write("docs/guide.md", guide)
+        _ = try await harness.enqueue()
+        _ = try await harness.run()
+        let lines = try harness.lines()
+        #expect(lines.count >= 2)
+        let paths = lines.compactMap { ($0["sluice"] as? [String: Any])?["heading_path"] as? String }
+        #expect(paths.contains("Guide > Installation > Linux"))
+    }
+}
