@@ -95,7 +95,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Tokenizer", "Benchmarks", "Pipeline", "Simulator", "SluiceCore", "Queue", "Ingest",
+                "Tokenizer", "Benchmarks", "Pipeline", "Simulator", "SluiceCore", "Queue", "Ingest", "Chunk",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

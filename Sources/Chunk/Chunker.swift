@@ -203,6 +203,18 @@ public struct Chunker: Sendable {
             if taken == 0 {
                 text = String(segments[index].text)
                 taken = 1
+            } else if index + taken < segments.count {
+                // The chunk is full: prefer to end it before a heading, if that keeps it at least half full.
+                var filled = estimate
+                for candidate in stride(from: index + taken - 1, to: index, by: -1) {
+                    filled -= segments[candidate].tokens
+                    guard filled * 2 >= maxTokens else { break }
+                    if Self.isHeading(segments[candidate].text) {
+                        taken = candidate - index
+                        text = overlap + segments[index..<(index + taken)].map { String($0.text) }.joined()
+                        break
+                    }
+                }
             }
             var tokens = encoding.count(text)
             // Token counts of joined pieces can exceed the sum of the parts at a seam: give back segments.
@@ -220,6 +232,12 @@ public struct Chunker: Sendable {
             previous = text
         }
         return chunks
+    }
+
+    /// Whether a segment is a heading line (`#` to `######` and a space).
+    static func isHeading(_ text: Substring) -> Bool {
+        let hashes = text.prefix { $0 == "#" }.count
+        return (1...6).contains(hashes) && text.dropFirst(hashes).first == " "
     }
 
     /// About the last `tokens` tokens of a text, starting at a word boundary when there is one.

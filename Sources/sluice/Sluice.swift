@@ -13,7 +13,7 @@ struct Sluice: AsyncParsableCommand {
             """,
         subcommands: [
             EnqueueCommand.self, RunCommand.self, StatusCommand.self, RetryCommand.self, SimulateCommand.self,
-            ExtractCommand.self,
+            ExtractCommand.self, ChunkCommand.self,
             TokensCommand.self, BenchCommand.self,
         ]
     )

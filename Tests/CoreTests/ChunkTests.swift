@@ -52,3 +52,15 @@ import Tokenizer
         #expect(chunker.chunks("One line.").map(\.text) == ["One line."])
     }
 }
+
+@Suite struct HeadingCutTests {
+    @Test func fullChunksEndBeforeAHeading() {
+        let encoding = BytePairEncoding.encoding(.o200kBase)
+        let section = (0..<4).map { "Sentence \($0) of the section, with a few words to count." }.joined(separator: " ")
+        let text = (1...6).map { "## Part \($0)\n\n\(section)" }.joined(separator: "\n\n")
+        let chunks = Chunker(encoding: encoding, maxTokens: 120, overlapTokens: 0).chunks(text)
+        #expect(chunks.count > 2)
+        #expect(chunks.allSatisfy { $0.text.hasPrefix("## Part") })
+        #expect(chunks.map(\.text).joined() == text)
+    }
+}

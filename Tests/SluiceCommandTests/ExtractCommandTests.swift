@@ -24,3 +24,27 @@ import Testing
         #expect(blocks.first?["text"] as? String == "Terms")
     }
 }
+
+@Suite struct ChunkCommandTests {
+    @Test func chunksWithHeadingPaths() throws {
+        let directory = try TemporaryDirectory()
+        let body = (0..<8).map { "Step \($0) explains the installation on this system in a sentence or two." }
+        let file = try directory.write(
+            "guide.md",
+            "# Guide\n\n## Linux\n\n" + body.joined(separator: "\n\n") + "\n\n## macOS\n\n"
+                + body.joined(separator: "\n\n"))
+        let output = try SluiceProcess.run(["chunk", "--max-tokens", "80", "--json", file])
+        #expect(output.status == 0)
+        let chunks = try output.stdout.split(separator: "\n").map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
+        }
+        #expect(chunks.count > 2)
+        #expect(chunks.allSatisfy { ($0["tokens"] as? Int ?? 1_000) <= 80 })
+        #expect(chunks.first?["heading_path"] as? String == "Guide")
+        #expect(chunks.last?["heading_path"] as? String == "Guide > macOS")
+        #expect(chunks.contains { ($0["text"] as? String)?.hasPrefix("## macOS") == true })
+        #expect(chunks.contains { $0["heading_path"] as? String == "Guide > Linux" })
+        let bad = try SluiceProcess.run(["chunk", "--max-tokens", "80", directory.file("missing.md")])
+        #expect(bad.status == 1 && bad.stderr.contains("missing.md"))
+    }
+}
