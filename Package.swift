@@ -87,7 +87,7 @@ let package = Package(
         ),
         .target(
             name: "Benchmarks",
-            dependencies: ["Tokenizer", "Queue", "Pipeline", "Simulator", "SluiceCore", "Call"],
+            dependencies: ["Tokenizer", "Queue", "Pipeline", "Simulator", "SluiceCore", "Call", "Ingest", "Chunk"],
             swiftSettings: swiftSettings
         ),
 

@@ -71,7 +71,8 @@ enum MarkupExtractor {
 struct BlockBuilder {
     let lowercaseNames: Bool
     var blocks: [String] = []
-    var line = ""
+    /// The current block's UTF-8 bytes.
+    var line: [UInt8] = []
     var preformatted = 0
     static let maxDepth = 512
 
@@ -86,19 +87,40 @@ struct BlockBuilder {
     var pendingPrefix = ""
 
     mutating func flush() {
-        let text = preformatted > 0 ? line : line.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        if !text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        let text = String(decoding: preformatted > 0 ? line : Self.collapsingWhitespace(line), as: UTF8.self)
+        if line.contains(where: { $0 > 0x20 }) {
             blocks.append(pendingPrefix + text)
             pendingPrefix = ""
         }
-        line = ""
+        line.removeAll(keepingCapacity: true)
+    }
+
+    /// ASCII whitespace runs become one space, trimmed at both ends (on bytes, for speed).
+    static func collapsingWhitespace(_ bytes: [UInt8]) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(bytes.count)
+        var pendingSpace = false
+        for byte in bytes {
+            if byte == 0x20 || byte == 0x0A || byte == 0x09 || byte == 0x0D || byte == 0x0C {
+                pendingSpace = !output.isEmpty
+            } else {
+                if pendingSpace { output.append(0x20) }
+                pendingSpace = false
+                output.append(byte)
+            }
+        }
+        return output
     }
 
     mutating func visit(_ node: xmlNodePtr?, depth: Int) {
         guard let node, depth < Self.maxDepth else { return }
         switch node.pointee.type {
         case XML_TEXT_NODE, XML_CDATA_SECTION_NODE:
-            if let content = node.pointee.content { line += String(cString: content) }
+            if let content = node.pointee.content {
+                line.append(
+                    contentsOf: UnsafeBufferPointer(
+                        start: content, count: strlen(UnsafeRawPointer(content).assumingMemoryBound(to: CChar.self))))
+            }
         case XML_ELEMENT_NODE:
             element(node, depth: depth)
         default:
@@ -163,7 +185,7 @@ struct BlockBuilder {
             let block = MarkupExtractor.blocks.contains(name)
             if block { flush() }
             children(node, depth: depth)
-            if block { flush() } else if name == "td" || name == "th" { line += " " }
+            if block { flush() } else if name == "td" || name == "th" { line.append(0x20) }
         }
     }
 }

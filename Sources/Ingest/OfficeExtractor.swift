@@ -335,3 +335,13 @@ struct ArchiveReader {
         archive[path] == nil ? nil : try xml(path)
     }
 }
+
+extension TextExtractor {
+    /// The uncompressed size of the XML parts of a ZIP-based document (for throughput figures), or nil.
+    public static func xmlBytes(ofArchive data: Data) -> Int? {
+        guard let archive = try? Archive(data: data, accessMode: .read, pathEncoding: nil) else { return nil }
+        return archive.filter { $0.path.hasSuffix(".xml") || $0.path.hasSuffix(".xhtml") }.reduce(0) {
+            $0 + Int($1.uncompressedSize)
+        }
+    }
+}

@@ -21,6 +21,26 @@ public struct TextBlock: Sendable, Hashable, Codable {
         located(in: text, format: format).map(\.block)
     }
 
+    /// The text between blank-line separators ("\n\n"), found on UTF-8 bytes.
+    static func parts(of text: String) -> [Substring] {
+        var parts: [Substring] = []
+        let utf8 = text.utf8
+        var start = utf8.startIndex
+        var index = utf8.startIndex
+        while index < utf8.endIndex {
+            let next = utf8.index(after: index)
+            if utf8[index] == 0x0A, next < utf8.endIndex, utf8[next] == 0x0A {
+                parts.append(text[start..<index])
+                index = utf8.index(after: next)
+                start = index
+            } else {
+                index = next
+            }
+        }
+        parts.append(text[start...])
+        return parts
+    }
+
     /// The blocks with the UTF-8 offset where each starts in `text`.
     static func located(in text: String, format: String) -> [(block: TextBlock, offset: Int)] {
         let tables: Set<String> = [
@@ -31,7 +51,7 @@ public struct TextBlock: Sendable, Hashable, Codable {
         var page: Int? = paged.contains(format) ? 0 : nil
         var sheet = 0
         var offset = 0
-        for part in text.components(separatedBy: "\n\n") {
+        for part in Self.parts(of: text) {
             defer { offset += part.utf8.count + 2 }
             guard !part.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { continue }
             if part.hasPrefix("--- "), part.hasSuffix(" ---"),
@@ -53,9 +73,9 @@ public struct TextBlock: Sendable, Hashable, Codable {
                 blocks.append(
                     (TextBlock(kind: .listItem, text: String(part.dropFirst(2)), level: nil, page: page), offset))
             } else if tables.contains(format), part.contains(" | "), !part.contains("\n") {
-                blocks.append((TextBlock(kind: .tableRow, text: part, level: nil, page: page), offset))
+                blocks.append((TextBlock(kind: .tableRow, text: String(part), level: nil, page: page), offset))
             } else {
-                blocks.append((TextBlock(kind: .paragraph, text: part, level: nil, page: page), offset))
+                blocks.append((TextBlock(kind: .paragraph, text: String(part), level: nil, page: page), offset))
             }
         }
         return blocks

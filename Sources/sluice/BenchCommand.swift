@@ -7,7 +7,9 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Sluice's throughput.",
-        subcommands: [BenchTokenizerCommand.self, BenchQueueCommand.self, BenchPipelineCommand.self]
+        subcommands: [
+            BenchTokenizerCommand.self, BenchQueueCommand.self, BenchPipelineCommand.self, BenchIngestCommand.self,
+        ]
     )
 }
 
@@ -141,6 +143,29 @@ struct BenchPipelineCommand: AsyncParsableCommand {
                     report.documents, report.chunks, report.concurrency, report.enqueueSeconds, report.runSeconds,
                     report.chunksPerSecond, report.peakRSSMegabytes, report.outputLines,
                     Double(report.outputBytes) / 1e6))
+        }
+    }
+}
+
+struct BenchIngestCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ingest", abstract: "Extraction and extraction + chunking throughput per format.")
+
+    @Argument(help: "A directory of documents (every supported format in it is measured).")
+    var directory: String
+
+    @Option(help: "Threads for the parallel measurement (default: the number of cores).")
+    var threads = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() throws {
+        let report = try IngestBenchmark(threads: threads).run(directory: directory)
+        if json {
+            print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
+        } else {
+            print(report.formatted())
         }
     }
 }

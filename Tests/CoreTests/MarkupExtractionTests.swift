@@ -35,7 +35,7 @@ import Testing
             text == """
                 # Quarterly Report
 
-                Revenue rose by 7 % & costs fell.
+                Revenue rose by 7\u{A0}% & costs fell.
 
                 ## Volumes
 

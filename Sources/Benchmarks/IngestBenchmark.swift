@@ -1,0 +1,114 @@
+import Chunk
+import Foundation
+import Ingest
+import SluiceCore
+import Synchronization
+import Tokenizer
+
+/// `sluice bench ingest DIR`: extraction and extraction + chunking throughput per format.
+public struct IngestBenchmark: Sendable {
+    public struct FormatFigures: Sendable, Codable {
+        public var format: String
+        public var documents: Int
+        public var bytes: Int
+        /// For ZIP-based formats: the uncompressed XML inside.
+        public var xmlBytes: Int?
+        public var failures: Int
+        public var extractSeconds: Double
+        public var extractAndChunkSeconds: Double
+        public var parallelExtractAndChunkSeconds: Double
+    }
+
+    public struct Report: Sendable, Codable {
+        public var directory: String
+        public var threads: Int
+        public var maxTokens: Int
+        public var formats: [FormatFigures]
+    }
+
+    public var threads: Int
+    public var maxTokens: Int
+
+    public init(threads: Int, maxTokens: Int = 500) {
+        self.threads = max(1, threads)
+        self.maxTokens = maxTokens
+    }
+
+    public func run(directory: String) throws -> Report {
+        let (entries, _) = try DirectoryWalker(hidden: false).walk(root: directory)
+        var byFormat: [String: [(String, Data)]] = [:]
+        for entry in entries {
+            guard let data = FileManager.default.contents(atPath: entry.file) else { continue }
+            byFormat[TextExtractor.format(of: entry.path), default: []].append((entry.file, data))
+        }
+        let chunker = Chunker(encoding: .encoding(.o200kBase), maxTokens: maxTokens, overlapTokens: 0)
+        var figures: [FormatFigures] = []
+        for format in byFormat.keys.sorted() {
+            let files = byFormat[format] ?? []
+            var failures = 0
+            let extractSeconds = Self.time {
+                for (file, data) in files where (try? TextExtractor.text(of: data, file: file, name: file)) == nil {
+                    failures += 1
+                }
+            }
+            let chunkSeconds = Self.time {
+                for (file, data) in files { _ = Self.extractAndChunk(file, data, format, chunker) }
+            }
+            let parallel = Self.time {
+                let next = Atomic<Int>(0)
+                DispatchQueue.concurrentPerform(iterations: threads) { _ in
+                    while true {
+                        let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                        guard index < files.count else { return }
+                        _ = Self.extractAndChunk(files[index].0, files[index].1, format, chunker)
+                    }
+                }
+            }
+            let xml = files.compactMap { TextExtractor.xmlBytes(ofArchive: $0.1) }.reduce(0, +)
+            figures.append(
+                FormatFigures(
+                    format: format, documents: files.count, bytes: files.reduce(0) { $0 + $1.1.count },
+                    xmlBytes: xml > 0 ? xml : nil, failures: failures, extractSeconds: extractSeconds,
+                    extractAndChunkSeconds: chunkSeconds, parallelExtractAndChunkSeconds: parallel))
+        }
+        return Report(directory: directory, threads: threads, maxTokens: maxTokens, formats: figures)
+    }
+
+    static func extractAndChunk(_ file: String, _ data: Data, _ format: String, _ chunker: Chunker) -> Int {
+        guard let text = try? TextExtractor.text(of: data, file: file, name: file) else { return 0 }
+        let outline = DocumentOutline(text: text, format: format)
+        let chunks = chunker.chunks(text)
+        return chunks.reduce(0) { $0 + (outline.position(at: $1.offset).page ?? 0) + $1.tokens }
+    }
+
+    static func time(_ body: () -> Void) -> Double {
+        let clock = ContinuousClock()
+        return clock.measure(body).seconds
+    }
+}
+
+extension IngestBenchmark.Report {
+    /// A table for people.
+    public func formatted() -> String {
+        var lines = [
+            "\(directory): extraction alone, then extraction + chunking (\(maxTokens)-token chunks); MB = 10^6 bytes"
+        ]
+        for figures in formats {
+            let megabytes = Double(figures.bytes) / 1e6
+            var line = String(
+                format:
+                    "%-6@ %5d docs %8.1f MB  extract %7.1f MB/s %7.0f docs/s | +chunk %7.1f MB/s | +chunk, %d threads %7.1f MB/s",
+                figures.format, figures.documents, megabytes, megabytes / figures.extractSeconds,
+                Double(figures.documents) / figures.extractSeconds, megabytes / figures.extractAndChunkSeconds,
+                threads, megabytes / figures.parallelExtractAndChunkSeconds)
+            if let xml = figures.xmlBytes {
+                line += String(
+                    format: " | XML %.1f MB: extract %.1f MB/s of XML", Double(xml) / 1e6,
+                    Double(xml) / 1e6 / figures.extractSeconds)
+            }
+            if figures.failures > 0 { line += " | \(figures.failures) failed" }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+}
