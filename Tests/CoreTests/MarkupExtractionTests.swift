@@ -6,14 +6,7 @@ import Testing
 
 /// HTML and XML through libxml2: structure kept, markup and scripts dropped, hostile input harmless.
 @Suite struct MarkupExtractionTests {
-    func extract(_ name: String, _ data: Data) throws -> String {
-        let directory = try TemporaryDirectory()
-        let file = try directory.write(name, data)
-        let (sha, _) = try TextExtractor.hash(file: file)
-        let input = IngestInput(
-            document: DocumentRef(path: name, sha256: sha, size: Int64(data.count), mtime: 0), file: file)
-        return try TextExtractor.extract(input).text
-    }
+    func extract(_ name: String, _ data: Data) throws -> String { try extractedText(name, data) }
 
     @Test func htmlKeepsStructureAndDropsEverythingElse() throws {
         let html = """

@@ -10,14 +10,7 @@ import Testing
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
     func extract(_ name: String, data: Data? = nil) throws -> String {
-        let source = Self.fixtures.appendingPathComponent(name)
-        let bytes = try data ?? Data(contentsOf: source)
-        let directory = try TemporaryDirectory()
-        let file = try directory.write(name, bytes)
-        let (sha, _) = try TextExtractor.hash(file: file)
-        let input = IngestInput(
-            document: DocumentRef(path: name, sha256: sha, size: Int64(bytes.count), mtime: 0), file: file)
-        return try TextExtractor.extract(input).text
+        try extractedText(name, try data ?? Data(contentsOf: Self.fixtures.appendingPathComponent(name)))
     }
 
     @Test func word() throws {
@@ -117,14 +110,7 @@ import Testing
 
 /// CSV, TSV, JSON, JSON Lines and PDF.
 @Suite struct DataExtractionTests {
-    func extract(_ name: String, _ data: Data) throws -> String {
-        let directory = try TemporaryDirectory()
-        let file = try directory.write(name, data)
-        let (sha, _) = try TextExtractor.hash(file: file)
-        let input = IngestInput(
-            document: DocumentRef(path: name, sha256: sha, size: Int64(data.count), mtime: 0), file: file)
-        return try TextExtractor.extract(input).text
-    }
+    func extract(_ name: String, _ data: Data) throws -> String { try extractedText(name, data) }
 
     @Test func delimitedRows() throws {
         let csv =
