@@ -42,8 +42,9 @@ public final class OutputFile {
     public func append(_ bytes: [UInt8]) throws {
         var written = 0
         while written < bytes.count {
-            let result = bytes.withUnsafeBytes { raw in
-                pwrite(descriptor, raw.baseAddress! + written, raw.count - written, off_t(length) + off_t(written))
+            let result = bytes.withUnsafeBytes { raw -> Int in
+                guard let base = raw.baseAddress else { return 0 }
+                return pwrite(descriptor, base + written, raw.count - written, off_t(length) + off_t(written))
             }
             if result < 0 {
                 if errno == EINTR { continue }
