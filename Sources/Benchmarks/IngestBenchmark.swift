@@ -1,3 +1,4 @@
+import Call
 import Chunk
 import Foundation
 import Ingest

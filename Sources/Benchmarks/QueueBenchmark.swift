@@ -1,3 +1,4 @@
+import Call
 import Foundation
 import Queue
 import SluiceCore

@@ -1,3 +1,4 @@
+import Call
 import Foundation
 import Tokenizer
 
@@ -167,12 +168,5 @@ struct Checksum {
             position += 1
             value = (value + (position % Self.modulus) * UInt64(id) % Self.modulus) % Self.modulus
         }
-    }
-}
-
-extension Duration {
-    var seconds: Double {
-        let (whole, fraction) = components
-        return Double(whole) + Double(fraction) / 1e18
     }
 }

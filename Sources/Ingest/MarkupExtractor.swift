@@ -163,7 +163,8 @@ struct BlockBuilder {
             while let cell = child {
                 var inner = BlockBuilder(lowercaseNames: lowercaseNames)
                 inner.visit(cell, depth: depth + 1)
-                let text = inner.finish().split(whereSeparator: \.isWhitespace).joined(separator: " ")
+                // Each block of the cell is already whitespace-collapsed; join them on one line.
+                let text = inner.finish().replacingOccurrences(of: "\n\n", with: " ")
                 if cell.pointee.type == XML_ELEMENT_NODE { cells.append(text) }
                 child = cell.pointee.next
             }

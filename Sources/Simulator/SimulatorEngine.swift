@@ -118,8 +118,9 @@ final class SimulatorEngine: Sendable {
         let maxTokens = request["max_completion_tokens"] as? Int ?? request["max_tokens"] as? Int ?? 4_096
         let n = max(1, request["n"] as? Int ?? 1)
         let now = self.now
-        let decision: Result<(DeploymentState, Double, [(String, String)]), SimulatedResponse> = state.withLock {
-            state in
+        // Counting tokens is the expensive part: it happens outside the lock, between looking the
+        // deployment up and admitting the request.
+        let model: String? = state.withLock { state in
             state.statistics.requests += 1
             if let clientID {
                 state.statistics.requestsByClientID[clientID, default: 0] += 1
@@ -128,13 +129,20 @@ final class SimulatorEngine: Sendable {
             if state.deployments[deploymentName] == nil, let kind = configuration.defaultKind {
                 state.deployments[deploymentName] = DeploymentState(deployment: .init(name: deploymentName, kind: kind))
             }
+            return state.deployments[deploymentName]?.deployment.model
+        }
+        guard let model else {
+            recordStatus(404)
+            return error(404, "DeploymentNotFound", "The API deployment for this resource does not exist.")
+        }
+        let encoding = BytePairEncoding.encoding(ModelEncoding.resolve(model: model).encoding)
+        let counted = encoding.estimatePromptTokens(chat)
+        let charge = (counted + maxTokens) * n
+        let decision: Result<(DeploymentState, [(String, String)]), SimulatedResponse> = state.withLock { state in
             guard var deployment = state.deployments[deploymentName] else {
                 return .failure(
                     error(404, "DeploymentNotFound", "The API deployment for this resource does not exist."))
             }
-            let encoding = BytePairEncoding.encoding(ModelEncoding.resolve(model: deployment.deployment.model).encoding)
-            let promptTokens = encoding.estimatePromptTokens(chat)
-            let charge = (promptTokens + maxTokens) * n
             let admission = Self.admit(&deployment, charge: charge, now: now)
             state.deployments[deploymentName] = deployment
             switch admission {
@@ -143,7 +151,7 @@ final class SimulatorEngine: Sendable {
                 return .failure(response)
             case .success(let headers):
                 state.statistics.admittedTokens += charge
-                return .success((deployment, Double(promptTokens), headers))
+                return .success((deployment, headers))
             }
         }
         let deployment: DeploymentState
@@ -155,10 +163,9 @@ final class SimulatorEngine: Sendable {
             return response
         case .success(let admitted):
             deployment = admitted.0
-            promptTokens = Int(admitted.1)
-            headers = admitted.2
+            promptTokens = counted
+            headers = admitted.1
         }
-        let model = deployment.deployment.model
         if promptTokens + maxTokens > deployment.deployment.contextWindow {
             recordStatus(400)
             return error(
@@ -194,7 +201,6 @@ final class SimulatorEngine: Sendable {
                 status: 0, headers: [], body: [], delay: configuration.faults.stallSeconds, delivery: .stall)
         default: break
         }
-        let encoding = BytePairEncoding.encoding(ModelEncoding.resolve(model: model).encoding)
         let lastUser = chat.last { $0.role == "user" }?.content ?? chat.last?.content ?? ""
         let (content, completionTokens, finish) = Self.reply(
             to: lastUser, target: configuration.replyTokens, maxTokens: maxTokens, encoding: encoding)
