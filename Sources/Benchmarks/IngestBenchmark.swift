@@ -65,7 +65,8 @@ public struct IngestBenchmark: Sendable {
                     }
                 }
             }
-            let xml = files.compactMap { TextExtractor.xmlBytes(ofArchive: $0.1) }.reduce(0, +)
+            let zipped = ["docx", "pptx", "xlsx", "odt", "odp", "ods", "epub"].contains(format)
+            let xml = zipped ? files.compactMap { TextExtractor.xmlBytes(ofArchive: $0.1) }.reduce(0, +) : 0
             figures.append(
                 FormatFigures(
                     format: format, documents: files.count, bytes: files.reduce(0) { $0 + $1.1.count },

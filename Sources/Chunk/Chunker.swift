@@ -30,11 +30,18 @@ public struct Chunker: Sendable {
     /// The chunks of a text, in order; empty for an empty text.
     public func chunks(_ text: String) -> [TextChunk] {
         guard !text.isEmpty else { return [] }
-        let whole = encoding.count(text)
-        if whole <= maxTokens { return [TextChunk(text: text, tokens: whole)] }
+        // A text of at most `maxTokens` bytes has at most that many tokens.
+        if text.utf8.count <= maxTokens { return [TextChunk(text: text, tokens: encoding.count(text))] }
         var segments: [Segment] = []
-        for paragraph in Self.split(text[...], level: .paragraph) {
+        var total = 0
+        for paragraph in Self.paragraphs(text) {
+            let before = segments.count
             appendFitting(paragraph, level: .paragraph, in: text, to: &segments)
+            total += segments[before...].reduce(0) { $0 + $1.tokens }
+        }
+        if total <= maxTokens {
+            let whole = encoding.count(text)
+            if whole <= maxTokens { return [TextChunk(text: text, tokens: whole)] }
         }
         return pack(segments)
     }
@@ -52,7 +59,7 @@ public struct Chunker: Sendable {
 
     /// Adds a piece as one segment if it fits the budget, otherwise its finer pieces.
     private func appendFitting(_ piece: Substring, level: Level, in text: String, to segments: inout [Segment]) {
-        let tokens = encoding.count(String(piece))
+        let tokens = encoding.count(piece)
         let offset = text.utf8.distance(from: text.startIndex, to: piece.startIndex)
         if tokens <= maxTokens - overlapTokens {
             segments.append(Segment(text: piece, tokens: tokens, offset: offset))
@@ -109,6 +116,45 @@ public struct Chunker: Sendable {
         return result
     }
 
+    /// Paragraphs: each ends after its blank line and the whitespace run around it (found on UTF-8 bytes;
+    /// every cut is after an ASCII byte, so on a character boundary).
+    static func paragraphs(_ text: String) -> [Substring] {
+        var ends: [Int] = []
+        var copy = text
+        copy.withUTF8 { bytes in
+            var index = 0
+            while index < bytes.count {
+                guard bytes[index] == 0x0A else {
+                    index += 1
+                    continue
+                }
+                var probe = index + 1
+                var newlines = 1
+                while probe < bytes.count,
+                    bytes[probe] == 0x0A || bytes[probe] == 0x0D || bytes[probe] == 0x20 || bytes[probe] == 0x09
+                {
+                    if bytes[probe] == 0x0A { newlines += 1 }
+                    probe += 1
+                }
+                if newlines >= 2 { ends.append(probe) }
+                index = probe
+            }
+        }
+        var parts: [Substring] = []
+        parts.reserveCapacity(ends.count + 1)
+        let utf8 = text.utf8
+        var start = utf8.startIndex
+        var previous = 0
+        for end in ends where end > previous {
+            let index = utf8.index(start, offsetBy: end - previous)
+            parts.append(text[start..<index])
+            start = index
+            previous = end
+        }
+        if start < utf8.endIndex { parts.append(text[start...]) }
+        return parts
+    }
+
     /// Splits keeping every character: each part ends with its separator.
     static func split(_ text: Substring, level: Level) -> [Substring] {
         var parts: [Substring] = []
@@ -127,22 +173,7 @@ public struct Chunker: Sendable {
             var next = scalars.index(after: position)
             switch level {
             case .paragraph:
-                if scalar == "\n" {
-                    // A blank line ends a paragraph; the separator run stays with it.
-                    var probe = next
-                    var newlines = 1
-                    while probe < scalars.endIndex,
-                        scalars[probe] == "\n" || scalars[probe] == "\r" || scalars[probe] == " "
-                            || scalars[probe] == "\t"
-                    {
-                        if scalars[probe] == "\n" { newlines += 1 }
-                        probe = scalars.index(after: probe)
-                    }
-                    if newlines >= 2 {
-                        next = probe
-                        cut(at: next)
-                    }
-                }
+                break  // paragraphs are cut on bytes by `paragraphs(_:)`
             case .sentence:
                 if ".!?。！？".unicodeScalars.contains(scalar) {
                     var probe = next

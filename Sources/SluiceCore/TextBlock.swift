@@ -83,10 +83,14 @@ public struct TextBlock: Sendable, Hashable, Codable {
 }
 
 /// Where a position in a document's extracted text sits: its heading path and page.
+///
+/// Built in one pass over the text's bytes (only headings and page, slide or sheet breaks matter
+/// here); each lookup is a binary search.
 public struct DocumentOutline: Sendable {
+    /// From `offset` on (up to the next mark), this heading path and page are in effect.
     private struct Mark {
         let offset: Int
-        let heading: (level: Int, text: String)?
+        let headingPath: [String]
         let page: Int?
     }
 
@@ -94,26 +98,67 @@ public struct DocumentOutline: Sendable {
 
     /// Reads headings and page, slide or sheet breaks from extracted text (see ``TextBlock/blocks(of:format:)``).
     public init(text: String, format: String) {
-        marks = TextBlock.located(in: text, format: format).compactMap { block, offset in
-            switch block.kind {
-            case .heading: Mark(offset: offset, heading: (block.level ?? 1, block.text), page: block.page)
-            case .pageBreak: Mark(offset: offset, heading: nil, page: block.page)
-            default: nil
+        let paged: Set<String> = ["pdf", "pptx", "odp"]
+        var marks: [Mark] = []
+        var path: [(level: Int, text: String)] = []
+        var page: Int? = paged.contains(format) ? 0 : nil
+        var sheet = 0
+        var text = text
+        text.withUTF8 { bytes in
+            var start = 0
+            while start < bytes.count {
+                // Blocks start at the text's start and after each blank line ("\n\n").
+                var end = start
+                while end < bytes.count && !(bytes[end] == 0x0A && end + 1 < bytes.count && bytes[end + 1] == 0x0A) {
+                    end += 1
+                }
+                let block = UnsafeBufferPointer(rebasing: bytes[start..<end])
+                if let number = Self.pageBreak(block) {
+                    page = number
+                    marks.append(Mark(offset: start, headingPath: path.map(\.text), page: page))
+                } else if let level = Self.headingLevel(block) {
+                    let title = String(decoding: block[(level + 1)...], as: UTF8.self)
+                    if title.hasPrefix("Sheet: ") {
+                        sheet += 1
+                        page = sheet
+                    }
+                    while let last = path.last, last.level >= level { path.removeLast() }
+                    path.append((level, title))
+                    marks.append(Mark(offset: start, headingPath: path.map(\.text), page: page))
+                }
+                start = end + 2
             }
         }
+        self.marks = marks
+    }
+
+    /// `#` to `######` then a space: the level.
+    static func headingLevel(_ block: UnsafeBufferPointer<UInt8>) -> Int? {
+        var hashes = 0
+        while hashes < block.count && block[hashes] == UInt8(ascii: "#") { hashes += 1 }
+        guard (1...6).contains(hashes), hashes < block.count, block[hashes] == 0x20 else { return nil }
+        return hashes
+    }
+
+    /// `--- Page N ---` (or Slide, Sheet): N.
+    static func pageBreak(_ block: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard block.count >= 10, block.count < 40, block.starts(with: "--- ".utf8),
+            block.suffix(4).elementsEqual(" ---".utf8)
+        else { return nil }
+        let words = String(decoding: block, as: UTF8.self).split(separator: " ")
+        return words.count == 4 ? Int(words[2]) : nil
     }
 
     /// The headings in effect at a UTF-8 offset, outermost first, and the page there.
     public func position(at offset: Int) -> (headingPath: [String], page: Int?) {
-        var path: [(level: Int, text: String)] = []
-        var page: Int?
-        for mark in marks where mark.offset <= offset {
-            if let heading = mark.heading {
-                while let last = path.last, last.level >= heading.level { path.removeLast() }
-                path.append(heading)
-            }
-            if let markPage = mark.page { page = markPage }
+        // The last mark at or before the offset.
+        var low = 0
+        var high = marks.count
+        while low < high {
+            let middle = (low + high) / 2
+            if marks[middle].offset <= offset { low = middle + 1 } else { high = middle }
         }
-        return (path.map(\.text), page)
+        guard low > 0 else { return ([], nil) }
+        return (marks[low - 1].headingPath, marks[low - 1].page)
     }
 }

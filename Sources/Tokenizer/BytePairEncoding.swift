@@ -131,6 +131,16 @@ public final class BytePairEncoding: Sendable {
         }
     }
 
+    /// The number of tokens in a piece of text, all of it ordinary text.
+    public func count(_ text: Substring) -> Int {
+        var text = text
+        return text.withUTF8 { buffer in
+            var sink = TokenCountSink()
+            encode(buffer, into: &sink)
+            return sink.count
+        }
+    }
+
     /// Encodes valid UTF-8 bytes as ordinary text.
 
     func encodeOrdinary(_ buffer: UnsafeBufferPointer<UInt8>) -> [Int] {
