@@ -3,12 +3,18 @@
 
 pip install python-docx python-pptx openpyxl odfpy reportlab
 """
+import datetime
 import os
 import zipfile
 
 import docx
 import openpyxl
-from odf.opendocument import OpenDocumentText
+from odf.draw import Frame, Page, TextBox
+from odf.namespaces import PRESENTATIONNS
+from odf.opendocument import OpenDocumentPresentation, OpenDocumentSpreadsheet, OpenDocumentText
+from odf.presentation import Notes
+from odf.style import MasterPage, PageLayout
+from odf.table import Table, TableCell, TableRow
 from odf.text import H, List, ListItem, P
 from pptx import Presentation
 
@@ -47,12 +53,21 @@ def sheets():
     workbook = openpyxl.Workbook()
     hubs = workbook.active
     hubs.title = "Hubs"
-    hubs.append(["Hub", "Shipments", "On time"])
-    hubs.append(["Rotterdam", 512000, 0.951])
-    hubs.append(["Lyon", 318000, 0.893])
+    hubs.append(["Hub", "Shipments", "On time", "Audited"])
+    hubs.append(["Rotterdam", 512000, 0.951, datetime.date(2024, 3, 1)])
+    hubs.append(["Lyon", 318000, 0.893, datetime.datetime(2024, 2, 29, 14, 30)])
+    for row in hubs.iter_rows(min_row=2):
+        row[1].number_format = "#,##0"
+        row[2].number_format = "0.0%"
+    hubs["D2"].number_format = "dd/mm/yyyy"
+    hubs["D3"].number_format = "dd/mm/yyyy hh:mm"
     costs = workbook.create_sheet("Costs")
     costs.append(["Item", "EUR"])
     costs.append(["Energy", 41250.5])
+    costs.append(["Refund", -1200])
+    costs["B2"].number_format = '#,##0.00 [$€-407]'
+    costs["B3"].number_format = '#,##0.00 [$€-407];-#,##0.00 [$€-407]'
+    costs.append(["Ratio", 1 / 3])
     workbook.save(os.path.join(OUT, "volumes.xlsx"))
 
 
@@ -67,6 +82,60 @@ def opendocument():
         items.addElement(item)
     document.text.addElement(items)
     document.save(os.path.join(OUT, "energie.odt"))
+
+
+def presentation():
+    document = OpenDocumentPresentation()
+    layout = PageLayout(name="layout")
+    document.automaticstyles.addElement(layout)
+    master = MasterPage(name="master", pagelayoutname=layout)
+    document.masterstyles.addElement(master)
+    for title, body, note in [
+        ("Hafenbetrieb 2025", "Containerumschlag plus 4 Prozent", "Zahlen vom Controlling bestätigen."),
+        ("Nächste Schritte", "Zweiter Kran ab Mai", None),
+    ]:
+        page = Page(masterpagename=master)
+        document.presentation.addElement(page)
+        heading = Frame(width="20cm", height="3cm", x="1cm", y="1cm")
+        heading.setAttrNS(PRESENTATIONNS, "class", "title")
+        heading_box = TextBox()
+        heading_box.addElement(P(text=title))
+        heading.addElement(heading_box)
+        page.addElement(heading)
+        frame = Frame(width="20cm", height="10cm", x="1cm", y="5cm")
+        frame.setAttrNS(PRESENTATIONNS, "class", "outline")
+        box = TextBox()
+        box.addElement(P(text=body))
+        frame.addElement(box)
+        page.addElement(frame)
+        if note:
+            notes = Notes()
+            notes_frame = Frame(width="20cm", height="10cm", x="1cm", y="5cm")
+            notes_frame.setAttrNS(PRESENTATIONNS, "class", "notes")
+            notes_box = TextBox()
+            notes_box.addElement(P(text=note))
+            notes_frame.addElement(notes_box)
+            notes.addElement(notes_frame)
+            page.addElement(notes)
+    document.save(os.path.join(OUT, "hafen.odp"))
+
+
+def spreadsheet():
+    document = OpenDocumentSpreadsheet()
+    for name, rows in [
+        ("Lager", [["Standort", "Paletten"], ["Bremen", "1.240"], ["Linz", "860"]]),
+        ("Personal", [["Team", "Köpfe"], ["Nacht", "14"]]),
+    ]:
+        table = Table(name=name)
+        for values in rows:
+            row = TableRow()
+            for value in values:
+                cell = TableCell(valuetype="string")
+                cell.addElement(P(text=value))
+                row.addElement(cell)
+            table.addElement(row)
+        document.spreadsheet.addElement(table)
+    document.save(os.path.join(OUT, "lager.ods"))
 
 
 def ebook():
@@ -115,6 +184,8 @@ if __name__ == "__main__":
     slides()
     sheets()
     opendocument()
+    presentation()
+    spreadsheet()
     ebook()
     bomb()
     pdf()

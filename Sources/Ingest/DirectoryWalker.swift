@@ -54,6 +54,48 @@ public struct DirectoryWalker: Sendable {
         return (files, skipped)
     }
 
+    /// The entries of a folder (without `.` and `..`), sorted; names that are not valid UTF-8 apart.
+    static func list(_ directory: String) throws(SluiceError) -> (names: [String], undecodable: [[UInt8]]) {
+        guard let handle = opendir(directory) else {
+            throw SluiceError(.io, "cannot list the folder: \(String(cString: strerror(errno)))")
+        }
+        defer { closedir(handle) }
+        var names: [String] = []
+        var undecodable: [[UInt8]] = []
+        while let entry = readdir(handle) {
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if bytes == [0x2E] || bytes == [0x2E, 0x2E] { continue }
+            if let name = String(validating: bytes, as: UTF8.self) {
+                names.append(name)
+            } else {
+                undecodable.append(bytes)
+            }
+        }
+        return (names.sorted(), undecodable)
+    }
+
+    /// A byte string for messages: valid UTF-8 as is, other bytes as `\xHH`.
+    static func escaped(_ bytes: [UInt8]) -> String {
+        var text = ""
+        var index = 0
+        while index < bytes.count {
+            var length = 1
+            while length <= 4 && index + length <= bytes.count {
+                if let piece = String(validating: bytes[index..<(index + length)], as: UTF8.self) {
+                    text += piece
+                    break
+                }
+                length += 1
+            }
+            if length > 4 || index + length > bytes.count {
+                text += String(format: "\\x%02X", bytes[index])
+                length = 1
+            }
+            index += length
+        }
+        return text
+    }
+
     private struct FileIdentity: Hashable {
         let device: UInt64
         let inode: UInt64
@@ -69,12 +111,19 @@ public struct DirectoryWalker: Sendable {
     ) {
         let names: [String]
         do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+            let listing = try Self.list(directory)
+            names = listing.names
+            for bytes in listing.undecodable {
+                let shown = Self.escaped(bytes)
+                skipped.append(
+                    SkippedFile(
+                        path: relative.isEmpty ? shown : relative + "/" + shown,
+                        reason:
+                            "the file name is not valid UTF-8, so results could not name it; rename it (e.g. with convmv)"
+                    ))
+            }
         } catch {
-            skipped.append(
-                SkippedFile(
-                    path: relative.isEmpty ? "." : relative,
-                    reason: "cannot list the folder: \(error.localizedDescription)"))
+            skipped.append(SkippedFile(path: relative.isEmpty ? "." : relative, reason: error.message))
             return
         }
         for name in names {

@@ -183,6 +183,8 @@ enum OfficeExtractor {
         if let strings = try reader.optionalXML("xl/sharedStrings.xml") {
             shared = strings.elements("si").map { $0.descendants("t").map(\.allText).joined() }
         }
+        let formats = try cellFormats(&reader)
+        let date1904 = ["1", "true"].contains(workbook.first("workbookPr")?.attributes["date1904"] ?? "")
         var blocks: [String] = []
         for sheet in workbook.descendants("sheet") {
             let title = sheet.attributes["name"] ?? "Sheet"
@@ -196,6 +198,10 @@ enum OfficeExtractor {
                     case "s": return Int(value).flatMap { shared.indices.contains($0) ? shared[$0] : nil } ?? ""
                     case "inlineStr": return cell.descendants("t").map(\.allText).joined()
                     case "b": return value == "1" ? "TRUE" : "FALSE"
+                    case "n":
+                        let style = Int(cell.attributes["s"] ?? "0") ?? 0
+                        guard formats.indices.contains(style), !value.isEmpty else { return value }
+                        return formats[style].display(value, date1904: date1904)
                     default: return value
                     }
                 }
@@ -205,11 +211,27 @@ enum OfficeExtractor {
         return blocks.joined(separator: "\n\n")
     }
 
+    /// The number format of each cell style (`xl/styles.xml` cellXfs), in order.
+    static func cellFormats(_ reader: inout ArchiveReader) throws(TextExtractor.Failure) -> [NumberFormat] {
+        guard let styles = try reader.optionalXML("xl/styles.xml") else { return [] }
+        var custom: [Int: NumberFormat] = [:]
+        for format in styles.first("numFmts")?.elements("numFmt") ?? [] {
+            if let id = Int(format.attributes["numFmtId"] ?? ""), let code = format.attributes["formatCode"] {
+                custom[id] = NumberFormat(code: code)
+            }
+        }
+        return (styles.first("cellXfs")?.elements("xf") ?? []).map { style in
+            let id = Int(style.attributes["numFmtId"] ?? "0") ?? 0
+            return custom[id] ?? NumberFormat.builtIn(id) ?? NumberFormat(code: "General")
+        }
+    }
+
     // MARK: OpenDocument
 
     static func openDocument(_ reader: inout ArchiveReader) throws(TextExtractor.Failure) -> String {
         let content = try reader.xml("content.xml")
         var blocks: [String] = []
+        var slides = 0
         func walk(_ node: MarkupNode) {
             for child in node.children {
                 switch child.name {
@@ -241,8 +263,18 @@ enum OfficeExtractor {
                         blocks.append(trimmed.joined(separator: " | "))
                     }
                 case "page":
-                    blocks.append("--- Slide \(blocks.filter { $0.hasPrefix("--- Slide") }.count + 1) ---")
+                    slides += 1
+                    blocks.append("--- Slide \(slides) ---")
                     walk(child)
+                case "frame" where child.attributes["class"] == "title":
+                    // A slide title (presentation:class="title").
+                    let text = child.descendants("p").map(\.allText).joined(separator: " ")
+                        .trimmingCharacters(in: .whitespacesAndNewlines)
+                    if !text.isEmpty { blocks.append("## " + text) }
+                case "notes":
+                    let text = child.descendants("p").map(\.allText).filter { !$0.isEmpty }.joined(separator: " ")
+                        .trimmingCharacters(in: .whitespacesAndNewlines)
+                    if !text.isEmpty { blocks.append("Notes: " + text) }
                 default:
                     walk(child)
                 }

@@ -17,7 +17,8 @@ public struct Enqueuer: Sendable {
         let hash = try PromptRenderer.hash(pipeline)
         let run = try await queue.run(root: absolute, pipeline: pipeline, pipelineHash: hash)
         let walker = DirectoryWalker(
-            include: pipeline.selection.include, exclude: pipeline.selection.exclude, hidden: pipeline.selection.hidden)
+            include: pipeline.selection.include, exclude: pipeline.selection.exclude, hidden: pipeline.selection.hidden,
+            maxFileSize: pipeline.selection.maxFileSize)
         let (files, skippedByWalk) = try walker.walk(root: absolute)
         let known = try await queue.knownDocuments(runID: run.id)
         var found: [FoundDocument] = []

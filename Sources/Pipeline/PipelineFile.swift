@@ -66,10 +66,11 @@ public enum PipelineFile {
             throw (chunking ?? reader).error("overlap", "must be at most half of max_tokens (\(maxChunk))")
         }
         let files = try reader.mapping("files")
-        try files?.rejectUnknown(["include", "exclude", "hidden"])
+        try files?.rejectUnknown(["include", "exclude", "hidden", "max_size"])
         let selection = PipelineDefinition.Selection(
             include: try files?.strings("include") ?? [], exclude: try files?.strings("exclude") ?? [],
-            hidden: try files?.bool("hidden") ?? false)
+            hidden: try files?.bool("hidden") ?? false,
+            maxFileSize: try files?.byteSize("max_size") ?? PipelineDefinition.Selection.defaultMaxFileSize)
         var variables: [String: String] = [:]
         if let variableMapping = try reader.mapping("variables") {
             for (key, value) in variableMapping.mapping {
@@ -143,6 +144,15 @@ struct FieldReader {
         guard let node = node(key) else { return nil }
         guard let value = node.bool else { throw error(key, "must be true or false") }
         return value
+    }
+
+    /// A size in bytes: a whole number, or a number with a unit (`500KB`, `64 MB`, `1GiB`).
+    func byteSize(_ key: String) throws -> Int64? {
+        guard let node = node(key) else { return nil }
+        guard let text = node.string, let bytes = ByteSize.parse(text) else {
+            throw error(key, "must be a size in bytes, e.g. 268435456 or \"256MB\"")
+        }
+        return bytes
     }
 
     func strings(_ key: String) throws -> [String]? {

@@ -31,11 +31,20 @@ public struct PipelineDefinition: Sendable, Codable, Hashable {
         public var include: [String]
         public var exclude: [String]
         public var hidden: Bool
+        /// Files larger than this many bytes are skipped (default 256 MB).
+        public var maxFileSize: Int64
 
-        public init(include: [String] = [], exclude: [String] = [], hidden: Bool = false) {
+        /// The default size cap: 256 MiB.
+        public static let defaultMaxFileSize: Int64 = 256 << 20
+
+        public init(
+            include: [String] = [], exclude: [String] = [], hidden: Bool = false,
+            maxFileSize: Int64 = Selection.defaultMaxFileSize
+        ) {
             self.include = include
             self.exclude = exclude
             self.hidden = hidden
+            self.maxFileSize = maxFileSize
         }
     }
 

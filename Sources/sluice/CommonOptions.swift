@@ -22,6 +22,26 @@ struct DatabaseOptions: ParsableArguments {
     var defaultOutput: String { (database as NSString).deletingPathExtension + ".jsonl" }
 }
 
+/// Options that choose which files of a directory are documents.
+struct SelectionOptions: ParsableArguments {
+    @Option(
+        name: .customLong("max-file-size"),
+        help: "Skip files larger than this, e.g. 64MB or 1GiB (default: the pipeline's files.max_size, or 256MiB).")
+    var maxFileSize: String?
+
+    /// The pipeline with the command line's overrides.
+    func apply(to pipeline: PipelineDefinition) throws -> PipelineDefinition {
+        var pipeline = pipeline
+        if let maxFileSize {
+            guard let bytes = ByteSize.parse(maxFileSize) else {
+                throw ValidationError("--max-file-size: '\(maxFileSize)' is not a size (e.g. 268435456, 64MB, 1GiB)")
+            }
+            pipeline.selection.maxFileSize = bytes
+        }
+        return pipeline
+    }
+}
+
 /// Runs an async body, turning Sluice errors into one-line messages and exit statuses.
 func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
     do {

@@ -21,13 +21,15 @@ struct EnqueueCommand: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
+    @OptionGroup var selection: SelectionOptions
+
     @Flag(help: "Print the counts as JSON.")
     var json = false
 
     func run() async throws {
         let queue = try database.open()
         try await reportingErrors {
-            let definition = try PipelineFile.load(pipeline)
+            let definition = try selection.apply(to: PipelineFile.load(pipeline))
             let (_, summary) = try await Enqueuer(queue: queue).enqueue(root: directory, pipeline: definition)
             report(summary, json: json)
         }

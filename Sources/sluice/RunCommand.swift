@@ -29,6 +29,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
+    @OptionGroup var selection: SelectionOptions
+
     @Option(help: "The JSONL output file (default: next to the database, <db>.jsonl).")
     var output: String?
 
@@ -87,7 +89,7 @@ struct RunCommand: AsyncParsableCommand {
         let summary: RunSummary = try await reportingErrors {
             var definition: PipelineDefinition?
             if let pipeline {
-                definition = try PipelineFile.load(pipeline)
+                definition = try selection.apply(to: PipelineFile.load(pipeline))
             }
             if let directory, let definition {
                 let (_, enqueued) = try await Enqueuer(queue: queue).enqueue(root: directory, pipeline: definition)

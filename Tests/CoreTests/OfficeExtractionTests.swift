@@ -54,22 +54,65 @@ import Testing
     }
 
     @Test func excel() throws {
+        // Numbers as displayed: thousands separators, percentages, dates and times (in ISO order),
+        // currency, a negative section, and General for unformatted cells.
         #expect(
             try extract("volumes.xlsx") == """
                 # Sheet: Hubs
 
-                Hub | Shipments | On time
+                Hub | Shipments | On time | Audited
 
-                Rotterdam | 512000 | 0.951
+                Rotterdam | 512,000 | 95.1% | 2024-03-01
 
-                Lyon | 318000 | 0.893
+                Lyon | 318,000 | 89.3% | 2024-02-29 14:30
 
                 # Sheet: Costs
 
                 Item | EUR
 
-                Energy | 41250.5
+                Energy | 41,250.50 €
+
+                Refund | -1,200.00 €
+
+                Ratio | 0.333333333333333
                 """)
+    }
+
+    @Test func openDocumentPresentationAndSpreadsheet() throws {
+        #expect(
+            try extract("hafen.odp") == """
+                --- Slide 1 ---
+
+                ## Hafenbetrieb 2025
+
+                Containerumschlag plus 4 Prozent
+
+                Notes: Zahlen vom Controlling bestätigen.
+
+                --- Slide 2 ---
+
+                ## Nächste Schritte
+
+                Zweiter Kran ab Mai
+                """)
+        #expect(
+            try extract("lager.ods") == """
+                # Sheet: Lager
+
+                Standort | Paletten
+
+                Bremen | 1.240
+
+                Linz | 860
+
+                # Sheet: Personal
+
+                Team | Köpfe
+
+                Nacht | 14
+                """)
+        let blocks = TextBlock.blocks(of: try extract("hafen.odp"), format: "odp")
+        #expect(blocks.first { $0.text == "Zweiter Kran ab Mai" }?.page == 2)
     }
 
     @Test func openDocument() throws {
