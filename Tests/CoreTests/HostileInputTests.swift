@@ -28,6 +28,23 @@ import Testing
         #expect(message.contains("deep.xml") && message.contains("malformed XML") && message.contains("depth"))
     }
 
+    @Test func billionLaughsEmptyAndUndecodableFilesFailAloneAndFast() throws {
+        var entities = "<!ENTITY lol0 \"lol\">"
+        for level in 1...9 {
+            entities += "<!ENTITY lol\(level) \"" + String(repeating: "&lol\(level - 1);", count: 10) + "\">"
+        }
+        let laughs = "<?xml version=\"1.0\"?><!DOCTYPE lolz [\(entities)]><lolz>start &lol9; end</lolz>"
+        let clock = ContinuousClock()
+        var text = ""
+        let elapsed = clock.measure { text = (try? extractedText("laughs.xml", Data(laughs.utf8))) ?? "refused" }
+        #expect(elapsed < .seconds(2))
+        #expect(text.count < 1_000 && !text.contains("lollol"))
+        #expect(failure("empty.html", Data()).contains("empty.html: empty document"))
+        #expect(failure("blank.docx", Data()).contains("blank.docx"))
+        let latin1InUTF16Clothing = Data([0xFF, 0xFE, 0x41])
+        #expect(failure("odd.txt", latin1InUTF16Clothing).contains("odd.txt: UTF-16 text with an odd number of bytes"))
+    }
+
     @Test func awkwardFileNamesAreProcessedOrSkippedWithAReason() async throws {
         let harness = try await PipelineRunTests.Harness()
         try harness.directory.write("docs/with spaces.txt", "A file name with spaces.")
