@@ -65,11 +65,14 @@ let package = Package(
         ),
         .target(name: "Collect", dependencies: ["SluiceCore"], swiftSettings: swiftSettings),
 
+        // Admission for the call stage: knows deployments, quota and time; not documents.
+        .target(name: "Scheduler", swiftSettings: swiftSettings),
+
         // Orchestration
         .target(
             name: "Pipeline",
             dependencies: [
-                "SluiceCore", "Queue", "Ingest", "Chunk", "Prompt", "Call", "Collect", "Tokenizer",
+                "SluiceCore", "Queue", "Ingest", "Chunk", "Prompt", "Call", "Collect", "Scheduler", "Tokenizer",
                 .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
@@ -127,7 +130,7 @@ let package = Package(
             name: "CoreTests",
             dependencies: [
                 "SluiceTesting", "Queue", "Ingest", "Chunk", "Prompt", "Call", "Collect", "Pipeline", "Simulator",
-                "SluiceCore", "Tokenizer",
+                "SluiceCore", "Tokenizer", "Scheduler",
             ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

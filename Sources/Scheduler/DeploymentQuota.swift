@@ -1,0 +1,96 @@
+/// What the scheduler knows of one deployment: its kind and limits, and how traffic is routed to it.
+public struct DeploymentQuota: Sendable, Hashable {
+    /// Standard (pay-as-you-go) or provisioned.
+    public enum Kind: Sendable, Hashable {
+        /// Paced under TPM and RPM; nil limits are learned from headers and 429s.
+        case standard(tokensPerMinute: Int?, requestsPerMinute: Int?)
+        /// Kept full by closed-loop concurrency; `tokensPerMinute` (PTUs × the model's rate) is informational.
+        case provisioned(ptu: Int?, tokensPerMinute: Int?)
+    }
+
+    public var name: String
+    public var kind: Kind
+    /// Requests in flight at most.
+    public var maxConcurrency: Int
+    /// Lower numbers are served first; a higher number only gets the overflow.
+    public var priority: Int
+    /// Share of traffic among deployments of the same priority.
+    public var weight: Double
+
+    public init(name: String, kind: Kind, maxConcurrency: Int = 64, priority: Int = 1, weight: Double = 1) {
+        self.name = name
+        self.kind = kind
+        self.maxConcurrency = max(1, maxConcurrency)
+        self.priority = priority
+        self.weight = max(weight, 0.0001)
+    }
+
+    public var isProvisioned: Bool {
+        if case .provisioned = kind { return true }
+        return false
+    }
+}
+
+/// What a call's response told the scheduler.
+public struct CallReport: Sendable, Hashable {
+    public enum Result: Sendable, Hashable {
+        /// A complete answer (any 2xx, or a 4xx that says nothing about the deployment's health).
+        case answered
+        /// HTTP 429, with the service's retry-after in seconds.
+        case rateLimited(retryAfter: Double?)
+        /// 5xx, 408, timeouts, connection errors, cut-off bodies: counts toward the circuit breaker.
+        case failed
+    }
+
+    public var result: Result
+    public var latencySeconds: Double
+    /// Prompt and completion tokens billed (successes).
+    public var promptTokens: Int
+    public var completionTokens: Int
+    /// `x-ratelimit-remaining-tokens` / `-requests` and `x-ratelimit-limit-tokens`, when sent.
+    public var remainingTokens: Int?
+    public var remainingRequests: Int?
+    public var limitTokens: Int?
+    /// `azure-openai-deployment-utilization` as a fraction (0.875 for "87.5%").
+    public var utilization: Double?
+
+    public init(
+        result: Result, latencySeconds: Double, promptTokens: Int = 0, completionTokens: Int = 0,
+        remainingTokens: Int? = nil, remainingRequests: Int? = nil, limitTokens: Int? = nil,
+        utilization: Double? = nil
+    ) {
+        self.result = result
+        self.latencySeconds = latencySeconds
+        self.promptTokens = promptTokens
+        self.completionTokens = completionTokens
+        self.remainingTokens = remainingTokens
+        self.remainingRequests = remainingRequests
+        self.limitTokens = limitTokens
+        self.utilization = utilization
+    }
+}
+
+/// One deployment as the scheduler sees it now (for `sluice status` and the run summary).
+public struct DeploymentStatus: Sendable, Hashable, Codable {
+    public var name: String
+    public var kind: String
+    public var inFlight: Int
+    /// The current cap on requests in flight (closed-loop for provisioned and unknown limits).
+    public var concurrency: Int
+    /// Tokens charged in the last 60 s of scheduler time, and the limit (nil when unknown).
+    public var tokensLastMinute: Int
+    public var tokensPerMinuteLimit: Int?
+    public var requestsLastMinute: Int
+    public var rateLimited: Int
+    public var failures: Int
+    public var calls: Int
+    public var meanLatencySeconds: Double
+    /// Why it gets no traffic now, if it gets none: paused, circuit open, stopped.
+    public var state: String
+}
+
+/// Why the scheduler cannot place a request.
+public struct SchedulerError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

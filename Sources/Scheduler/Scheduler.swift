@@ -1,0 +1,126 @@
+/// Decides which deployment serves each call, and when: the call stage asks it for admission.
+///
+/// Within a pool, deployments of the best (lowest) priority are tried first; when all of them are
+/// full, paused or failing, the next priority gets the request at once. Among deployments of one
+/// priority that can take a request, smooth weighted round robin splits traffic by weight. A caller
+/// waits (without holding anything) until some deployment can take its request; if every deployment
+/// of its pool is stopped for the run, it gets a ``SchedulerError`` that says why.
+public actor Scheduler {
+    private var governors: [String: Governor] = [:]
+    private var currentWeights: [String: Double] = [:]
+    private let clock: any SchedulerClock
+    private var nextID = 0
+    private var warned: Set<String> = []
+    private var pendingWarnings: [String] = []
+
+    /// A granted request: which deployment, and what was charged when.
+    public struct Admission: Sendable, Hashable {
+        public let deployment: String
+        public let time: Double
+        public let charge: Int
+        let id: Int
+    }
+
+    public init(
+        deployments: [DeploymentQuota], configuration: SchedulerConfiguration = SchedulerConfiguration(),
+        clock: any SchedulerClock = ScaledClock()
+    ) {
+        self.clock = clock
+        let now = clock.now
+        for quota in deployments {
+            governors[quota.name] = Governor(quota: quota, configuration: configuration, now: now)
+            currentWeights[quota.name] = 0
+        }
+    }
+
+    /// Waits until a deployment of `pool` can take a request charged `charge` tokens, and admits it.
+    ///
+    /// - Parameters:
+    ///   - pool: Deployment names the request may go to.
+    ///   - charge: Azure's estimate at arrival (prompt estimate + max_tokens, × n).
+    ///   - reservedOutput: The max_tokens part of the charge (for the over-reservation warning).
+    /// - Throws: ``SchedulerError`` when every deployment of the pool is stopped or unknown;
+    ///   `CancellationError` when the task is cancelled while waiting.
+    public func acquire(from pool: [String], charge: Int, reservedOutput: Int = 0) async throws -> Admission {
+        let priorities = Set(pool.compactMap { governors[$0]?.quota.priority }).sorted()
+        while true {
+            try Task.checkCancellation()
+            let now = clock.now
+            var earliest = Double.infinity
+            var usable = false
+            for priority in priorities {
+                var ready: [String] = []
+                for name in pool {
+                    guard var governor = governors[name], governor.quota.priority == priority else { continue }
+                    let wait = governor.wait(charge: charge, now: now)
+                    governors[name] = governor
+                    guard let wait else { continue }
+                    usable = true
+                    if wait <= 0 { ready.append(name) } else { earliest = min(earliest, wait) }
+                }
+                if let name = pick(ready) {
+                    governors[name]?.admit(charge: charge, reservedOutput: reservedOutput, now: now)
+                    nextID += 1
+                    return Admission(deployment: name, time: now, charge: charge, id: nextID)
+                }
+            }
+            guard usable else {
+                let reasons = pool.map { name in governors[name]?.stopped ?? "\(name): no such deployment" }
+                throw SchedulerError(message: "no deployment can take requests: " + reasons.joined(separator: "; "))
+            }
+            // Poll at least every 10 ms of real time: completions free slots without a timer.
+            try await clock.sleep(seconds: max(min(earliest, 0.01 * clock.speedUp), 0.0001))
+        }
+    }
+
+    /// Smooth weighted round robin (as in nginx): deterministic, and spread out rather than bursty.
+    private func pick(_ names: [String]) -> String? {
+        guard names.count > 1 else { return names.first }
+        let total = names.reduce(0) { $0 + (governors[$1]?.quota.weight ?? 0) }
+        var best: String?
+        for name in names {
+            currentWeights[name, default: 0] += governors[name]?.quota.weight ?? 0
+            if best == nil || currentWeights[name, default: 0] > currentWeights[best ?? "", default: 0] { best = name }
+        }
+        if let best { currentWeights[best, default: 0] -= total }
+        return best
+    }
+
+    /// Reports how an admitted call ended. Returns a message when this stops the deployment for the run.
+    @discardableResult
+    public func finish(_ admission: Admission, _ report: CallReport) -> String? {
+        let stopped = governors[admission.deployment]?.finish(
+            admittedAt: admission.time, charge: admission.charge, report: report, now: clock.now)
+        if let stopped { note(stopped, key: "stopped " + admission.deployment) }
+        if let warning = governors[admission.deployment]?.overReservation {
+            note(warning, key: "over-reservation " + admission.deployment)
+        }
+        return stopped
+    }
+
+    /// Gives an admission back without a call (the request was never sent).
+    public func cancel(_ admission: Admission) {
+        governors[admission.deployment]?.finish(
+            admittedAt: admission.time, charge: admission.charge,
+            report: CallReport(result: .answered, latencySeconds: 0), now: clock.now)
+    }
+
+    private func note(_ message: String, key: String) {
+        if warned.insert(key).inserted { pendingWarnings.append(message) }
+    }
+
+    /// Warnings since the last call (deployments stopped, max_tokens over-reserving), each once.
+    public func takeWarnings() -> [String] {
+        defer { pendingWarnings.removeAll() }
+        return pendingWarnings
+    }
+
+    /// Every deployment's state now, by name.
+    public func statuses() -> [DeploymentStatus] {
+        let now = clock.now
+        return governors.keys.sorted().compactMap { governors[$0]?.status(now: now) }
+    }
+
+    /// Scheduler seconds now.
+    public var now: Double { clock.now }
+}
