@@ -20,6 +20,12 @@ public struct CallOutcome: Sendable {
     /// `x-ratelimit-remaining-tokens` / `-requests`.
     public var remainingTokens: Int?
     public var remainingRequests: Int?
+    /// `x-ratelimit-limit-tokens`, when sent.
+    public var limitTokens: Int?
+    /// `azure-openai-deployment-utilization` as a fraction ("87.5%" → 0.875), when sent.
+    public var utilization: Double?
+    /// `x-ms-deployment-name`: the deployment that served the call (differs after a spillover).
+    public var servedBy: String?
     /// Wall time of the attempt.
     public var latencySeconds: Double
 

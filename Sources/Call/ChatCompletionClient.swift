@@ -36,9 +36,21 @@ public final class ChatCompletionClient: Sendable {
         request.method = .POST
         request.headers.add(name: "content-type", value: "application/json")
         request.headers.add(name: "x-ms-client-request-id", value: customID)
+        if let spillover = deployment.spilloverDeployment {
+            request.headers.add(name: "x-ms-spillover-deployment", value: spillover)
+        }
         switch deployment.authentication {
         case .apiKey(let key): request.headers.add(name: "api-key", value: key)
         case .bearer(let token): request.headers.add(name: "authorization", value: "Bearer \(token)")
+        case .entra(let source):
+            do {
+                request.headers.add(name: "authorization", value: "Bearer \(try await source.token())")
+            } catch {
+                var outcome = CallOutcome(latencySeconds: 0)
+                outcome.errorClass = .unauthorized
+                outcome.message = "no Entra ID token: \(error)"
+                return outcome
+            }
         case .none: break
         }
         var payload = body
@@ -58,6 +70,11 @@ public final class ChatCompletionClient: Sendable {
             outcome.remainingRequests = response.headers.first(name: "x-ratelimit-remaining-requests").flatMap {
                 Int($0)
             }
+            outcome.limitTokens = response.headers.first(name: "x-ratelimit-limit-tokens").flatMap { Int($0) }
+            outcome.utilization = response.headers.first(name: "azure-openai-deployment-utilization").flatMap {
+                Double($0.trimmingCharacters(in: CharacterSet(charactersIn: "% "))).map { $0 / 100 }
+            }
+            outcome.servedBy = response.headers.first(name: "x-ms-deployment-name")
             let buffer = try await response.body.collect(upTo: Self.maxBodyBytes)
             outcome.body = Data(buffer.readableBytesView)
             Self.classify(&outcome)

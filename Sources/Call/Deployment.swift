@@ -16,6 +16,8 @@ public struct Deployment: Sendable, Hashable, CustomStringConvertible {
     public enum Authentication: Sendable, Hashable {
         case apiKey(String)
         case bearer(String)
+        /// A Microsoft Entra ID token, fetched and refreshed as needed.
+        case entra(EntraTokenSource)
         case none
     }
 
@@ -35,6 +37,9 @@ public struct Deployment: Sendable, Hashable, CustomStringConvertible {
     public var tokensPerMinute: Int?
     /// Requests per minute the pacer stays under (nil: not paced by requests).
     public var requestsPerMinute: Int?
+    /// Azure's own spillover: sent as `x-ms-spillover-deployment` so a full provisioned deployment
+    /// hands the request to this standard deployment of the same resource.
+    public var spilloverDeployment: String?
 
     public init(
         name: String, endpoint: String, api: API, deployment: String, authentication: Authentication,
@@ -79,6 +84,7 @@ public struct Deployment: Sendable, Hashable, CustomStringConvertible {
         switch authentication {
         case .apiKey: auth = "api-key"
         case .bearer: auth = "bearer token"
+        case .entra(let source): auth = "Entra ID (\(source.method.rawValue))"
         case .none: auth = "no auth"
         }
         return "\(name) (\(url), \(auth))"

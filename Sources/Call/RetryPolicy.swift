@@ -7,16 +7,11 @@ public struct RetryPolicy: Sendable, Hashable {
     public var baseSeconds: Double
     /// Largest backoff in seconds.
     public var capSeconds: Double
-    /// A retry-after longer than this is not waited for: the call fails with the service's message.
-    public var maxRetryAfterSeconds: Double
 
-    public init(
-        maxAttempts: Int = 6, baseSeconds: Double = 0.5, capSeconds: Double = 30, maxRetryAfterSeconds: Double = 120
-    ) {
+    public init(maxAttempts: Int = 6, baseSeconds: Double = 0.5, capSeconds: Double = 30) {
         self.maxAttempts = maxAttempts
         self.baseSeconds = baseSeconds
         self.capSeconds = capSeconds
-        self.maxRetryAfterSeconds = maxRetryAfterSeconds
     }
 
     /// Seconds to wait before the next attempt, after `attempts` counted failures.

@@ -96,12 +96,13 @@ struct FieldReader {
     let file: String
     let mapping: Node.Mapping
     let path: String
+    var code: SluiceError.Code = .invalidPipeline
 
     func node(_ key: String) -> Node? { mapping[Node(key)] }
 
     func error(_ key: String, _ problem: String) -> SluiceError {
         let line = node(key)?.mark?.line ?? mapping.mark?.line
-        return SluiceError(.invalidPipeline, "\(file)\(line.map { ":\($0)" } ?? ""): field '\(path)\(key)' \(problem)")
+        return SluiceError(code, "\(file)\(line.map { ":\($0)" } ?? ""): field '\(path)\(key)' \(problem)")
     }
 
     func rejectUnknown(_ known: Set<String>) throws {
@@ -109,7 +110,7 @@ struct FieldReader {
             guard let name = key.string, known.contains(name) else {
                 let line = key.mark?.line
                 throw SluiceError(
-                    .invalidPipeline,
+                    code,
                     "\(file)\(line.map { ":\($0)" } ?? ""): unknown field '\(path)\(key.string ?? "?")' (known: \(known.sorted().joined(separator: ", ")))"
                 )
             }
@@ -118,7 +119,7 @@ struct FieldReader {
 
     func string(_ key: String, required: Bool = false) throws -> String? {
         guard let node = node(key) else {
-            if required { throw SluiceError(.invalidPipeline, "\(file): field '\(path)\(key)' is required") }
+            if required { throw SluiceError(code, "\(file): field '\(path)\(key)' is required") }
             return nil
         }
         guard node.scalar != nil, let value = node.string, !value.isEmpty else {
@@ -167,7 +168,7 @@ struct FieldReader {
     func mapping(_ key: String) throws -> FieldReader? {
         guard let node = node(key) else { return nil }
         guard let mapping = node.mapping else { throw error(key, "must be a mapping") }
-        return FieldReader(file: file, mapping: mapping, path: path + key + ".")
+        return FieldReader(file: file, mapping: mapping, path: path + key + ".", code: code)
     }
 
     func messages(_ key: String) throws -> [PipelineDefinition.Message] {

@@ -6,6 +6,7 @@ import Ingest
 import Logging
 import Prompt
 import Queue
+import Scheduler
 import SluiceCore
 import Synchronization
 import Tokenizer
@@ -22,7 +23,9 @@ public final class PipelineRunner: Sendable {
     let client: ChatCompletionClient
     let logger: Logger
     let metrics = RunMetrics()
+    let scheduler: Scheduler
     private let finished = Atomic<Bool>(false)
+    private let stopReason = Mutex<String?>(nil)
 
     public init(
         queue: any JobQueue, databasePath: String, configuration: RunConfiguration, client: ChatCompletionClient,
@@ -33,6 +36,15 @@ public final class PipelineRunner: Sendable {
         self.configuration = configuration
         self.client = client
         self.logger = logger
+        scheduler = Scheduler(
+            deployments: configuration.deploymentQuotas, configuration: configuration.scheduler,
+            clock: configuration.clock)
+    }
+
+    /// Ends the run early (calls in flight finish); the reason is in the summary.
+    func stop(reason: String) {
+        stopReason.withLock { if $0 == nil { $0 = reason } }
+        finished.store(true, ordering: .relaxed)
     }
 
     /// Per-run tools: the renderer and chunker of its pipeline.
@@ -91,12 +103,13 @@ public final class PipelineRunner: Sendable {
         while !Task.isCancelled {
             let now = Date()
             if now.timeIntervalSince(lastReport) >= configuration.progressInterval {
-                progress(makeProgress(try await queue.statistics()))
+                progress(try await makeProgress(try await queue.statistics()))
                 lastReport = now
             }
+            if isFinished { return }
             if try await !queue.hasPendingWork() {
                 finished.store(true, ordering: .relaxed)
-                progress(makeProgress(try await queue.statistics()))
+                progress(try await makeProgress(try await queue.statistics()))
                 return
             }
             if now.timeIntervalSince(lastReclaim) > 30 {
@@ -108,12 +121,16 @@ public final class PipelineRunner: Sendable {
         finished.store(true, ordering: .relaxed)
     }
 
-    func makeProgress(_ statistics: QueueStatistics) -> RunProgress {
+    func makeProgress(_ statistics: QueueStatistics) async throws -> RunProgress {
         let counters = metrics.snapshot
+        let deployments = await scheduler.statuses()
+        // For `sluice status` in another process.
+        try await queue.setRunState(key: "deployments", value: try JSONEncoder.sluice.encode(deployments))
         return RunProgress(
             statistics: statistics, elapsedSeconds: Date().timeIntervalSince(metrics.started), calls: counters.calls,
             rateLimited: counters.rateLimited, promptTokens: counters.promptTokens,
-            completionTokens: counters.completionTokens, linesWritten: counters.linesWritten)
+            completionTokens: counters.completionTokens, linesWritten: counters.linesWritten,
+            deployments: deployments, warnings: await scheduler.takeWarnings())
     }
 
     private func summary(interrupted: Bool) async throws -> RunSummary {
@@ -129,7 +146,9 @@ public final class PipelineRunner: Sendable {
             failuresByClass: statistics.failuresByClass, promptTokens: counters.promptTokens,
             completionTokens: counters.completionTokens, wallSeconds: wall,
             tokensPerMinute: wall > 0 ? Double(counters.promptTokens + counters.completionTokens) / wall * 60 : 0,
-            output: configuration.outputPath, pending: statistics.pending, interrupted: interrupted)
+            output: configuration.outputPath, pending: statistics.pending, interrupted: interrupted,
+            deployments: await scheduler.statuses(), stoppedBecause: stopReason.withLock { $0 },
+            warnings: await scheduler.takeWarnings())
     }
 }
 

@@ -1,5 +1,6 @@
 import Call
 import Foundation
+import Scheduler
 
 /// How `sluice run` works the queue.
 public struct RunConfiguration: Sendable {
@@ -18,6 +19,37 @@ public struct RunConfiguration: Sendable {
     public var cpuWorkers: Int
     /// Seconds between progress reports.
     public var progressInterval: Double
+    /// Quota, priority and weight per deployment; a deployment without an entry is standard, paced by
+    /// its `tokensPerMinute` / `requestsPerMinute` (if any), capped at its `maxConcurrency`.
+    public var quotas: [String: DeploymentQuota] = [:]
+    /// Named pools: a pipeline's `deployment` may name one. Without a name, every deployment is the pool.
+    public var pools: [String: [String]] = [:]
+    public var scheduler = SchedulerConfiguration()
+    /// The scheduler's time: real, or sped up to match a scaled simulator.
+    public var clock: any SchedulerClock = ScaledClock()
+
+    /// The scheduler's view of every deployment.
+    var deploymentQuotas: [DeploymentQuota] {
+        deployments.values.sorted { $0.name < $1.name }.map { deployment in
+            quotas[deployment.name]
+                ?? DeploymentQuota(
+                    name: deployment.name,
+                    kind: .standard(
+                        tokensPerMinute: deployment.tokensPerMinute, requestsPerMinute: deployment.requestsPerMinute),
+                    maxConcurrency: deployment.maxConcurrency)
+        }
+    }
+
+    /// The deployments a pipeline's calls may go to: a pool, one deployment, or all of them.
+    func pool(named name: String?) -> [String] {
+        if let name, let pool = pools[name] { return pool }
+        if let name, deployments[name] != nil { return [name] }
+        if let fallback = defaultDeployment {
+            if let pool = pools[fallback] { return pool }
+            if deployments[fallback] != nil { return [fallback] }
+        }
+        return deployments.keys.sorted()
+    }
 
     public init(
         outputPath: String, deployments: [String: Deployment], defaultDeployment: String? = nil,

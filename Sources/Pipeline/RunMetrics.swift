@@ -1,5 +1,6 @@
 import Foundation
 import Queue
+import Scheduler
 import Synchronization
 
 /// Counters of one `sluice run` process.
@@ -32,6 +33,10 @@ public struct RunProgress: Sendable {
     public var promptTokens: Int
     public var completionTokens: Int
     public var linesWritten: Int
+    /// Each deployment's state: in flight, tokens in the last minute, 429s, latency, concurrency.
+    public var deployments: [DeploymentStatus] = []
+    /// New warnings (a deployment stopped, max_tokens over-reserving), each reported once.
+    public var warnings: [String] = []
     /// Calls per second since the start.
     public var callsPerSecond: Double { elapsedSeconds > 0 ? Double(calls) / elapsedSeconds : 0 }
     /// Prompt + completion tokens per minute since the start.
@@ -70,4 +75,10 @@ public struct RunSummary: Sendable, Codable {
     /// Jobs left (ready or leased) when the run stopped; 0 when drained.
     public var pending: Int
     public var interrupted: Bool
+    /// Each deployment at the end of the run.
+    public var deployments: [DeploymentStatus] = []
+    /// Why the run stopped before the queue was drained, when it did (e.g. every deployment's quota used up).
+    public var stoppedBecause: String?
+    /// Warnings not yet shown.
+    public var warnings: [String] = []
 }

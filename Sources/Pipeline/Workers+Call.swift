@@ -1,19 +1,14 @@
 import Call
 import Foundation
 import Queue
+import Scheduler
 import SluiceCore
 
 extension Workers {
-    /// Keeps up to each deployment's concurrency of calls in flight, committing results in batches.
+    /// Keeps up to the deployments' total concurrency of calls in flight (each call waits for the
+    /// scheduler's admission), committing results in batches.
     func callStage() async throws {
-        let limit = max(1, configuration.deployments.values.map(\.maxConcurrency).reduce(0, +))
-        var pacers: [String: RatePacer] = [:]
-        for (name, deployment) in configuration.deployments {
-            pacers[name] = RatePacer(
-                tokensPerMinute: deployment.tokensPerMinute, requestsPerMinute: deployment.requestsPerMinute)
-        }
-        let slots = DeploymentSlots(configuration.deployments)
-        let pacerTable = pacers
+        let limit = max(1, configuration.deploymentQuotas.map(\.maxConcurrency).reduce(0, +))
         try await withThrowingTaskGroup(of: Outcome.self) { group in
             var buffer: [Job] = []
             var inFlight = 0
@@ -41,7 +36,7 @@ extension Workers {
                     }
                     guard let job = buffer.popLast() else { break }
                     inFlight += 1
-                    group.addTask { await perform(job, slots: slots, pacers: pacerTable) }
+                    group.addTask { await perform(job) }
                 }
                 if inFlight == 0 {
                     try await flush()
@@ -60,8 +55,8 @@ extension Workers {
         }
     }
 
-    /// One call job: reuse a stored result, or pace, send and classify.
-    func perform(_ job: Job, slots: DeploymentSlots, pacers: [String: RatePacer]) async -> Outcome {
+    /// One call job: reuse a stored result, or wait for the scheduler's admission, send and classify.
+    func perform(_ job: Job) async -> Outcome {
         let input: CallInput
         do {
             input = try job.decode(CallInput.self)
@@ -89,22 +84,28 @@ extension Workers {
                 runner.metrics.update { $0.reused += 1 }
                 return .completed(JobCompletion(jobID: job.id, next: [try collect(record)]))
             }
-            let name =
-                context.run.pipeline.deployment.flatMap { configuration.deployments[$0] != nil ? $0 : nil }
-                ?? configuration.defaultDeployment ?? configuration.deployments.keys.sorted().first ?? ""
-            guard let deployment = configuration.deployments[name] else {
+            let pool = configuration.pool(named: context.run.pipeline.deployment)
+            let admission: Scheduler.Admission
+            do {
+                admission = try await scheduler.acquire(
+                    from: pool, charge: input.charge, reservedOutput: max(0, input.charge - input.promptTokens))
+            } catch let error as SchedulerError {
+                // Every deployment this pipeline may use is stopped: leave the job for a later run.
+                runner.stop(reason: error.message)
+                return .released(job.id)
+            }
+            guard let deployment = configuration.deployments[admission.deployment] else {
+                await scheduler.cancel(admission)
                 return .failed(
                     JobFailure(
                         jobID: job.id, errorClass: .invalidJob,
-                        message: "no deployment '\(name)' is configured for pipeline '\(pipelineName)'", retryAt: nil))
+                        message: "no deployment '\(admission.deployment)' is configured for pipeline '\(pipelineName)'",
+                        retryAt: nil))
             }
-            try await slots.acquire(name)
-            defer { slots.release(name) }
-            try await pacers[name]?.admit(charge: input.charge)
             let outcome = await client.send(body: input.body, to: deployment, customID: input.customID)
+            await scheduler.finish(admission, Self.report(outcome))
             if Task.isCancelled { return .released(job.id) }
-            return try await classify(
-                outcome, job: job, input: input, deployment: deployment, pacer: pacers[name], collect: collect)
+            return try await classify(outcome, job: job, input: input, deployment: deployment, collect: collect)
         } catch is CancellationError {
             return .released(job.id)
         } catch {
@@ -113,9 +114,25 @@ extension Workers {
     }
 
     private var client: ChatCompletionClient { runner.client }
+    private var scheduler: Scheduler { runner.scheduler }
+
+    /// What the scheduler learns from an attempt.
+    static func report(_ outcome: CallOutcome) -> CallReport {
+        let result: CallReport.Result
+        switch outcome.errorClass {
+        case .rateLimited: result = .rateLimited(retryAfter: outcome.retryAfter)
+        case .serverError, .timeout, .connection, .invalidResponse: result = .failed
+        default: result = .answered  // success, or a client error that says nothing about the deployment
+        }
+        return CallReport(
+            result: result, latencySeconds: outcome.latencySeconds, promptTokens: outcome.usage?.promptTokens ?? 0,
+            completionTokens: outcome.usage?.completionTokens ?? 0, remainingTokens: outcome.remainingTokens,
+            remainingRequests: outcome.remainingRequests, limitTokens: outcome.limitTokens,
+            utilization: outcome.utilization)
+    }
 
     private func classify(
-        _ outcome: CallOutcome, job: Job, input: CallInput, deployment: Deployment, pacer: RatePacer?,
+        _ outcome: CallOutcome, job: Job, input: CallInput, deployment: Deployment,
         collect: (CallRecord, String) throws -> NewJob
     ) async throws -> Outcome {
         let attempts = job.attempts + 1
@@ -144,16 +161,12 @@ extension Workers {
                     unitResult: UnitResult(unitKey: input.unitKey, result: result)))
         }
         if errorClass == .rateLimited {
-            let wait = outcome.retryAfter ?? 1
-            if wait <= configuration.retry.maxRetryAfterSeconds {
-                await pacer?.pause(seconds: wait)
-                return .failed(
-                    JobFailure(
-                        jobID: job.id, errorClass: .rateLimited, message: outcome.message ?? "HTTP 429",
-                        retryAt: now + wait, countsAsAttempt: false))
-            }
-            record.errorMessage =
-                "\(outcome.message ?? "HTTP 429"); retry-after \(Int(wait)) s is longer than the \(Int(configuration.retry.maxRetryAfterSeconds)) s cap (quota exhausted?)"
+            // Requeued at once, not counted as an attempt: the scheduler has paused that deployment (or
+            // stopped it, for a retry-after beyond the cap), so the retry waits there or goes elsewhere.
+            return .failed(
+                JobFailure(
+                    jobID: job.id, errorClass: .rateLimited, message: outcome.message ?? "HTTP 429", retryAt: now,
+                    countsAsAttempt: false))
         } else if errorClass.isRetryable && attempts < configuration.retry.maxAttempts {
             var generator = SystemRandomNumberGenerator()
             let delay = configuration.retry.delay(
@@ -171,16 +184,4 @@ extension Workers {
                 retryAt: nil,
                 next: [try collect(record, "!failed-\(attempts)-\(job.rateLimited)")]))
     }
-}
-
-/// Caps requests in flight per deployment.
-final class DeploymentSlots: Sendable {
-    private let semaphores: [String: AsyncSemaphore]
-
-    init(_ deployments: [String: Deployment]) {
-        semaphores = deployments.mapValues { AsyncSemaphore(value: max(1, $0.maxConcurrency)) }
-    }
-
-    func acquire(_ name: String) async throws { try await semaphores[name]?.wait() }
-    func release(_ name: String) { semaphores[name]?.signal() }
 }

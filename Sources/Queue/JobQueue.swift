@@ -1,3 +1,4 @@
+import Foundation
 import SluiceCore
 
 /// The durable job queue the stages talk through.
@@ -48,6 +49,11 @@ public protocol JobQueue: Sendable {
     func hasPendingWork() async throws -> Bool
     /// Terminal failures with their reasons.
     func failures(limit: Int) async throws -> [FailedJob]
+
+    /// Stores a small piece of a running process's state (e.g. its deployments, for `sluice status`).
+    func setRunState(key: String, value: Data) async throws
+    /// A stored piece of run state and when it was stored (seconds since 1970).
+    func runState(key: String) async throws -> (value: Data, updated: Double)?
 }
 
 /// A run: a root directory processed with one pipeline.

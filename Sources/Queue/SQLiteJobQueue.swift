@@ -35,6 +35,7 @@ public final class SQLiteJobQueue: JobQueue {
         CREATE TABLE IF NOT EXISTS unit_results(unit_key TEXT PRIMARY KEY, result BLOB NOT NULL, created REAL NOT NULL);
         CREATE INDEX IF NOT EXISTS jobs_failed ON jobs(error_class) WHERE state = 'failed';
         CREATE TABLE IF NOT EXISTS outputs(path TEXT PRIMARY KEY, committed_length INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS run_state(key TEXT PRIMARY KEY, value BLOB NOT NULL, updated REAL NOT NULL);
         CREATE TABLE IF NOT EXISTS job_counts(
             stage TEXT NOT NULL, state TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY(stage, state)) WITHOUT ROWID;
         INSERT OR IGNORE INTO job_counts(stage, state, count)
@@ -325,6 +326,25 @@ public final class SQLiteJobQueue: JobQueue {
             var keys: [String] = []
             while try select.step() { keys.append(select.text(0)) }
             return keys
+        }
+    }
+
+    // MARK: Run state
+
+    public func setRunState(key: String, value: Data) async throws {
+        try await database.write { connection in
+            try connection.run(
+                "INSERT INTO run_state(key, value, updated) VALUES(?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+                [.text(key), .blob([UInt8](value)), .real(Date().timeIntervalSince1970)])
+        }
+    }
+
+    public func runState(key: String) async throws -> (value: Data, updated: Double)? {
+        try await database.perform { connection in
+            let select = try connection.statement("SELECT value, updated FROM run_state WHERE key = ?")
+            try select.bind([.text(key)])
+            guard try select.step() else { return nil }
+            return (Data(select.blob(0)), select.double(1))
         }
     }
 

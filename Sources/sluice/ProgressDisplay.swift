@@ -12,6 +12,10 @@ final class ProgressDisplay: Sendable {
     init(interval: Double) { self.interval = interval }
 
     func show(_ progress: RunProgress) {
+        for warning in progress.warnings {
+            FileHandle.standardError.write(
+                Data(((isTerminal ? "\r\u{1B}[K" : "") + "sluice: warning: \(warning)\n").utf8))
+        }
         let now = Date()
         let due = last.withLock { last -> Bool in
             guard isTerminal || now.timeIntervalSince(last) >= interval else { return false }

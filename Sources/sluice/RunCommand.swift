@@ -4,6 +4,7 @@ import Dispatch
 import Foundation
 import Pipeline
 import Queue
+import Scheduler
 import Simulator
 import SluiceCore
 import Synchronization
@@ -34,32 +35,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "The JSONL output file (default: next to the database, <db>.jsonl).")
     var output: String?
 
-    @Option(help: "The endpoint, e.g. https://my-resource.openai.azure.com (default: $AZURE_OPENAI_ENDPOINT).")
-    var endpoint: String?
-
-    @Option(help: "The deployment to call (default: the pipeline's).")
-    var deployment: String?
-
-    @Option(help: "URL shape: azure (dated api-version URL), azure-v1 (/openai/v1) or openai (OpenAI-compatible /v1).")
-    var api: APIShape = .azure
-
-    @Option(help: "The api-version of the azure shape (default: $OPENAI_API_VERSION or 2024-10-21).")
-    var apiVersion: String?
-
-    @Option(help: "The environment variable holding the API key.")
-    var apiKeyEnv = "AZURE_OPENAI_API_KEY"
-
-    @Option(help: "Requests in flight at most.")
-    var concurrency = 16
-
-    @Option(help: "Tokens per minute to stay under (the deployment's TPM).")
-    var tpm: Int?
-
-    @Option(help: "Requests per minute to stay under (the deployment's RPM).")
-    var rpm: Int?
-
-    @Option(help: "Per-request timeout in seconds.")
-    var timeout: Double = 120
+    @OptionGroup(title: "Deployments") var target: DeploymentOptions
 
     @Option(help: "Attempts per call before a retryable failure becomes terminal (429s do not count).")
     var maxAttempts = 6
@@ -72,12 +48,6 @@ struct RunCommand: AsyncParsableCommand {
 
     @Flag(help: "Print the summary as JSON on stdout.")
     var json = false
-
-    enum APIShape: String, ExpressibleByArgument, CaseIterable {
-        case azure
-        case azureV1 = "azure-v1"
-        case openai
-    }
 
     func validate() throws {
         if directory != nil && pipeline == nil { throw ValidationError("--pipeline is required with a directory") }
@@ -98,19 +68,44 @@ struct RunCommand: AsyncParsableCommand {
                     "enqueued \(directory): \(enqueued.new) new, \(enqueued.changed) changed, \(enqueued.unchanged) unchanged, \(enqueued.skipped) skipped, \(enqueued.deleted) deleted"
                 )
             }
+            var entries = try target.entries(
+                database: database.database, pipeline: definition, simulated: simulate)
             let simulator: SimulatorServer? =
                 simulate
                 ? try await SimulatorServer.start(
-                    configuration: SimulatorConfiguration(baseLatency: 0.05, perTokenLatency: 0.002)) : nil
-            if let simulator { Terminal.status("simulator listening on \(simulator.endpoint)") }
-            let target = try makeDeployment(simulator: simulator, pipeline: definition, queue: queue)
-            let client = ChatCompletionClient(connectionsPerHost: concurrency)
+                    configuration: SimulatorConfiguration(
+                        deployments: DeploymentOptions.simulated(entries), baseLatency: 0.05, perTokenLatency: 0.002,
+                        speedUp: target.timeScale)) : nil
+            if let simulator {
+                Terminal.status("simulator listening on \(simulator.endpoint)")
+                for index in entries.indices {
+                    entries[index].endpoint = simulator.endpoint
+                    entries[index].auth = .none
+                }
+            }
+            let environment = ProcessInfo.processInfo.environment
+            var deployments: [String: Deployment] = [:]
+            var quotas: [String: DeploymentQuota] = [:]
+            for entry in entries {
+                var resolved = try entry.resolve(environment: environment)
+                if simulator != nil { resolved.authentication = .apiKey("sim-key") }
+                deployments[entry.name] = resolved
+                quotas[entry.name] = entry.quota
+            }
+            let pools = try target.deploymentsFile(database: database.database).map {
+                try DeploymentsFile.load($0).pools
+            }
+            let client = ChatCompletionClient(connectionsPerHost: quotas.values.map(\.maxConcurrency).max() ?? 16)
+            var configuration = RunConfiguration(
+                outputPath: outputPath, deployments: deployments,
+                defaultDeployment: target.deployment ?? (entries.count == 1 ? entries.first?.name : nil),
+                retry: RetryPolicy(maxAttempts: maxAttempts))
+            configuration.quotas = quotas
+            configuration.pools = (pools ?? [:]).filter { $0.value.allSatisfy { deployments[$0] != nil } }
+            configuration.scheduler.maxRetryAfterSeconds = target.maxRetryAfter
+            configuration.clock = ScaledClock(speedUp: target.timeScale)
             let runner = PipelineRunner(
-                queue: queue, databasePath: database.database,
-                configuration: RunConfiguration(
-                    outputPath: outputPath, deployments: [target.name: target], defaultDeployment: target.name,
-                    retry: RetryPolicy(maxAttempts: maxAttempts)),
-                client: client)
+                queue: queue, databasePath: database.database, configuration: configuration, client: client)
             let display = ProgressDisplay(interval: progressInterval)
             let task = Task { try await runner.run { display.show($0) } }
             let signals = SignalTrap([SIGINT, SIGTERM]) { count in
@@ -134,42 +129,6 @@ struct RunCommand: AsyncParsableCommand {
         if summary.chunksFailed > 0 || !summary.failuresByClass.isEmpty { throw ExitStatus.failures }
     }
 
-    /// The deployment from flags and environment, or the simulator.
-    private func makeDeployment(simulator: SimulatorServer?, pipeline: PipelineDefinition?, queue: SQLiteJobQueue)
-        throws -> Deployment
-    {
-        let environment = ProcessInfo.processInfo.environment
-        let name = deployment ?? pipeline?.deployment ?? (simulator != nil ? "sim" : nil)
-        if let simulator {
-            return Deployment(
-                name: name ?? "sim", endpoint: simulator.endpoint, api: api.deployment(apiVersion: "2024-10-21"),
-                deployment: name ?? "sim", authentication: .apiKey("sim-key"), timeoutSeconds: timeout,
-                maxConcurrency: concurrency, tokensPerMinute: tpm, requestsPerMinute: rpm)
-        }
-        guard let endpoint = endpoint ?? environment["AZURE_OPENAI_ENDPOINT"], !endpoint.isEmpty else {
-            throw SluiceError(
-                .invalidConfiguration, "no endpoint: pass --endpoint or set AZURE_OPENAI_ENDPOINT (or use --simulate)")
-        }
-        guard let name else {
-            throw SluiceError(.invalidConfiguration, "no deployment: pass --deployment or name one in the pipeline")
-        }
-        let authentication: Deployment.Authentication
-        if let key = environment[apiKeyEnv], !key.isEmpty {
-            authentication = api == .openai ? .bearer(key) : .apiKey(key)
-        } else if let token = environment["AZURE_OPENAI_AD_TOKEN"], !token.isEmpty {
-            authentication = .bearer(token)
-        } else {
-            throw SluiceError(
-                .invalidConfiguration,
-                "no credentials: set \(apiKeyEnv) (or AZURE_OPENAI_AD_TOKEN for an Entra ID token)")
-        }
-        let version = apiVersion ?? environment["OPENAI_API_VERSION"] ?? "2024-10-21"
-        return Deployment(
-            name: name, endpoint: endpoint, api: api.deployment(apiVersion: version), deployment: name,
-            authentication: authentication, timeoutSeconds: timeout, maxConcurrency: concurrency, tokensPerMinute: tpm,
-            requestsPerMinute: rpm)
-    }
-
     private func printSummary(_ summary: RunSummary) {
         if json {
             let encoder = JSONEncoder()
@@ -186,18 +145,11 @@ struct RunCommand: AsyncParsableCommand {
             String(format: "wall time: %.1f s, %.0f tokens/min", summary.wallSeconds, summary.tokensPerMinute),
             "output: \(summary.output)",
         ]
+        lines += deploymentLines(summary.deployments)
+        for warning in summary.warnings { lines.append("warning: " + warning) }
+        if let reason = summary.stoppedBecause { lines.append("stopped early: " + reason) }
         if summary.pending > 0 { lines.append("stopped with \(summary.pending) jobs pending: run again to resume") }
         for line in lines { Terminal.status(line) }
-    }
-}
-
-extension RunCommand.APIShape {
-    func deployment(apiVersion: String) -> Deployment.API {
-        switch self {
-        case .azure: .azure(apiVersion: apiVersion)
-        case .azureV1: .azureV1
-        case .openai: .openAICompatible
-        }
     }
 }
 

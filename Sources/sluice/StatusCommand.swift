@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Queue
+import Scheduler
 import SluiceCore
 
 struct StatusCommand: AsyncParsableCommand {
@@ -17,17 +18,22 @@ struct StatusCommand: AsyncParsableCommand {
         try await reportingErrors {
             let statistics = try await queue.statistics()
             let failures = try await queue.failures(limit: 50)
+            // Written by a running `sluice run` each progress interval.
+            let state = try await queue.runState(key: "deployments")
+            let deployments = state.flatMap { try? JSONDecoder().decode([DeploymentStatus].self, from: $0.value) } ?? []
+            let age = state.map { Date().timeIntervalSince1970 - $0.updated }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
                 struct Status: Encodable {
                     let statistics: QueueStatistics
                     let failures: [FailedJob]
+                    let deployments: [DeploymentStatus]
+                    let deploymentsAgeSeconds: Double?
                 }
-                print(
-                    String(
-                        decoding: try encoder.encode(Status(statistics: statistics, failures: failures)), as: UTF8.self)
-                )
+                let status = Status(
+                    statistics: statistics, failures: failures, deployments: deployments, deploymentsAgeSeconds: age)
+                print(String(decoding: try encoder.encode(status), as: UTF8.self))
                 return
             }
             print("stage     ready  leased    done  failed")
@@ -48,6 +54,13 @@ struct StatusCommand: AsyncParsableCommand {
                     "waiting to retry: "
                         + statistics.retryingByClass.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(
                             separator: ", "))
+            }
+            if let age, !deployments.isEmpty {
+                print(
+                    age < 30
+                        ? "deployments (running):"
+                        : String(format: "deployments (as of the last run, %.0f s ago):", age))
+                for line in deploymentLines(deployments) { print(line) }
             }
             for failure in failures {
                 print("failed \(failure.stage.rawValue) \(failure.key): \(failure.errorClass): \(failure.message)")

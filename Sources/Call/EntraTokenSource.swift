@@ -1,0 +1,79 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import Synchronization
+
+/// Microsoft Entra ID access tokens for Azure OpenAI (scope `https://cognitiveservices.azure.com`),
+/// fetched when first needed and again five minutes before they expire. Tokens live in memory only.
+public final class EntraTokenSource: Sendable, Hashable {
+    /// Where tokens come from.
+    public enum Method: String, Sendable, Hashable {
+        /// `az account get-access-token` (a developer machine signed in with `az login`).
+        case azureCLI = "azure-cli"
+        /// The Azure Instance Metadata Service of a VM, container or function with a managed identity.
+        case managedIdentity = "managed-identity"
+    }
+
+    public let method: Method
+    private let cached = Mutex<(token: String, expires: Date)?>(nil)
+    static let resource = "https://cognitiveservices.azure.com"
+
+    public init(method: Method) { self.method = method }
+
+    /// A valid token, fetching a new one when the cached one is missing or about to expire.
+    public func token() async throws -> String {
+        if let current = cached.withLock({ $0 }), current.expires.timeIntervalSinceNow > 300 { return current.token }
+        let fresh = try await fetch()
+        cached.withLock { $0 = fresh }
+        return fresh.token
+    }
+
+    private func fetch() async throws -> (token: String, expires: Date) {
+        switch method {
+        case .azureCLI:
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["az", "account", "get-access-token", "--resource", Self.resource, "--output", "json"]
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = Pipe()
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0,
+                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                let token = object["accessToken"] as? String
+            else {
+                throw EntraError(
+                    message:
+                        "az account get-access-token failed (exit \(process.terminationStatus)); run `az login` first")
+            }
+            let expires = (object["expires_on"] as? Int).map { Date(timeIntervalSince1970: Double($0)) }
+            return (token, expires ?? Date().addingTimeInterval(3_000))
+        case .managedIdentity:
+            let url =
+                "http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01&resource=" + Self.resource
+            var request = HTTPClientRequest(url: url)
+            request.headers.add(name: "Metadata", value: "true")
+            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+            let body = try await response.body.collect(upTo: 1 << 20)
+            guard response.status == .ok,
+                let object = try? JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any],
+                let token = object["access_token"] as? String
+            else {
+                throw EntraError(message: "the managed identity endpoint answered HTTP \(response.status.code)")
+            }
+            let expires = (object["expires_on"] as? String).flatMap(Double.init).map(Date.init(timeIntervalSince1970:))
+            return (token, expires ?? Date().addingTimeInterval(3_000))
+        }
+    }
+
+    public static func == (lhs: EntraTokenSource, rhs: EntraTokenSource) -> Bool { lhs === rhs }
+    public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(self)) }
+}
+
+/// A failure to get an Entra ID token.
+public struct EntraError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

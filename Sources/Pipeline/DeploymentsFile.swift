@@ -1,0 +1,249 @@
+import Call
+import Foundation
+import Scheduler
+import SluiceCore
+import Yams
+
+/// The deployments a run may call: `deployments.yaml`.
+///
+/// ```yaml
+/// default_profile: prod
+/// profiles:                       # which deployments a profile uses
+///   prod: [gpt4o-ptu, gpt4o-paygo]
+///   test: [gpt4o-paygo]
+/// pools:                          # a pipeline's `deployment:` may name a pool
+///   gpt4o: [gpt4o-ptu, gpt4o-paygo]
+/// deployments:
+///   gpt4o-ptu:
+///     endpoint: https://contoso-eastus.openai.azure.com
+///     api: azure                  # azure | azure-v1 | openai
+///     api_version: 2024-10-21
+///     deployment: gpt-4o-ptu      # default: the entry's name
+///     model: gpt-4o
+///     auth: {api_key_env: AZURE_OPENAI_API_KEY}   # or bearer_env: NAME, or entra: azure-cli | managed-identity
+///     kind: provisioned
+///     ptu: 50
+///     priority: 1
+///     max_concurrency: 128
+///     spillover: gpt4o-paygo      # optional: Azure's x-ms-spillover-deployment
+///   gpt4o-paygo:
+///     endpoint: https://contoso-eastus.openai.azure.com
+///     model: gpt-4o
+///     kind: standard
+///     tpm: 450000                 # rpm: derived from the model when omitted
+///     priority: 2
+/// ```
+/// Secrets never go in the file: only the names of the environment variables that hold them.
+public struct DeploymentsFile: Sendable {
+    /// One entry, secrets not yet resolved.
+    public struct Entry: Sendable, Hashable {
+        public enum Auth: Sendable, Hashable {
+            case apiKeyEnvironment(String)
+            case bearerEnvironment(String)
+            case entra(EntraTokenSource.Method)
+            case none
+        }
+
+        public var name: String
+        public var endpoint: String
+        public var api: Deployment.API
+        public var deployment: String
+        public var model: String?
+        public var auth: Auth
+        public var quota: DeploymentQuota
+        /// Whether the RPM was derived from the TPM and the model (not given).
+        public var derivedRPM: Bool
+        public var timeoutSeconds: Double
+        public var spillover: String?
+
+        public init(
+            name: String, endpoint: String, api: Deployment.API, deployment: String, model: String?, auth: Auth,
+            quota: DeploymentQuota, derivedRPM: Bool, timeoutSeconds: Double, spillover: String?
+        ) {
+            self.name = name
+            self.endpoint = endpoint
+            self.api = api
+            self.deployment = deployment
+            self.model = model
+            self.auth = auth
+            self.quota = quota
+            self.derivedRPM = derivedRPM
+            self.timeoutSeconds = timeoutSeconds
+            self.spillover = spillover
+        }
+    }
+
+    public var entries: [String: Entry]
+    public var profiles: [String: [String]]
+    public var defaultProfile: String?
+    public var pools: [String: [String]]
+
+    public static func load(_ path: String) throws -> DeploymentsFile {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
+        else { throw SluiceError(.notFound, "\(path): cannot read the deployments file") }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> DeploymentsFile {
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw SluiceError(.invalidConfiguration, "\(file): not valid YAML: \(error)")
+        }
+        guard let mapping = node?.mapping else {
+            throw SluiceError(.invalidConfiguration, "\(file): expected a mapping with 'deployments'")
+        }
+        let reader = FieldReader(file: file, mapping: mapping, path: "", code: .invalidConfiguration)
+        try reader.rejectUnknown(["deployments", "profiles", "default_profile", "pools"])
+        guard let deployments = try reader.mapping("deployments"), !deployments.mapping.isEmpty else {
+            throw SluiceError(.invalidConfiguration, "\(file): field 'deployments' is required (a mapping of names)")
+        }
+        var entries: [String: Entry] = [:]
+        for key in deployments.mapping.keys {
+            guard let name = key.string, let entry = try deployments.mapping(name) else { continue }
+            entries[name] = try Self.entry(name, entry)
+        }
+        func groups(_ field: String) throws -> [String: [String]] {
+            guard let section = try reader.mapping(field) else { return [:] }
+            var result: [String: [String]] = [:]
+            for key in section.mapping.keys {
+                guard let name = key.string, let members = try section.strings(name), !members.isEmpty else {
+                    throw section.error(key.string ?? "?", "must be a non-empty list of deployment names")
+                }
+                for member in members where entries[member] == nil {
+                    throw section.error(name, "names '\(member)', which is not in 'deployments'")
+                }
+                result[name] = members
+            }
+            return result
+        }
+        let profiles = try groups("profiles")
+        let pools = try groups("pools")
+        let defaultProfile = try reader.string("default_profile")
+        if let defaultProfile, profiles[defaultProfile] == nil {
+            throw reader.error("default_profile", "names '\(defaultProfile)', which is not in 'profiles'")
+        }
+        for entry in entries.values {
+            if let spillover = entry.spillover, entries[spillover] == nil {
+                throw deployments.error(entry.name, "spillover names '\(spillover)', which is not in 'deployments'")
+            }
+        }
+        return DeploymentsFile(entries: entries, profiles: profiles, defaultProfile: defaultProfile, pools: pools)
+    }
+
+    private static func entry(_ name: String, _ reader: FieldReader) throws -> Entry {
+        try reader.rejectUnknown([
+            "endpoint", "api", "api_version", "deployment", "model", "auth", "kind", "tpm", "rpm", "ptu",
+            "max_concurrency", "priority", "weight", "timeout", "spillover",
+        ])
+        let endpoint = try reader.string("endpoint", required: true) ?? ""
+        let version = try reader.string("api_version") ?? "2024-10-21"
+        let api: Deployment.API
+        switch try reader.string("api") ?? "azure" {
+        case "azure": api = .azure(apiVersion: version)
+        case "azure-v1": api = .azureV1
+        case "openai": api = .openAICompatible
+        default: throw reader.error("api", "must be azure, azure-v1 or openai")
+        }
+        let model = try reader.string("model")
+        let auth: Entry.Auth
+        if let authReader = try reader.mapping("auth") {
+            try authReader.rejectUnknown(["api_key_env", "bearer_env", "entra"])
+            if let variable = try authReader.string("api_key_env") {
+                auth = .apiKeyEnvironment(variable)
+            } else if let variable = try authReader.string("bearer_env") {
+                auth = .bearerEnvironment(variable)
+            } else if let method = try authReader.string("entra") {
+                guard let parsed = EntraTokenSource.Method(rawValue: method) else {
+                    throw authReader.error("entra", "must be azure-cli or managed-identity")
+                }
+                auth = .entra(parsed)
+            } else {
+                auth = .none
+            }
+        } else {
+            auth =
+                api == .openAICompatible
+                ? .bearerEnvironment("OPENAI_API_KEY") : .apiKeyEnvironment("AZURE_OPENAI_API_KEY")
+        }
+        let facts = ModelQuota.forModel(model ?? "")
+        let kind: DeploymentQuota.Kind
+        var derived = false
+        switch try reader.string("kind") ?? "standard" {
+        case "standard":
+            let tpm = try reader.int("tpm", minimum: 1)
+            var rpm = try reader.int("rpm", minimum: 1)
+            if rpm == nil, let tpm {
+                rpm = facts.requestsPerMinute(forTokensPerMinute: tpm)
+                derived = true
+            }
+            kind = .standard(tokensPerMinute: tpm, requestsPerMinute: rpm)
+        case "provisioned":
+            let ptu = try reader.int("ptu", minimum: 1)
+            kind = .provisioned(
+                ptu: ptu, tokensPerMinute: ptu.flatMap { count in facts.tokensPerMinutePerPTU.map { $0 * count } })
+        default:
+            throw reader.error("kind", "must be standard or provisioned")
+        }
+        let quota = DeploymentQuota(
+            name: name, kind: kind,
+            maxConcurrency: try reader.int("max_concurrency", minimum: 1) ?? (quotaIsProvisioned(kind) ? 128 : 32),
+            priority: try reader.int("priority") ?? 1, weight: try reader.double("weight") ?? 1)
+        return Entry(
+            name: name, endpoint: endpoint, api: api, deployment: try reader.string("deployment") ?? name, model: model,
+            auth: auth, quota: quota, derivedRPM: derived, timeoutSeconds: try reader.double("timeout") ?? 120,
+            spillover: try reader.string("spillover"))
+    }
+
+    private static func quotaIsProvisioned(_ kind: DeploymentQuota.Kind) -> Bool {
+        if case .provisioned = kind { return true }
+        return false
+    }
+
+    /// The entries of a profile (or the default profile, or all of them).
+    public func selection(profile: String?) throws -> [Entry] {
+        let chosen = profile ?? defaultProfile
+        if let chosen {
+            guard let names = profiles[chosen] else {
+                throw SluiceError(
+                    .invalidConfiguration,
+                    "no profile '\(chosen)' (profiles: \(profiles.keys.sorted().joined(separator: ", ")))")
+            }
+            return names.compactMap { entries[$0] }
+        }
+        return entries.keys.sorted().compactMap { entries[$0] }
+    }
+}
+
+extension DeploymentsFile.Entry {
+    /// The deployment with its secret read from the environment (never from the file).
+    public func resolve(environment: [String: String]) throws -> Deployment {
+        let authentication: Deployment.Authentication
+        switch auth {
+        case .apiKeyEnvironment(let variable):
+            guard let key = environment[variable], !key.isEmpty else {
+                throw SluiceError(
+                    .invalidConfiguration,
+                    "deployment '\(name)': the environment variable \(variable) (its API key) is not set")
+            }
+            authentication = .apiKey(key)
+        case .bearerEnvironment(let variable):
+            guard let token = environment[variable], !token.isEmpty else {
+                throw SluiceError(
+                    .invalidConfiguration,
+                    "deployment '\(name)': the environment variable \(variable) (its bearer token) is not set")
+            }
+            authentication = .bearer(token)
+        case .entra(let method):
+            authentication = .entra(EntraTokenSource(method: method))
+        case .none:
+            authentication = .none
+        }
+        var deployment = Deployment(
+            name: name, endpoint: endpoint, api: api, deployment: self.deployment, authentication: authentication,
+            timeoutSeconds: timeoutSeconds, maxConcurrency: quota.maxConcurrency)
+        deployment.spilloverDeployment = spillover
+        return deployment
+    }
+}

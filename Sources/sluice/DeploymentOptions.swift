@@ -1,0 +1,188 @@
+import ArgumentParser
+import Call
+import Foundation
+import Pipeline
+import Scheduler
+import Simulator
+import SluiceCore
+
+/// Which deployments a command calls: a deployments file (with a profile), or one deployment given by flags.
+struct DeploymentOptions: ParsableArguments {
+    @Option(help: "The deployments file (default: deployments.yaml next to the database, if there is one).")
+    var deployments: String?
+
+    @Option(help: "The deployments file's profile to use (default: its default_profile, or all deployments).")
+    var profile: String?
+
+    @Option(
+        help:
+            "One deployment by flags: its endpoint, e.g. https://my-resource.openai.azure.com (or $AZURE_OPENAI_ENDPOINT)."
+    )
+    var endpoint: String?
+
+    @Option(help: "The deployment to call (default: the pipeline's).")
+    var deployment: String?
+
+    @Option(help: "URL shape: azure (dated api-version URL), azure-v1 (/openai/v1) or openai (OpenAI-compatible /v1).")
+    var api: APIShape = .azure
+
+    @Option(help: "The api-version of the azure shape (default: $OPENAI_API_VERSION or 2024-10-21).")
+    var apiVersion: String?
+
+    @Option(help: "The environment variable holding the API key.")
+    var apiKeyEnv = "AZURE_OPENAI_API_KEY"
+
+    @Option(help: "standard (paced under TPM/RPM) or provisioned (kept full).")
+    var kind: Kind = .standard
+
+    @Option(help: "The deployment's model, for the RPM ratio and PTU capacity (default: the pipeline's).")
+    var model: String?
+
+    @Option(help: "Tokens per minute of a standard deployment (without it, limits are learned from headers and 429s).")
+    var tpm: Int?
+
+    @Option(help: "Requests per minute (default: derived from --tpm with the model's ratio).")
+    var rpm: Int?
+
+    @Option(help: "PTUs of a provisioned deployment.")
+    var ptu: Int?
+
+    @Option(
+        parsing: .singleValue,
+        help: "Requests in flight at most: N for every deployment, or NAME=N for one (repeatable).")
+    var concurrency: [String] = []
+
+    @Option(help: "Per-request timeout in seconds.")
+    var timeout: Double = 120
+
+    @Option(help: "A 429's retry-after longer than this (seconds) stops that deployment instead of waiting.")
+    var maxRetryAfter: Double = 120
+
+    @Option(help: .hidden)
+    var timeScale: Double = 1
+
+    enum APIShape: String, ExpressibleByArgument, CaseIterable {
+        case azure
+        case azureV1 = "azure-v1"
+        case openai
+
+        func deployment(apiVersion: String) -> Deployment.API {
+            switch self {
+            case .azure: .azure(apiVersion: apiVersion)
+            case .azureV1: .azureV1
+            case .openai: .openAICompatible
+            }
+        }
+    }
+
+    enum Kind: String, ExpressibleByArgument, CaseIterable {
+        case standard, provisioned
+    }
+
+    /// The deployments file to read, if any.
+    func deploymentsFile(database: String) -> String? {
+        if let deployments { return deployments }
+        let nextToDatabase = ((database as NSString).deletingLastPathComponent as NSString)
+            .appendingPathComponent("deployments.yaml")
+        return endpoint == nil && FileManager.default.fileExists(atPath: nextToDatabase) ? nextToDatabase : nil
+    }
+
+    /// The deployment entries, secrets unresolved: from the file, or one from the flags.
+    func entries(database: String, pipeline: PipelineDefinition?, simulated: Bool) throws -> [DeploymentsFile.Entry] {
+        var entries: [DeploymentsFile.Entry]
+        if endpoint == nil, let path = deploymentsFile(database: database) {
+            entries = try DeploymentsFile.load(path).selection(profile: profile)
+        } else {
+            entries = [try flagEntry(pipeline: pipeline, simulated: simulated)]
+        }
+        try applyConcurrency(&entries)
+        return entries
+    }
+
+    private func flagEntry(pipeline: PipelineDefinition?, simulated: Bool) throws -> DeploymentsFile.Entry {
+        let environment = ProcessInfo.processInfo.environment
+        let name = deployment ?? pipeline?.deployment ?? (simulated ? "sim" : nil)
+        guard let name else {
+            throw SluiceError(.invalidConfiguration, "no deployment: pass --deployment or name one in the pipeline")
+        }
+        let endpoint = self.endpoint ?? environment["AZURE_OPENAI_ENDPOINT"] ?? (simulated ? "http://simulator" : "")
+        guard !endpoint.isEmpty else {
+            throw SluiceError(
+                .invalidConfiguration,
+                "no endpoint: pass --endpoint, set AZURE_OPENAI_ENDPOINT, use a deployments file, or --simulate")
+        }
+        let modelName = model ?? pipeline?.model ?? ""
+        let facts = ModelQuota.forModel(modelName)
+        let quotaKind: DeploymentQuota.Kind
+        var derived = false
+        switch kind {
+        case .standard:
+            var requests = rpm
+            if requests == nil, let tpm {
+                requests = facts.requestsPerMinute(forTokensPerMinute: tpm)
+                derived = true
+            }
+            quotaKind = .standard(tokensPerMinute: tpm, requestsPerMinute: requests)
+        case .provisioned:
+            quotaKind = .provisioned(
+                ptu: ptu, tokensPerMinute: ptu.flatMap { count in facts.tokensPerMinutePerPTU.map { $0 * count } })
+        }
+        let auth: DeploymentsFile.Entry.Auth
+        if simulated {
+            auth = .none
+        } else if environment[apiKeyEnv].map({ !$0.isEmpty }) ?? false {
+            auth = api == .openai ? .bearerEnvironment(apiKeyEnv) : .apiKeyEnvironment(apiKeyEnv)
+        } else if environment["AZURE_OPENAI_AD_TOKEN"].map({ !$0.isEmpty }) ?? false {
+            auth = .bearerEnvironment("AZURE_OPENAI_AD_TOKEN")
+        } else {
+            throw SluiceError(
+                .invalidConfiguration,
+                "no credentials: set \(apiKeyEnv) (or AZURE_OPENAI_AD_TOKEN for an Entra ID token)")
+        }
+        let version = apiVersion ?? environment["OPENAI_API_VERSION"] ?? "2024-10-21"
+        return DeploymentsFile.Entry(
+            name: name, endpoint: endpoint, api: api.deployment(apiVersion: version), deployment: name,
+            model: modelName.isEmpty ? nil : modelName, auth: auth,
+            quota: DeploymentQuota(name: name, kind: quotaKind, maxConcurrency: kind == .provisioned ? 128 : 16),
+            derivedRPM: derived, timeoutSeconds: timeout, spillover: nil)
+    }
+
+    private func applyConcurrency(_ entries: inout [DeploymentsFile.Entry]) throws {
+        for item in concurrency {
+            let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
+            guard let value = Int(parts.last ?? ""), value >= 1 else {
+                throw ValidationError("--concurrency: '\(item)' is not N or NAME=N with N ≥ 1")
+            }
+            if parts.count == 2 {
+                guard let index = entries.firstIndex(where: { $0.name == parts[0] }) else {
+                    throw ValidationError(
+                        "--concurrency: no deployment '\(parts[0])' (have: \(entries.map(\.name).joined(separator: ", ")))"
+                    )
+                }
+                entries[index].quota.maxConcurrency = value
+            } else {
+                for index in entries.indices { entries[index].quota.maxConcurrency = value }
+            }
+        }
+    }
+
+    /// The simulator's deployments mirroring the entries' limits (standard TPM/RPM, provisioned capacity).
+    static func simulated(_ entries: [DeploymentsFile.Entry]) -> [SimulatorConfiguration.Deployment] {
+        entries.map { entry in
+            let kind: SimulatorConfiguration.Deployment.Kind
+            switch entry.quota.kind {
+            case .standard(let tpm?, let rpm):
+                kind = .standard(
+                    tokensPerMinute: tpm, requestsPerMinute: rpm ?? max(1, tpm * 6 / 1000), rpmWindowSeconds: 1)
+            case .standard:
+                kind = .unlimited
+            case .provisioned(_, let tpm):
+                kind = .provisioned(
+                    tokensPerMinute: tpm ?? 150_000,
+                    outputTokenWeight: ModelQuota.forModel(entry.model ?? "").outputTokenWeight, bucketSeconds: 10)
+            }
+            return SimulatorConfiguration.Deployment(
+                name: entry.deployment, kind: kind, model: entry.model ?? "gpt-4o-2024-08-06")
+        }
+    }
+}
