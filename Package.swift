@@ -90,7 +90,9 @@ let package = Package(
         ),
         .target(
             name: "Benchmarks",
-            dependencies: ["Tokenizer", "Queue", "Pipeline", "Simulator", "SluiceCore", "Call", "Ingest", "Chunk"],
+            dependencies: [
+                "Tokenizer", "Queue", "Pipeline", "Simulator", "SluiceCore", "Call", "Ingest", "Chunk", "Scheduler",
+            ],
             swiftSettings: swiftSettings
         ),
 
@@ -99,6 +101,7 @@ let package = Package(
             name: "sluice",
             dependencies: [
                 "Tokenizer", "Benchmarks", "Pipeline", "Simulator", "SluiceCore", "Queue", "Ingest", "Chunk",
+                "Scheduler",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -23,8 +23,15 @@ struct Governor {
     private var lastRefill: Double
     /// Fraction of the TPM this process allows itself after 429s (1 = all of it).
     private(set) var rateFactor: Double = 1
-    /// Tokens per second other clients spend on the deployment (learned from remaining-tokens headers).
-    private(set) var othersPerSecond: Double = 0
+    /// Tokens per second other clients spend on the deployment (learned from remaining-tokens headers),
+    /// ignoring the noise of the measurement (under 1% of the TPM).
+    var othersPerSecond: Double {
+        let ceiling = Double(tokensPerMinute ?? 0) / 60
+        let estimate = min(ceiling, max(0, othersEstimate))
+        return estimate < ceiling * 0.01 ? 0 : estimate
+    }
+    /// The running average of the samples, unclamped so that noise around zero averages out.
+    private var othersEstimate: Double = 0
     private var lastRemaining: (value: Int, time: Double)?
     private(set) var largestCharge = 0
 
@@ -217,7 +224,7 @@ struct Governor {
             .reduce(0) { $0 + $1.charge }
         let others = Double(consumed - ours) / (time - last.time)
         let ceiling = Double(tokensPerMinute ?? 0) / 60
-        othersPerSecond = min(ceiling, max(0, othersPerSecond + 0.3 * (others - othersPerSecond)))
+        othersEstimate = min(ceiling, max(-ceiling, othersEstimate + 0.2 * (others - othersEstimate)))
     }
 
     private mutating func trimHistory(_ now: Double) {

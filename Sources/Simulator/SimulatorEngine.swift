@@ -35,6 +35,8 @@ final class SimulatorEngine: Sendable {
         var requestsThisWindow = 0
         var bucketLevel: Double = 0
         var bucketTime: Double = 0
+        /// Tokens the provisioned bucket has drained (processed) since the start.
+        var drained: Double = 0
     }
 
     struct State {
@@ -143,14 +145,22 @@ final class SimulatorEngine: Sendable {
                 return .failure(
                     error(404, "DeploymentNotFound", "The API deployment for this resource does not exist."))
             }
+            let drainedBefore = deployment.drained
             let admission = Self.admit(&deployment, charge: charge, now: now)
             state.deployments[deploymentName] = deployment
+            let minute = Int(now / 60)
+            var counters = state.statistics.timeline[deploymentName]?[minute] ?? MinuteCounters()
+            counters.drainedTokens += Int(deployment.drained - drainedBefore)
+            defer { state.statistics.timeline[deploymentName, default: [:]][minute] = counters }
             switch admission {
             case .failure(let response):
                 state.statistics.rateLimited += 1
+                counters.rateLimited += 1
                 return .failure(response)
             case .success(let headers):
                 state.statistics.admittedTokens += charge
+                counters.admittedTokens += charge
+                counters.requests += 1
                 return .success((deployment, headers))
             }
         }
@@ -297,7 +307,9 @@ final class SimulatorEngine: Sendable {
             ])
         case .provisioned(let tpm, _, let bucketSeconds):
             let rate = Double(tpm) / 60
-            deployment.bucketLevel = max(0, deployment.bucketLevel - (now - deployment.bucketTime) * rate)
+            let drain = min(deployment.bucketLevel, max(0, now - deployment.bucketTime) * rate)
+            deployment.drained += drain
+            deployment.bucketLevel -= drain
             deployment.bucketTime = now
             let capacity = rate * bucketSeconds
             let utilization = deployment.bucketLevel / capacity
@@ -442,6 +454,20 @@ public struct SimulatorStatistics: Sendable, Codable, Hashable {
     public var arrivalsByClientID: [String: [Int]] = [:]
     /// Successful completions delivered whole, by `x-ms-client-request-id`.
     public var completedByClientID: [String: Int] = [:]
+    /// Per deployment, per simulated minute (0, 1, ... since the simulator started).
+    public var timeline: [String: [Int: MinuteCounters]] = [:]
+
+    public init() {}
+}
+
+/// One deployment's counters in one simulated minute.
+public struct MinuteCounters: Sendable, Codable, Hashable {
+    /// Requests admitted and the quota they were charged (estimate at arrival).
+    public var requests = 0
+    public var admittedTokens = 0
+    public var rateLimited = 0
+    /// Provisioned: tokens the capacity processed (prompt + weighted completion, after correction).
+    public var drainedTokens = 0
 
     public init() {}
 }

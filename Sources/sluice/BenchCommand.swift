@@ -9,6 +9,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure Sluice's throughput.",
         subcommands: [
             BenchTokenizerCommand.self, BenchQueueCommand.self, BenchPipelineCommand.self, BenchIngestCommand.self,
+            BenchQuotaCommand.self,
         ]
     )
 }
@@ -166,6 +167,52 @@ struct BenchIngestCommand: ParsableCommand {
             print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
         } else {
             print(report.formatted())
+        }
+    }
+}
+
+struct BenchQuotaCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quota",
+        abstract: "Share of a deployment's quota a run uses, and its 429s, against the simulator (sped up).",
+        discussion: """
+            standard: 300,000 TPM / 1,800 RPM. provisioned: 200,000 tokens/min of capacity. pool: \
+            provisioned (150,000/min, priority 1) and standard (300,000 TPM, priority 2). Prompts of \
+            about 1,000 tokens, max_tokens 300. Minute 0 is ramp-up and left out of the steady state.
+            """)
+
+    @Option(help: "standard, provisioned, pool or all.")
+    var scenario = "all"
+
+    @Option(help: "Simulated minutes to run (at least 4 gives 3 of steady state).")
+    var minutes = 4
+
+    @Option(help: "Simulated time runs this many times faster than real time (beyond ~5, timer jitter costs quota).")
+    var speedup: Double = 5
+
+    @Option(help: "Working folder (recreated).")
+    var directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-bench-quota").path
+
+    @Flag(help: "Print the reports as JSON.")
+    var json = false
+
+    func run() async throws {
+        let scenarios =
+            scenario == "all"
+            ? QuotaBenchmark.Scenario.allCases : [QuotaBenchmark.Scenario(rawValue: scenario)].compactMap { $0 }
+        guard !scenarios.isEmpty else { throw ValidationError("--scenario: standard, provisioned, pool or all") }
+        var reports: [QuotaBenchmark.Report] = []
+        for scenario in scenarios {
+            let report = try await QuotaBenchmark(scenario: scenario, minutes: minutes, speedUp: speedup).run(
+                directory: directory
+            ) { Terminal.status($0) }
+            reports.append(report)
+            if !json { print(report.formatted() + "\n") }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(reports), as: UTF8.self))
         }
     }
 }
