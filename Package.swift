@@ -133,7 +133,7 @@ let package = Package(
             name: "CoreTests",
             dependencies: [
                 "SluiceTesting", "Queue", "Ingest", "Chunk", "Prompt", "Call", "Collect", "Pipeline", "Simulator",
-                "SluiceCore", "Tokenizer", "Scheduler",
+                "SluiceCore", "Tokenizer", "Scheduler", "Benchmarks",
             ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

@@ -148,7 +148,7 @@ public final class PipelineRunner: Sendable {
             tokensPerMinute: wall > 0 ? Double(counters.promptTokens + counters.completionTokens) / wall * 60 : 0,
             output: configuration.outputPath, pending: statistics.pending, interrupted: interrupted,
             deployments: await scheduler.statuses(), stoppedBecause: stopReason.withLock { $0 },
-            warnings: await scheduler.takeWarnings())
+            warnings: await scheduler.warnings)
     }
 }
 

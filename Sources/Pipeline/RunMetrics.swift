@@ -79,6 +79,6 @@ public struct RunSummary: Sendable, Codable {
     public var deployments: [DeploymentStatus] = []
     /// Why the run stopped before the queue was drained, when it did (e.g. every deployment's quota used up).
     public var stoppedBecause: String?
-    /// Warnings not yet shown.
+    /// Every warning of the run (a deployment stopped, max_tokens over-reserving).
     public var warnings: [String] = []
 }

@@ -80,6 +80,13 @@ struct Governor {
     /// Whether admission is paced by a token budget (else by the closed loop).
     var pacedByTokens: Bool { !quota.isProvisioned && tokensPerMinute != nil }
 
+    /// Still in slow start: no 429 yet, so its concurrency window says nothing about its capacity.
+    /// A caller waits for such a deployment rather than spilling over to a lower priority.
+    var rampingUp: Bool {
+        !pacedByTokens && threshold >= Double(quota.maxConcurrency) && window < Double(quota.maxConcurrency)
+            && stopped == nil && openUntil == nil
+    }
+
     /// The cap on requests in flight now.
     var concurrency: Int { pacedByTokens ? quota.maxConcurrency : max(1, Int(window)) }
 

@@ -12,6 +12,8 @@ public actor Scheduler {
     private var nextID = 0
     private var warned: Set<String> = []
     private var pendingWarnings: [String] = []
+    /// Every warning so far, in order.
+    public private(set) var warnings: [String] = []
 
     /// A granted request: which deployment, and what was charged when.
     public struct Admission: Sendable, Hashable {
@@ -48,8 +50,9 @@ public actor Scheduler {
             let now = clock.now
             var earliest = Double.infinity
             var usable = false
-            for priority in priorities {
+            priorities: for priority in priorities {
                 var ready: [String] = []
+                var ramping = false
                 for name in pool {
                     guard var governor = governors[name], governor.quota.priority == priority else { continue }
                     let wait = governor.wait(charge: charge, now: now)
@@ -57,12 +60,15 @@ public actor Scheduler {
                     guard let wait else { continue }
                     usable = true
                     if wait <= 0 { ready.append(name) } else { earliest = min(earliest, wait) }
+                    if wait == .infinity && governor.rampingUp { ramping = true }
                 }
                 if let name = pick(ready) {
                     governors[name]?.admit(charge: charge, reservedOutput: reservedOutput, now: now)
                     nextID += 1
                     return Admission(deployment: name, time: now, charge: charge, id: nextID)
                 }
+                // Not known to be full yet: wait for it instead of spilling to a lower priority.
+                if ramping { break priorities }
             }
             guard usable else {
                 let reasons = pool.map { name in governors[name]?.stopped ?? "\(name): no such deployment" }
@@ -106,7 +112,10 @@ public actor Scheduler {
     }
 
     private func note(_ message: String, key: String) {
-        if warned.insert(key).inserted { pendingWarnings.append(message) }
+        if warned.insert(key).inserted {
+            pendingWarnings.append(message)
+            warnings.append(message)
+        }
     }
 
     /// Warnings since the last call (deployments stopped, max_tokens over-reserving), each once.

@@ -10,6 +10,8 @@ public struct SimulatorConfiguration: Sendable, Hashable {
             case provisioned(tokensPerMinute: Int, outputTokenWeight: Int, bucketSeconds: Double)
             /// No limits.
             case unlimited
+            /// Its quota is used up for the day: every request gets a 429 asking to retry after 86,400 s.
+            case exhausted
         }
 
         public var name: String
@@ -63,6 +65,8 @@ public struct SimulatorConfiguration: Sendable, Hashable {
     public var faults: Faults
     /// Seed of the fault draws.
     public var seed: UInt64
+    /// Keep every arrival's time and answer in the statistics (for tests; grows with the run).
+    public var recordArrivals = false
 
     public init(
         deployments: [Deployment] = [], defaultKind: Deployment.Kind? = .unlimited, apiKey: String? = "sim-key",

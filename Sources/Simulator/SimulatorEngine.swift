@@ -152,6 +152,16 @@ final class SimulatorEngine: Sendable {
             var counters = state.statistics.timeline[deploymentName]?[minute] ?? MinuteCounters()
             counters.drainedTokens += Int(deployment.drained - drainedBefore)
             defer { state.statistics.timeline[deploymentName, default: [:]][minute] = counters }
+            if configuration.recordArrivals {
+                var arrival = Arrival(time: now, status: 200, retryAfter: nil)
+                if case .failure(let response) = admission {
+                    arrival.status = response.status
+                    arrival.retryAfter =
+                        response.headers.first { $0.0 == "retry-after-ms" }.flatMap { Double($0.1) }
+                        .map { $0 / 1000 } ?? response.headers.first { $0.0 == "retry-after" }.flatMap { Double($0.1) }
+                }
+                state.statistics.arrivals[deploymentName, default: []].append(arrival)
+            }
             switch admission {
             case .failure(let response):
                 state.statistics.rateLimited += 1
@@ -268,6 +278,11 @@ final class SimulatorEngine: Sendable {
         switch deployment.deployment.kind {
         case .unlimited:
             return .success([])
+        case .exhausted:
+            return .failure(
+                rateLimited(
+                    "Requests to the ChatCompletions_Create Operation have exceeded the daily token quota of your current pricing tier. Please retry after 86400 seconds.",
+                    retryAfter: 86_400, remainingTokens: 0, remainingRequests: 0))
         case .standard(let tpm, let rpm, let windowSeconds):
             let minute = Int(now / 60)
             if minute != deployment.minute {
@@ -456,8 +471,20 @@ public struct SimulatorStatistics: Sendable, Codable, Hashable {
     public var completedByClientID: [String: Int] = [:]
     /// Per deployment, per simulated minute (0, 1, ... since the simulator started).
     public var timeline: [String: [Int: MinuteCounters]] = [:]
+    /// Per deployment, every request's arrival (only with `recordArrivals`).
+    public var arrivals: [String: [Arrival]] = [:]
 
     public init() {}
+}
+
+/// A request as the simulator's quota saw it.
+public struct Arrival: Sendable, Codable, Hashable {
+    /// Simulated seconds since the simulator started.
+    public var time: Double
+    /// 200 when admitted, 429 when refused.
+    public var status: Int
+    /// The retry-after a 429 carried, in seconds.
+    public var retryAfter: Double?
 }
 
 /// One deployment's counters in one simulated minute.

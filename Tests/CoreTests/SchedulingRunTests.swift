@@ -1,0 +1,148 @@
+import Benchmarks
+import Call
+import Foundation
+import Pipeline
+import Queue
+import Scheduler
+import Simulator
+import SluiceCore
+import SluiceTesting
+import Testing
+
+/// Whole runs against the simulator with Azure's quota rules, time sped up: the scheduler in situ.
+@Suite(.serialized) struct SchedulingRunTests {
+    static let speedUp = 20.0
+
+    /// A run of `documents` short documents over the given deployments; returns the summary, the
+    /// simulator's statistics and the JSONL lines.
+    static func run(
+        _ deployments: [(SimulatorConfiguration.Deployment, DeploymentQuota)], documents: Int,
+        configure: (inout RunConfiguration) -> Void = { _ in }
+    ) async throws -> (RunSummary, SimulatorStatistics, [[String: Any]]) {
+        let directory = try TemporaryDirectory()
+        for index in 0..<documents {
+            try directory.write(
+                "docs/d\(index).txt", DocumentFactory.document(seed: index, paragraphs: 2, wordsPerParagraph: 40))
+        }
+        var simulator = SimulatorConfiguration(
+            deployments: deployments.map(\.0), defaultKind: nil, baseLatency: 0.5, perTokenLatency: 0.005,
+            speedUp: speedUp, replyTokens: 20)
+        simulator.recordArrivals = true
+        let server = try await SimulatorServer.start(configuration: simulator)
+        let queue = try SQLiteJobQueue(path: directory.file("queue.db"))
+        let pipeline = try PipelineFile.parse(PipelineRunTests.yaml, file: "test.yaml", defaultName: "test")
+        _ = try await Enqueuer(queue: queue).enqueue(root: directory.file("docs"), pipeline: pipeline)
+        var configured: [String: Deployment] = [:]
+        var quotas: [String: DeploymentQuota] = [:]
+        for (simulated, quota) in deployments {
+            configured[quota.name] = Deployment(
+                name: quota.name, endpoint: server.endpoint, api: .azure(apiVersion: "2024-10-21"),
+                deployment: simulated.name, authentication: .apiKey("sim-key"), timeoutSeconds: 10,
+                maxConcurrency: quota.maxConcurrency)
+            quotas[quota.name] = quota
+        }
+        var configuration = RunConfiguration(
+            outputPath: directory.file("out.jsonl"), deployments: configured,
+            retry: RetryPolicy(maxAttempts: 6, baseSeconds: 0.01, capSeconds: 0.05), progressInterval: 60)
+        configuration.quotas = quotas
+        configuration.clock = ScaledClock(speedUp: speedUp)
+        configure(&configuration)
+        let client = ChatCompletionClient()
+        let runner = PipelineRunner(
+            queue: queue, databasePath: directory.file("queue.db"), configuration: configuration, client: client)
+        let summary = try await runner.run { _ in }
+        try await client.shutdown()
+        let statistics = server.statistics
+        try await server.stop()
+        let data = (try? Data(contentsOf: URL(fileURLWithPath: directory.file("out.jsonl")))) ?? Data()
+        let lines = try data.split(separator: UInt8(ascii: "\n")).map {
+            try #require(try JSONSerialization.jsonObject(with: Data($0)) as? [String: Any])
+        }
+        return (summary, statistics, lines)
+    }
+
+    static func deployment(of line: [String: Any]) -> String? {
+        (line["sluice"] as? [String: Any])?["deployment"] as? String
+    }
+
+    @Test func standardLimitsHoldWithoutA429Storm() async throws {
+        // Slower than the other tests: timer jitter of a debug build, sped up 20 times, costs quota.
+        let report = try await QuotaBenchmark(scenario: .standard, minutes: 3, speedUp: 8).run(
+            directory: try TemporaryDirectory().path
+        ) { _ in }
+        #expect((report.rateLimitedShare["paygo"] ?? 1) <= 0.01)
+        #expect((report.utilization["paygo"] ?? 0) >= 0.85, "\(report.formatted())")
+        // The simulator enforces the TPM: no minute may have been charged more.
+        #expect(report.minutes.allSatisfy { $0.admittedTokens <= 300_000 })
+    }
+
+    @Test func provisionedIsKeptFullAndOnlyOverflowSpills() async throws {
+        let report = try await QuotaBenchmark(scenario: .pool, minutes: 3, speedUp: 10).run(
+            directory: try TemporaryDirectory().path
+        ) { _ in }
+        #expect((report.utilization["ptu"] ?? 0) >= 0.9, "\(report.formatted())")
+        #expect((report.rateLimitedShare["paygo"] ?? 1) <= 0.01)
+        #expect((report.requests["paygo"] ?? 0) > 0)
+    }
+
+    @Test func priorityOneServesEverythingWhileItHasRoom() async throws {
+        let ptu = (
+            SimulatorConfiguration.Deployment(
+                name: "ptu", kind: .provisioned(tokensPerMinute: 2_000_000, outputTokenWeight: 4, bucketSeconds: 10)),
+            DeploymentQuota(
+                name: "ptu", kind: .provisioned(ptu: nil, tokensPerMinute: nil), maxConcurrency: 64, priority: 1)
+        )
+        let paygo = (
+            SimulatorConfiguration.Deployment(name: "paygo", kind: .unlimited),
+            DeploymentQuota(name: "paygo", kind: .standard(tokensPerMinute: nil, requestsPerMinute: nil), priority: 2)
+        )
+        let (summary, _, lines) = try await Self.run([ptu, paygo], documents: 30)
+        #expect(summary.chunksSucceeded == lines.count && lines.count >= 30)
+        #expect(lines.allSatisfy { Self.deployment(of: $0) == "ptu" })
+    }
+
+    @Test func retryAfterIsHonouredAndNothingIsLostOrDuplicated() async throws {
+        // The scheduler believes the deployment has three times the TPM it has: 429s must come,
+        // and after each one no request may reach the deployment before its retry-after is up.
+        let paygo = (
+            SimulatorConfiguration.Deployment(
+                name: "paygo", kind: .standard(tokensPerMinute: 12_000, requestsPerMinute: 600, rpmWindowSeconds: 1)),
+            DeploymentQuota(
+                name: "paygo", kind: .standard(tokensPerMinute: 36_000, requestsPerMinute: 600), maxConcurrency: 8)
+        )
+        let (summary, statistics, lines) = try await Self.run([paygo], documents: 90)
+        let arrivals = statistics.arrivals["paygo"] ?? []
+        let refusals = arrivals.filter { $0.status == 429 }
+        #expect(!refusals.isEmpty)
+        for refusal in refusals {
+            let due = refusal.time + (refusal.retryAfter ?? 0)
+            // Requests already on their way when the 429 was sent may still arrive just after it.
+            let early = arrivals.filter { $0.time > refusal.time + 0.5 && $0.time < due - 0.05 }
+            #expect(early.isEmpty, "arrived at \(early.first?.time ?? 0), due \(due)")
+        }
+        #expect(summary.chunksFailed == 0 && summary.pending == 0)
+        let ids = lines.compactMap { $0["custom_id"] as? String }
+        #expect(ids.count == summary.chunks && Set(ids).count == ids.count)
+    }
+
+    @Test func aDailyCapFailsOverOrStopsTheRunWithoutLosingWork() async throws {
+        let capped = (
+            SimulatorConfiguration.Deployment(name: "capped", kind: .exhausted),
+            DeploymentQuota(name: "capped", kind: .standard(tokensPerMinute: nil, requestsPerMinute: nil), priority: 1)
+        )
+        let spare = (
+            SimulatorConfiguration.Deployment(name: "spare", kind: .unlimited),
+            DeploymentQuota(name: "spare", kind: .standard(tokensPerMinute: nil, requestsPerMinute: nil), priority: 2)
+        )
+        let (failedOver, _, lines) = try await Self.run([capped, spare], documents: 12)
+        #expect(failedOver.chunksSucceeded == lines.count && failedOver.chunksFailed == 0)
+        #expect(lines.allSatisfy { Self.deployment(of: $0) == "spare" })
+        #expect(failedOver.warnings.contains { $0.contains("capped") && $0.contains("86400") })
+
+        let (stopped, statistics, _) = try await Self.run([capped], documents: 12)
+        #expect(stopped.stoppedBecause?.contains("86400") == true)
+        #expect(stopped.chunksFailed == 0 && stopped.pending > 0)
+        // One refusal was enough: the deployment was not asked again and again.
+        #expect((statistics.arrivals["capped"] ?? []).count <= 8)
+    }
+}
