@@ -126,9 +126,12 @@ import Testing
 
     @Test func faultsEndAsSuccessesOrClassifiedFailuresAndTheRunGoesOn() async throws {
         var faults = SimulatorConfiguration.Faults()
-        faults.serverError = 0.2
+        faults.serverError = 0.15
+        faults.serviceUnavailable = 0.05
         faults.truncatedJSON = 0.1
         faults.connectionReset = 0.1
+        faults.stall = 0.03
+        faults.stallSeconds = 3  // past the harness's 2-second timeout
         let harness = try await Harness(faults: faults, seed: 11)
         for index in 0..<20 {
             try harness.directory.write(

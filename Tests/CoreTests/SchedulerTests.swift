@@ -190,4 +190,19 @@ final class VirtualClock: SchedulerClock {
         let perMinute = Double(lastMinutes) / ((clock.now - 120) / 60)
         #expect(perMinute > 50_000 && perMinute < 60_000, "took \(perMinute) tokens/min of the 60,000 left")
     }
+
+    @Test func overReservedMaxTokensIsReportedWithWhatItCosts() async throws {
+        let clock = VirtualClock()
+        let scheduler = Scheduler(
+            deployments: [DeploymentQuota(name: "ptu", kind: .provisioned(ptu: 15, tokensPerMinute: nil))],
+            clock: clock)
+        for _ in 0..<60 {
+            let admission = try await scheduler.acquire(from: ["ptu"], charge: 1_300, reservedOutput: 300)
+            await scheduler.finish(
+                admission,
+                CallReport(result: .answered, latencySeconds: 0.5, promptTokens: 1_000, completionTokens: 40))
+        }
+        let warning = try #require(await scheduler.warnings.first)
+        #expect(warning.contains("ptu") && warning.contains("average 40 tokens") && warning.contains("reserves 300"))
+    }
 }
