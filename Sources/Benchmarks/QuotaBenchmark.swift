@@ -143,8 +143,13 @@ public struct QuotaBenchmark: Sendable {
         let client = ChatCompletionClient(connectionsPerHost: 256)
         let runner = PipelineRunner(
             queue: queue, databasePath: databasePath, configuration: configuration, client: client)
-        // The simulator's minutes count from its start; the run is stopped after `minutes` of them.
+        // The simulator's minutes count from its start; the run is measured from the minute of its
+        // first call (ingest, chunking and rendering come first) and stopped `minutes` later.
         let task = Task { try await runner.run { _ in } }
+        while server.statistics.requests == 0 && !task.isCancelled {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        let first = deployments.compactMap { server.statistics.timeline[$0.0.name]?.keys.min() }.min() ?? 0
         let realSeconds = Double(minutes) * 60 / speedUp
         try await Task.sleep(for: .milliseconds(Int(realSeconds * 1_000)))
         task.cancel()
@@ -152,10 +157,10 @@ public struct QuotaBenchmark: Sendable {
         let statistics = server.statistics
         try await client.shutdown()
         try await server.stop()
-        return report(statistics)
+        return report(statistics, firstMinute: first)
     }
 
-    func report(_ statistics: SimulatorStatistics) -> Report {
+    func report(_ statistics: SimulatorStatistics, firstMinute: Int) -> Report {
         var rows: [Minute] = []
         var utilization: [String: Double] = [:]
         var share: [String: Double] = [:]
@@ -167,12 +172,12 @@ public struct QuotaBenchmark: Sendable {
                 guard let counters = timeline[minute] else { continue }
                 rows.append(
                     Minute(
-                        minute: minute, deployment: quota.name, requests: counters.requests,
+                        minute: minute - firstMinute, deployment: quota.name, requests: counters.requests,
                         rateLimited: counters.rateLimited, admittedTokens: counters.admittedTokens,
                         processedTokens: counters.drainedTokens))
             }
-            // Steady state: whole minutes after the first.
-            let steady = (1..<minutes).compactMap { timeline[$0] }
+            // Steady state: whole minutes after the first (which is partial, and ramp-up).
+            let steady = ((firstMinute + 1)..<(firstMinute + minutes)).compactMap { timeline[$0] }
             let admitted = steady.reduce(0) { $0 + $1.requests }
             let refused = steady.reduce(0) { $0 + $1.rateLimited }
             requests[quota.name] = admitted + refused

@@ -40,14 +40,12 @@ public struct RunConfiguration: Sendable {
         }
     }
 
-    /// The deployments a pipeline's calls may go to: a pool, one deployment, or all of them.
+    /// The deployments a pipeline's calls may go to: the command line's choice (`defaultDeployment`),
+    /// else the pool or deployment the pipeline names, else all of them. An unknown name stays in the
+    /// pool, so the scheduler stops the run with a message that names it.
     func pool(named name: String?) -> [String] {
-        if let name, let pool = pools[name] { return pool }
-        if let name, deployments[name] != nil { return [name] }
-        if let fallback = defaultDeployment {
-            if let pool = pools[fallback] { return pool }
-            if deployments[fallback] != nil { return [fallback] }
-        }
+        if let chosen = defaultDeployment { return pools[chosen] ?? [chosen] }
+        if let name { return pools[name] ?? [name] }
         return deployments.keys.sorted()
     }
 

@@ -101,15 +101,15 @@ struct DeploymentOptions: ParsableArguments {
 
     private func flagEntry(pipeline: PipelineDefinition?, simulated: Bool) throws -> DeploymentsFile.Entry {
         let environment = ProcessInfo.processInfo.environment
-        let name = deployment ?? pipeline?.deployment ?? (simulated ? "sim" : nil)
-        guard let name else {
-            throw SluiceError(.invalidConfiguration, "no deployment: pass --deployment or name one in the pipeline")
-        }
         let endpoint = self.endpoint ?? environment["AZURE_OPENAI_ENDPOINT"] ?? (simulated ? "http://simulator" : "")
         guard !endpoint.isEmpty else {
             throw SluiceError(
                 .invalidConfiguration,
                 "no endpoint: pass --endpoint, set AZURE_OPENAI_ENDPOINT, use a deployments file, or --simulate")
+        }
+        let name = deployment ?? pipeline?.deployment ?? (simulated ? "sim" : nil)
+        guard let name else {
+            throw SluiceError(.invalidConfiguration, "no deployment: pass --deployment or name one in the pipeline")
         }
         let modelName = model ?? pipeline?.model ?? ""
         let facts = ModelQuota.forModel(modelName)

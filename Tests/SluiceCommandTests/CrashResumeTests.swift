@@ -43,9 +43,22 @@ struct CrashResumeTests {
         let kills = 8
         // After each kill: the simulator's arrival count, and the units whose results were committed.
         var checkpoints: [(arrivals: Int, committed: Set<String>)] = []
-        for _ in 0..<kills {
+        for round in 0..<kills {
             let process = try SluiceProcess.start(arguments, environment: environment)
-            usleep(UInt32.random(in: 20_000...700_000, using: &generator))
+            if round % 2 == 1 {
+                // Every other kill comes just after this process committed results of its own (however
+                // slow a debug build starts), the others at any moment, startup included.
+                let before = try await SQLiteJobQueue(path: database).storedUnitKeys().count
+                let deadline = Date().addingTimeInterval(20)
+                while try await SQLiteJobQueue(path: database).storedUnitKeys().count == before,
+                    process.isRunning, Date() < deadline
+                {
+                    usleep(5_000)
+                }
+                usleep(UInt32.random(in: 0...200_000, using: &generator))
+            } else {
+                usleep(UInt32.random(in: 20_000...700_000, using: &generator))
+            }
             kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
             let arrivals = try #require(try await simulator.statistics()["requests"] as? Int)
