@@ -38,6 +38,7 @@ public enum ResultLine {
             "\"page\":" + (input.page.map(String.init) ?? "null"),
             "\"pipeline\":" + json(input.pipeline),
             "\"deployment\":" + json(record.deployment),
+            "\"spilled_to\":" + (record.spilledTo.map(json) ?? "null"),
             "\"model\":" + (record.model.map(json) ?? "null"),
             "\"attempts\":\(record.attempts)",
             "\"latency_ms\":\(record.latencyMilliseconds)",

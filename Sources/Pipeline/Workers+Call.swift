@@ -151,6 +151,7 @@ extension Workers {
             body: outcome.body.map { String(decoding: $0, as: UTF8.self) }, errorCode: outcome.errorClass?.rawValue,
             errorMessage: outcome.message, deployment: deployment.name, model: outcome.model, attempts: attempts,
             latencyMilliseconds: Int(outcome.latencySeconds * 1000), usage: outcome.usage)
+        if let served = outcome.servedBy, served != deployment.deployment { record.spilledTo = served }
         let now = Date().timeIntervalSince1970
         guard let errorClass = outcome.errorClass else {
             runner.metrics.update { $0.succeeded += 1 }

@@ -106,7 +106,16 @@ final class SimulatorEngine: Sendable {
             return error(400, "invalid_request_error", "the request body is not a chat completion request")
         }
         let clientID = headers.first { $0.0.lowercased() == "x-ms-client-request-id" }?.1
-        return respond(deploymentName: deploymentName, request: object, messages: messages, clientID: clientID)
+        let response = respond(deploymentName: deploymentName, request: object, messages: messages, clientID: clientID)
+        // Azure's spillover: a provisioned deployment that is full hands the request to the named one.
+        if response.status == 429,
+            let spillover = headers.first(where: { $0.0.lowercased() == "x-ms-spillover-deployment" })?.1,
+            spillover != deploymentName, isProvisioned(deploymentName)
+        {
+            state.withLock { $0.statistics.spilledOver += 1 }
+            return respond(deploymentName: spillover, request: object, messages: messages, clientID: clientID)
+        }
+        return response
     }
 
     private func respond(deploymentName: String, request: [String: Any], messages: [[String: Any]], clientID: String?)
@@ -268,6 +277,13 @@ final class SimulatorEngine: Sendable {
             }
         }
         return response
+    }
+
+    private func isProvisioned(_ name: String) -> Bool {
+        state.withLock { state in
+            if case .provisioned = state.deployments[name]?.deployment.kind { return true }
+            return false
+        }
     }
 
     // MARK: Quota
@@ -460,6 +476,8 @@ public struct SimulatorStatistics: Sendable, Codable, Hashable {
     public var stalled = 0
     public var truncated = 0
     public var admittedTokens = 0
+    /// Requests a full provisioned deployment handed to its `x-ms-spillover-deployment`.
+    public var spilledOver = 0
     public var billedPromptTokens = 0
     public var billedCompletionTokens = 0
     public var byStatus: [String: Int] = [:]

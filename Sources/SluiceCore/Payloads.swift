@@ -123,6 +123,8 @@ public struct CallRecord: Sendable, Codable, Hashable {
     public var attempts: Int
     public var latencyMilliseconds: Int
     public var usage: Usage?
+    /// The Azure deployment that answered, when Azure's spillover sent the request elsewhere.
+    public var spilledTo: String?
 
     public init(
         statusCode: Int?, requestID: String?, body: String?, errorCode: String?, errorMessage: String?,

@@ -17,7 +17,7 @@ import Testing
     /// simulator's statistics and the JSONL lines.
     static func run(
         _ deployments: [(SimulatorConfiguration.Deployment, DeploymentQuota)], documents: Int,
-        configure: (inout RunConfiguration) -> Void = { _ in }
+        alsoSimulated: [SimulatorConfiguration.Deployment] = [], configure: (inout RunConfiguration) -> Void = { _ in }
     ) async throws -> (RunSummary, SimulatorStatistics, [[String: Any]]) {
         let directory = try TemporaryDirectory()
         for index in 0..<documents {
@@ -25,7 +25,8 @@ import Testing
                 "docs/d\(index).txt", DocumentFactory.document(seed: index, paragraphs: 2, wordsPerParagraph: 40))
         }
         var simulator = SimulatorConfiguration(
-            deployments: deployments.map(\.0), defaultKind: nil, baseLatency: 0.5, perTokenLatency: 0.005,
+            deployments: deployments.map(\.0) + alsoSimulated, defaultKind: nil, baseLatency: 0.5,
+            perTokenLatency: 0.005,
             speedUp: speedUp, replyTokens: 20)
         simulator.recordArrivals = true
         let server = try await SimulatorServer.start(configuration: simulator)
@@ -144,5 +145,23 @@ import Testing
         #expect(stopped.chunksFailed == 0 && stopped.pending > 0)
         // One refusal was enough: the deployment was not asked again and again.
         #expect((statistics.arrivals["capped"] ?? []).count <= 8)
+    }
+
+    @Test func azuresOwnSpilloverIsRequestedAndRecorded() async throws {
+        let ptu = (
+            SimulatorConfiguration.Deployment(
+                name: "ptu", kind: .provisioned(tokensPerMinute: 6_000, outputTokenWeight: 4, bucketSeconds: 2)),
+            DeploymentQuota(
+                name: "ptu", kind: .provisioned(ptu: nil, tokensPerMinute: nil), maxConcurrency: 32, priority: 1)
+        )
+        let (summary, statistics, lines) = try await Self.run(
+            [ptu], documents: 40, alsoSimulated: [SimulatorConfiguration.Deployment(name: "paygo", kind: .unlimited)]
+        ) { configuration in
+            configuration.deployments["ptu"]?.spilloverDeployment = "paygo"
+        }
+        #expect(summary.chunksSucceeded == lines.count && summary.chunksFailed == 0)
+        let spilled = lines.filter { ($0["sluice"] as? [String: Any])?["spilled_to"] as? String == "paygo" }
+        #expect(!spilled.isEmpty && statistics.spilledOver == spilled.count)
+        #expect(lines.allSatisfy { Self.deployment(of: $0) == "ptu" })
     }
 }
