@@ -20,7 +20,7 @@ struct DeploymentOptions: ParsableArguments {
     )
     var endpoint: String?
 
-    @Option(help: "The deployment to call (default: the pipeline's).")
+    @Option(help: "The deployment, or pool of the deployments file, to call (default: the pipeline's, or all).")
     var deployment: String?
 
     @Option(help: "URL shape: azure (dated api-version URL), azure-v1 (/openai/v1) or openai (OpenAI-compatible /v1).")
