@@ -163,6 +163,9 @@ struct Governor {
         trimHistory(now)
     }
 
+    /// Frees the slot of an admission whose request was never sent (its tokens stay spent).
+    mutating func release() { inFlight = max(0, inFlight - 1) }
+
     /// Takes a finished call into account; returns a message when the deployment stops.
     @discardableResult
     mutating func finish(admittedAt: Double, charge: Int, report: CallReport, now: Double) -> String? {

@@ -106,9 +106,7 @@ public actor Scheduler {
 
     /// Gives an admission back without a call (the request was never sent).
     public func cancel(_ admission: Admission) {
-        governors[admission.deployment]?.finish(
-            admittedAt: admission.time, charge: admission.charge,
-            report: CallReport(result: .answered, latencySeconds: 0), now: clock.now)
+        governors[admission.deployment]?.release()
     }
 
     private func note(_ message: String, key: String) {
