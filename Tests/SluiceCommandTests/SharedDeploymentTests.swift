@@ -3,9 +3,10 @@ import SluiceTesting
 import Testing
 
 /// Two `sluice run` processes, each with its own database, share one deployment of a simulator
-/// process (time sped up 10 times). Each is told the whole TPM; they must learn from the
+/// process (time sped up 5 times). Each is told the whole TPM; they must learn from the
 /// remaining-tokens headers that the other one is there. Without that, together they send twice the
-/// quota's rate, which the 1-second RPM windows answer with a storm of 429s (checked: 55 of 655).
+/// quota's rate, which the 1-second RPM windows answer with a storm of 429s (checked with the learning
+/// switched off: 48 of 648 answered 429; with it: 4 of about 600).
 @Suite struct SharedDeploymentTests {
     @Test func twoProcessesOnOneDeploymentStayWithinItsQuota() async throws {
         let directory = try TemporaryDirectory()
@@ -29,14 +30,14 @@ import Testing
                 content: "{{chunk.text}}"
             """)
         let simulator = try SimulatorProcess(arguments: [
-            "--tpm", "60000", "--rpm", "600", "--speedup", "10", "--latency", "0.5", "--reply-tokens", "20",
+            "--tpm", "60000", "--rpm", "600", "--speedup", "5", "--latency", "0.5", "--reply-tokens", "20",
         ])
         let runs = try ["a", "b"].map { name in
             try SluiceProcess.start(
                 [
                     "run", directory.file(name), "--pipeline", pipeline, "--db", directory.file("\(name).db"),
                     "--endpoint", simulator.endpoint, "--deployment", "shared", "--tpm", "60000", "--rpm", "600",
-                    "--time-scale", "10", "--api-key-env", "SIM_KEY",
+                    "--time-scale", "5", "--api-key-env", "SIM_KEY",
                 ], environment: ["SIM_KEY": "sim-key"])
         }
         for run in runs { run.waitUntilExit() }
