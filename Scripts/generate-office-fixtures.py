@@ -84,6 +84,16 @@ def opendocument():
     document.save(os.path.join(OUT, "energie.odt"))
 
 
+def text_frame(presentation_class, text, height="10cm", y="5cm"):
+    """A draw:frame of the given presentation:class holding one paragraph."""
+    frame = Frame(width="20cm", height=height, x="1cm", y=y)
+    frame.setAttrNS(PRESENTATIONNS, "class", presentation_class)
+    box = TextBox()
+    box.addElement(P(text=text))
+    frame.addElement(box)
+    return frame
+
+
 def presentation():
     document = OpenDocumentPresentation()
     layout = PageLayout(name="layout")
@@ -96,26 +106,11 @@ def presentation():
     ]:
         page = Page(masterpagename=master)
         document.presentation.addElement(page)
-        heading = Frame(width="20cm", height="3cm", x="1cm", y="1cm")
-        heading.setAttrNS(PRESENTATIONNS, "class", "title")
-        heading_box = TextBox()
-        heading_box.addElement(P(text=title))
-        heading.addElement(heading_box)
-        page.addElement(heading)
-        frame = Frame(width="20cm", height="10cm", x="1cm", y="5cm")
-        frame.setAttrNS(PRESENTATIONNS, "class", "outline")
-        box = TextBox()
-        box.addElement(P(text=body))
-        frame.addElement(box)
-        page.addElement(frame)
+        page.addElement(text_frame("title", title, height="3cm", y="1cm"))
+        page.addElement(text_frame("outline", body))
         if note:
             notes = Notes()
-            notes_frame = Frame(width="20cm", height="10cm", x="1cm", y="5cm")
-            notes_frame.setAttrNS(PRESENTATIONNS, "class", "notes")
-            notes_box = TextBox()
-            notes_box.addElement(P(text=note))
-            notes_frame.addElement(notes_box)
-            notes.addElement(notes_frame)
+            notes.addElement(text_frame("notes", note))
             page.addElement(notes)
     document.save(os.path.join(OUT, "hafen.odp"))
 

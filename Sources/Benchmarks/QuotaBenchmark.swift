@@ -127,19 +127,9 @@ public struct QuotaBenchmark: Sendable {
         let pipeline = try PipelineFile.parse(Self.pipelineYAML, file: "quota-bench.yaml", defaultName: "quota-bench")
         _ = try await Enqueuer(queue: queue).enqueue(root: documentsPath, pipeline: pipeline)
         progress("\(documents) documents enqueued; running \(minutes) simulated minutes at \(speedUp)× speed")
-        var configured: [String: Deployment] = [:]
-        var quotas: [String: DeploymentQuota] = [:]
-        for (simulated, quota) in deployments {
-            configured[quota.name] = Deployment(
-                name: quota.name, endpoint: server.endpoint, api: .azure(apiVersion: "2024-10-21"),
-                deployment: simulated.name, authentication: .apiKey("sim-key"), timeoutSeconds: 60,
-                maxConcurrency: quota.maxConcurrency)
-            quotas[quota.name] = quota
-        }
-        var configuration = RunConfiguration(
-            outputPath: directory + "/bench.jsonl", deployments: configured, progressInterval: 1)
-        configuration.quotas = quotas
-        configuration.clock = ScaledClock(speedUp: speedUp)
+        let configuration = RunConfiguration(
+            outputPath: directory + "/bench.jsonl", simulated: deployments, endpoint: server.endpoint,
+            speedUp: speedUp, timeoutSeconds: 60)
         let client = ChatCompletionClient(connectionsPerHost: 256)
         let runner = PipelineRunner(
             queue: queue, databasePath: databasePath, configuration: configuration, client: client)

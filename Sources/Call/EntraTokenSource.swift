@@ -15,17 +15,32 @@ public final class EntraTokenSource: Sendable, Hashable {
     }
 
     public let method: Method
-    private let cached = Mutex<(token: String, expires: Date)?>(nil)
+    /// The current token, or the fetch every caller waits for (one `az` process or one request, not one per call).
+    private let current = Mutex<Task<(token: String, expires: Date), any Error>?>(nil)
     static let resource = "https://cognitiveservices.azure.com"
 
     public init(method: Method) { self.method = method }
 
     /// A valid token, fetching a new one when the cached one is missing or about to expire.
-    public func token() async throws -> String {
-        if let current = cached.withLock({ $0 }), current.expires.timeIntervalSinceNow > 300 { return current.token }
-        let fresh = try await fetch()
-        cached.withLock { $0 = fresh }
-        return fresh.token
+    public func token() async throws -> String { try await token(refetch: true) }
+
+    private func token(refetch: Bool) async throws -> String {
+        let task = current.withLock { task in
+            if let existing = task { return existing }
+            let fetching = Task { try await self.fetch() }
+            task = fetching
+            return fetching
+        }
+        do {
+            let value = try await task.value
+            if value.expires.timeIntervalSinceNow > 300 || !refetch { return value.token }
+            // About to expire: the first caller to notice starts the next fetch.
+            current.withLock { if $0 == task { $0 = nil } }
+        } catch {
+            current.withLock { if $0 == task { $0 = nil } }
+            throw error
+        }
+        return try await token(refetch: false)
     }
 
     private func fetch() async throws -> (token: String, expires: Date) {

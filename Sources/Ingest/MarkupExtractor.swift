@@ -61,34 +61,30 @@ enum MarkupExtractor {
     }
 
     static func xml(_ data: Data, name: String) throws(TextExtractor.Failure) -> String {
-        // No XML_PARSE_NOENT (entity substitution), no DTD loading: external entities stay unresolved.
+        let document = try parseXML(data, name: name)
+        defer { xmlFreeDoc(document) }
+        var builder = BlockBuilder(roles: .xml)
+        builder.walk(xmlDocGetRootElement(document))
+        return builder.finish()
+    }
+
+    /// Parses XML safely — no network, no entity substitution (XML_PARSE_NOENT), no DTD loading, so
+    /// external entities stay unresolved — into a document the caller frees with `xmlFreeDoc`.
+    static func parseXML(_ data: Data, name: String) throws(TextExtractor.Failure) -> xmlDocPtr {
+        _ = initialize
         let options = Int32(
             XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue
                 | XML_PARSE_NOCDATA.rawValue)
-        return try text(of: data, name: name, lowercaseNames: false, kind: "XML") { base, count in
-            xmlReadMemory(base, count, name, nil, options)
-        }
-    }
-
-    /// Parses with `parse`, walks the tree into blocks, and frees the document.
-    private static func text(
-        of data: Data, name: String, lowercaseNames: Bool, kind: String,
-        parse: (UnsafePointer<CChar>, Int32) -> xmlDocPtr?
-    ) throws(TextExtractor.Failure) -> String {
-        _ = initialize
         let document: xmlDocPtr? = data.withUnsafeBytes { raw in
             guard let base = raw.baseAddress?.assumingMemoryBound(to: CChar.self) else { return nil }
-            return parse(base, Int32(raw.count))
+            return xmlReadMemory(base, Int32(clamping: raw.count), name, nil, options)
         }
         guard let document else {
             let error = xmlGetLastError().map {
                 String(cString: $0.pointee.message).trimmingCharacters(in: .whitespacesAndNewlines)
             }
-            throw TextExtractor.Failure(message: "\(name): malformed \(kind)\(error.map { ": " + $0 } ?? "")")
+            throw TextExtractor.Failure(message: "\(name): malformed XML\(error.map { ": " + $0 } ?? "")")
         }
-        defer { xmlFreeDoc(document) }
-        var builder = BlockBuilder(roles: lowercaseNames ? .html : .xml)
-        builder.walk(xmlDocGetRootElement(document))
-        return builder.finish()
+        return document
     }
 }

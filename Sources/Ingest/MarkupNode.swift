@@ -11,20 +11,13 @@ struct MarkupNode {
 
     static let maxDepth = 512
 
-    /// Parses XML safely (no network, no entity substitution, no DTD loading).
+    /// Parses XML safely (see ``MarkupExtractor/parseXML(_:name:)``).
     static func parse(_ data: Data, name: String) throws(TextExtractor.Failure) -> MarkupNode {
-        let options = Int32(
-            XML_PARSE_NONET.rawValue | XML_PARSE_NOERROR.rawValue | XML_PARSE_NOWARNING.rawValue
-                | XML_PARSE_NOCDATA.rawValue)
-        xmlInitParser()
-        let document: xmlDocPtr? = data.withUnsafeBytes { raw in
-            guard let base = raw.baseAddress?.assumingMemoryBound(to: CChar.self) else { return nil }
-            return xmlReadMemory(base, Int32(raw.count), name, nil, options)
-        }
-        guard let document, let root = xmlDocGetRootElement(document) else {
-            throw TextExtractor.Failure(message: "\(name): malformed XML")
-        }
+        let document = try MarkupExtractor.parseXML(data, name: name)
         defer { xmlFreeDoc(document) }
+        guard let root = xmlDocGetRootElement(document) else {
+            throw TextExtractor.Failure(message: "\(name): malformed XML (no root element)")
+        }
         return convert(root, depth: 0)
     }
 

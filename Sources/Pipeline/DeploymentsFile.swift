@@ -167,38 +167,27 @@ public struct DeploymentsFile: Sendable {
                 api == .openAICompatible
                 ? .bearerEnvironment("OPENAI_API_KEY") : .apiKeyEnvironment("AZURE_OPENAI_API_KEY")
         }
-        let facts = ModelQuota.forModel(model ?? "")
         let kind: DeploymentQuota.Kind
         var derived = false
         switch try reader.string("kind") ?? "standard" {
         case "standard":
-            let tpm = try reader.int("tpm", minimum: 1)
-            var rpm = try reader.int("rpm", minimum: 1)
-            if rpm == nil, let tpm {
-                rpm = facts.requestsPerMinute(forTokensPerMinute: tpm)
-                derived = true
-            }
-            kind = .standard(tokensPerMinute: tpm, requestsPerMinute: rpm)
+            (kind, derived) = DeploymentQuota.Kind.standard(
+                tokensPerMinute: try reader.int("tpm", minimum: 1),
+                requestsPerMinute: try reader.int("rpm", minimum: 1),
+                model: model ?? "")
         case "provisioned":
-            let ptu = try reader.int("ptu", minimum: 1)
-            kind = .provisioned(
-                ptu: ptu, tokensPerMinute: ptu.flatMap { count in facts.tokensPerMinutePerPTU.map { $0 * count } })
+            kind = .provisioned(ptu: try reader.int("ptu", minimum: 1), model: model ?? "")
         default:
             throw reader.error("kind", "must be standard or provisioned")
         }
         let quota = DeploymentQuota(
             name: name, kind: kind,
-            maxConcurrency: try reader.int("max_concurrency", minimum: 1) ?? (quotaIsProvisioned(kind) ? 128 : 32),
+            maxConcurrency: try reader.int("max_concurrency", minimum: 1) ?? (kind.isProvisioned ? 128 : 32),
             priority: try reader.int("priority") ?? 1, weight: try reader.double("weight") ?? 1)
         return Entry(
             name: name, endpoint: endpoint, api: api, deployment: try reader.string("deployment") ?? name, model: model,
             auth: auth, quota: quota, derivedRPM: derived, timeoutSeconds: try reader.double("timeout") ?? 120,
             spillover: try reader.string("spillover"))
-    }
-
-    private static func quotaIsProvisioned(_ kind: DeploymentQuota.Kind) -> Bool {
-        if case .provisioned = kind { return true }
-        return false
     }
 
     /// The entries of a profile (or the default profile, or all of them).

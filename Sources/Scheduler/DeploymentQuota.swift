@@ -25,10 +25,7 @@ public struct DeploymentQuota: Sendable, Hashable {
         self.weight = max(weight, 0.0001)
     }
 
-    public var isProvisioned: Bool {
-        if case .provisioned = kind { return true }
-        return false
-    }
+    public var isProvisioned: Bool { kind.isProvisioned }
 }
 
 /// What a call's response told the scheduler.

@@ -43,3 +43,26 @@ public struct ModelQuota: Sendable, Hashable {
         max(1, Int((Double(tpm) / 1_000 * requestsPerThousandTokens).rounded(.down)))
     }
 }
+
+extension DeploymentQuota.Kind {
+    /// A standard deployment's limits for a model: the RPM, when not given, derived from the TPM with
+    /// the model's ratio (`derivedRPM` says so).
+    public static func standard(tokensPerMinute tpm: Int?, requestsPerMinute rpm: Int?, model: String) -> (
+        kind: Self, derivedRPM: Bool
+    ) {
+        guard rpm == nil, let tpm else { return (.standard(tokensPerMinute: tpm, requestsPerMinute: rpm), false) }
+        let derived = ModelQuota.forModel(model).requestsPerMinute(forTokensPerMinute: tpm)
+        return (.standard(tokensPerMinute: tpm, requestsPerMinute: derived), true)
+    }
+
+    /// A provisioned deployment of `ptu` PTUs of a model, with its capacity when the model's rate is known.
+    public static func provisioned(ptu: Int?, model: String) -> Self {
+        let perPTU = ModelQuota.forModel(model).tokensPerMinutePerPTU
+        return .provisioned(ptu: ptu, tokensPerMinute: ptu.flatMap { count in perPTU.map { $0 * count } })
+    }
+
+    public var isProvisioned: Bool {
+        if case .provisioned = self { return true }
+        return false
+    }
+}

@@ -98,8 +98,9 @@ public actor Scheduler {
         let stopped = governors[admission.deployment]?.finish(
             admittedAt: admission.time, charge: admission.charge, report: report, now: clock.now)
         if let stopped { note(stopped, key: "stopped " + admission.deployment) }
-        if let warning = governors[admission.deployment]?.overReservation {
-            note(warning, key: "over-reservation " + admission.deployment)
+        let key = "over-reservation " + admission.deployment
+        if !warned.contains(key), let warning = governors[admission.deployment]?.overReservation {
+            note(warning, key: key)
         }
         return stopped
     }

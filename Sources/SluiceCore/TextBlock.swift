@@ -54,15 +54,16 @@ public struct TextBlock: Sendable, Hashable, Codable {
         for part in Self.parts(of: text) {
             defer { offset += part.utf8.count + 2 }
             guard !part.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else { continue }
-            if part.hasPrefix("--- "), part.hasSuffix(" ---"),
-                let number = Int(part.split(separator: " ").dropFirst(2).first ?? "")
-            {
+            var bytes = part
+            let (pageBreak, heading) = bytes.withUTF8 {
+                (DocumentOutline.pageBreak($0), DocumentOutline.headingLevel($0))
+            }
+            if let number = pageBreak {
                 page = number
                 blocks.append((TextBlock(kind: .pageBreak, text: "", level: nil, page: number), offset))
                 continue
             }
-            let hashes = part.prefix { $0 == "#" }.count
-            if (1...6).contains(hashes), part.dropFirst(hashes).first == " " {
+            if let hashes = heading {
                 let title = String(part.dropFirst(hashes + 1))
                 if title.hasPrefix("Sheet: ") {
                     sheet += 1

@@ -122,14 +122,7 @@ public final class BytePairEncoding: Sendable {
 
     /// The number of tokens in `text`, all of it ordinary text; equal to `encode(text).count`
     /// without storing the ids.
-    public func count(_ text: String) -> Int {
-        var text = text
-        return text.withUTF8 { buffer in
-            var sink = TokenCountSink()
-            encode(buffer, into: &sink)
-            return sink.count
-        }
-    }
+    public func count(_ text: String) -> Int { count(text[...]) }
 
     /// The number of tokens in a piece of text, all of it ordinary text.
     public func count(_ text: Substring) -> Int {

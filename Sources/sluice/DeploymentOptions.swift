@@ -87,16 +87,22 @@ struct DeploymentOptions: ParsableArguments {
         return endpoint == nil && FileManager.default.fileExists(atPath: nextToDatabase) ? nextToDatabase : nil
     }
 
-    /// The deployment entries, secrets unresolved: from the file, or one from the flags.
-    func entries(database: String, pipeline: PipelineDefinition?, simulated: Bool) throws -> [DeploymentsFile.Entry] {
+    /// The deployment entries, secrets unresolved, and the pools: from the file, or one entry from the flags.
+    func entries(database: String, pipeline: PipelineDefinition?, simulated: Bool) throws -> (
+        entries: [DeploymentsFile.Entry], pools: [String: [String]]
+    ) {
         var entries: [DeploymentsFile.Entry]
+        var pools: [String: [String]] = [:]
         if endpoint == nil, let path = deploymentsFile(database: database) {
-            entries = try DeploymentsFile.load(path).selection(profile: profile)
+            let file = try DeploymentsFile.load(path)
+            entries = try file.selection(profile: profile)
+            let names = Set(entries.map(\.name))
+            pools = file.pools.filter { $0.value.allSatisfy(names.contains) }
         } else {
             entries = [try flagEntry(pipeline: pipeline, simulated: simulated)]
         }
         try applyConcurrency(&entries)
-        return entries
+        return (entries, pools)
     }
 
     private func flagEntry(pipeline: PipelineDefinition?, simulated: Bool) throws -> DeploymentsFile.Entry {
@@ -112,20 +118,14 @@ struct DeploymentOptions: ParsableArguments {
             throw SluiceError(.invalidConfiguration, "no deployment: pass --deployment or name one in the pipeline")
         }
         let modelName = model ?? pipeline?.model ?? ""
-        let facts = ModelQuota.forModel(modelName)
         let quotaKind: DeploymentQuota.Kind
         var derived = false
         switch kind {
         case .standard:
-            var requests = rpm
-            if requests == nil, let tpm {
-                requests = facts.requestsPerMinute(forTokensPerMinute: tpm)
-                derived = true
-            }
-            quotaKind = .standard(tokensPerMinute: tpm, requestsPerMinute: requests)
+            (quotaKind, derived) = DeploymentQuota.Kind.standard(
+                tokensPerMinute: tpm, requestsPerMinute: rpm, model: modelName)
         case .provisioned:
-            quotaKind = .provisioned(
-                ptu: ptu, tokensPerMinute: ptu.flatMap { count in facts.tokensPerMinutePerPTU.map { $0 * count } })
+            quotaKind = .provisioned(ptu: ptu, model: modelName)
         }
         let auth: DeploymentsFile.Entry.Auth
         if simulated {

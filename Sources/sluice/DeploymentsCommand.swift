@@ -37,7 +37,7 @@ struct DeploymentsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let entries = try target.entries(database: database.database, pipeline: nil, simulated: false)
+            let entries = try target.entries(database: database.database, pipeline: nil, simulated: false).entries
             let listings = entries.map { entry -> Listing in
                 var listing = Listing(
                     name: entry.name, endpoint: entry.endpoint, url: "", deployment: entry.deployment,

@@ -68,7 +68,7 @@ struct RunCommand: AsyncParsableCommand {
                     "enqueued \(directory): \(enqueued.new) new, \(enqueued.changed) changed, \(enqueued.unchanged) unchanged, \(enqueued.skipped) skipped, \(enqueued.deleted) deleted"
                 )
             }
-            var entries = try target.entries(
+            var (entries, pools) = try target.entries(
                 database: database.database, pipeline: definition, simulated: simulate)
             let simulator: SimulatorServer? =
                 simulate
@@ -92,16 +92,13 @@ struct RunCommand: AsyncParsableCommand {
                 deployments[entry.name] = resolved
                 quotas[entry.name] = entry.quota
             }
-            let pools = try target.deploymentsFile(database: database.database).map {
-                try DeploymentsFile.load($0).pools
-            }
             let client = ChatCompletionClient(connectionsPerHost: quotas.values.map(\.maxConcurrency).max() ?? 16)
             var configuration = RunConfiguration(
                 outputPath: outputPath, deployments: deployments,
                 defaultDeployment: target.deployment ?? (entries.count == 1 ? entries.first?.name : nil),
                 retry: RetryPolicy(maxAttempts: maxAttempts))
             configuration.quotas = quotas
-            configuration.pools = (pools ?? [:]).filter { $0.value.allSatisfy { deployments[$0] != nil } }
+            configuration.pools = pools
             configuration.scheduler.maxRetryAfterSeconds = target.maxRetryAfter
             configuration.clock = ScaledClock(speedUp: target.timeScale)
             let runner = PipelineRunner(

@@ -33,20 +33,11 @@ import Testing
         let queue = try SQLiteJobQueue(path: directory.file("queue.db"))
         let pipeline = try PipelineFile.parse(PipelineRunTests.yaml, file: "test.yaml", defaultName: "test")
         _ = try await Enqueuer(queue: queue).enqueue(root: directory.file("docs"), pipeline: pipeline)
-        var configured: [String: Deployment] = [:]
-        var quotas: [String: DeploymentQuota] = [:]
-        for (simulated, quota) in deployments {
-            configured[quota.name] = Deployment(
-                name: quota.name, endpoint: server.endpoint, api: .azure(apiVersion: "2024-10-21"),
-                deployment: simulated.name, authentication: .apiKey("sim-key"), timeoutSeconds: 10,
-                maxConcurrency: quota.maxConcurrency)
-            quotas[quota.name] = quota
-        }
         var configuration = RunConfiguration(
-            outputPath: directory.file("out.jsonl"), deployments: configured,
-            retry: RetryPolicy(maxAttempts: 6, baseSeconds: 0.01, capSeconds: 0.05), progressInterval: 60)
-        configuration.quotas = quotas
-        configuration.clock = ScaledClock(speedUp: speedUp)
+            outputPath: directory.file("out.jsonl"), simulated: deployments, endpoint: server.endpoint,
+            speedUp: speedUp, timeoutSeconds: 10,
+            retry: RetryPolicy(maxAttempts: 6, baseSeconds: 0.01, capSeconds: 0.05),
+            progressInterval: 60)
         configure(&configuration)
         let client = ChatCompletionClient()
         let runner = PipelineRunner(
