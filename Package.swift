@@ -29,6 +29,7 @@ let package = Package(
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .systemLibrary(name: "CLibXML2", pkgConfig: "libxml-2.0", providers: [.apt(["libxml2-dev"])]),
         .target(name: "CTokenizerData", exclude: ["data"]),
+        .target(name: "CCatalogData", exclude: ["data"]),
 
         // Leaves
         .target(name: "Tokenizer", dependencies: ["CTokenizerData"], swiftSettings: swiftSettings),
@@ -68,12 +69,19 @@ let package = Package(
         // Admission for the call stage: knows deployments, quota and time; not documents.
         .target(name: "Scheduler", swiftSettings: swiftSettings),
 
+        // What models are and cost: the dated catalog (data/models.yaml in CCatalogData).
+        .target(
+            name: "Catalog",
+            dependencies: ["CCatalogData", "SluiceCore", "Scheduler", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+
         // Orchestration
         .target(
             name: "Pipeline",
             dependencies: [
                 "SluiceCore", "Queue", "Ingest", "Chunk", "Prompt", "Call", "Collect", "Scheduler", "Tokenizer",
-                .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
+                "Catalog", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
@@ -92,6 +100,7 @@ let package = Package(
             name: "Benchmarks",
             dependencies: [
                 "Tokenizer", "Queue", "Pipeline", "Simulator", "SluiceCore", "Call", "Ingest", "Chunk", "Scheduler",
+                "Catalog", "Prompt",
             ],
             swiftSettings: swiftSettings
         ),
@@ -101,7 +110,7 @@ let package = Package(
             name: "sluice",
             dependencies: [
                 "Tokenizer", "Benchmarks", "Pipeline", "Simulator", "SluiceCore", "Queue", "Ingest", "Chunk",
-                "Scheduler",
+                "Scheduler", "Catalog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -133,7 +142,7 @@ let package = Package(
             name: "CoreTests",
             dependencies: [
                 "SluiceTesting", "Queue", "Ingest", "Chunk", "Prompt", "Call", "Collect", "Pipeline", "Simulator",
-                "SluiceCore", "Tokenizer", "Scheduler", "Benchmarks",
+                "SluiceCore", "Tokenizer", "Scheduler", "Benchmarks", "Catalog",
             ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

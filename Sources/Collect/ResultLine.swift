@@ -48,7 +48,32 @@ public enum ResultLine {
         } else {
             fields.append("\"usage\":null")
         }
+        if let cost = record.cost {
+            fields.append(
+                "\"cost\":{\"cached_input\":\(amount(cost.cachedInput)),\"input\":\(amount(cost.input)),"
+                    + "\"model\":\(json(cost.model)),\"output\":\(amount(cost.output)),\"tier\":\(json(cost.tier)),"
+                    + "\"total\":\(amount(cost.total))}")
+        } else {
+            fields.append("\"cost\":null")
+        }
+        // Map-reduce: a chunk's line, an intermediate reduce's, or the document's result.
+        let kind = input.reduce.map { $0.final ? "document" : "reduce" } ?? "chunk"
+        fields.append("\"kind\":" + json(kind))
+        if let step = input.reduce {
+            fields.append("\"reduce_level\":\(step.level)")
+            fields.append("\"reduce_group\":\(step.group)")
+        }
+        if let total = input.documentCost { fields.append("\"document_cost\":\(amount(total))") }
+        // Structured outputs: the reply's JSON, parsed and checked (its text is in the response body).
+        fields.append("\"output\":" + (record.output.map(singleLine) ?? "null"))
         return "{" + fields.joined(separator: ",") + "}"
+    }
+
+    /// An amount of money in JSON: enough digits for fractions of a cent per call.
+    static func amount(_ value: Double) -> String {
+        guard value.isFinite else { return "null" }
+        let scaled = (value * 1e9).rounded() / 1e9
+        return scaled == scaled.rounded() && abs(scaled) < 1e15 ? String(Int(scaled)) : String(scaled)
     }
 
     static func json(_ text: String) -> String { JSONText.quoted(text) }

@@ -1,4 +1,5 @@
 import Call
+import Catalog
 import Foundation
 import Scheduler
 import SluiceCore
@@ -32,6 +33,10 @@ import Yams
 ///     kind: standard
 ///     tpm: 450000                 # rpm: derived from the model when omitted
 ///     priority: 2
+///     sku: global                 # how it is priced: global | data_zone | standard | batch
+///                                 # (provisioned: global | data_zone | regional, per PTU-hour)
+/// models:                         # override or add catalog facts (context, prices, PTU rates, ...)
+///   gpt-4o: {prices: {global: {input: 2.5, cached_input: 1.25, output: 10}}}
 /// ```
 /// Secrets never go in the file: only the names of the environment variables that hold them.
 public struct DeploymentsFile: Sendable {
@@ -55,10 +60,13 @@ public struct DeploymentsFile: Sendable {
         public var derivedRPM: Bool
         public var timeoutSeconds: Double
         public var spillover: String?
+        /// How calls are priced.
+        public var billing: Billing
 
         public init(
             name: String, endpoint: String, api: Deployment.API, deployment: String, model: String?, auth: Auth,
-            quota: DeploymentQuota, derivedRPM: Bool, timeoutSeconds: Double, spillover: String?
+            quota: DeploymentQuota, derivedRPM: Bool, timeoutSeconds: Double, spillover: String?,
+            billing: Billing = .perToken(.global)
         ) {
             self.name = name
             self.endpoint = endpoint
@@ -70,6 +78,7 @@ public struct DeploymentsFile: Sendable {
             self.derivedRPM = derivedRPM
             self.timeoutSeconds = timeoutSeconds
             self.spillover = spillover
+            self.billing = billing
         }
     }
 
@@ -77,6 +86,8 @@ public struct DeploymentsFile: Sendable {
     public var profiles: [String: [String]]
     public var defaultProfile: String?
     public var pools: [String: [String]]
+    /// The built-in model catalog with the file's `models:` overrides.
+    public var catalog: ModelCatalog
 
     public static func load(_ path: String) throws -> DeploymentsFile {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
@@ -95,14 +106,16 @@ public struct DeploymentsFile: Sendable {
             throw SluiceError(.invalidConfiguration, "\(file): expected a mapping with 'deployments'")
         }
         let reader = FieldReader(file: file, mapping: mapping, path: "", code: .invalidConfiguration)
-        try reader.rejectUnknown(["deployments", "profiles", "default_profile", "pools"])
+        try reader.rejectUnknown(["deployments", "profiles", "default_profile", "pools", "models"])
+        var catalog = ModelCatalog.builtIn
+        try catalog.apply(overrides: reader.mapping("models"))
         guard let deployments = try reader.mapping("deployments"), !deployments.mapping.isEmpty else {
             throw SluiceError(.invalidConfiguration, "\(file): field 'deployments' is required (a mapping of names)")
         }
         var entries: [String: Entry] = [:]
         for key in deployments.mapping.keys {
             guard let name = key.string, let entry = try deployments.mapping(name) else { continue }
-            entries[name] = try Self.entry(name, entry)
+            entries[name] = try Self.entry(name, entry, catalog: catalog)
         }
         func groups(_ field: String) throws -> [String: [String]] {
             guard let section = try reader.mapping(field) else { return [:] }
@@ -129,13 +142,14 @@ public struct DeploymentsFile: Sendable {
                 throw deployments.error(entry.name, "spillover names '\(spillover)', which is not in 'deployments'")
             }
         }
-        return DeploymentsFile(entries: entries, profiles: profiles, defaultProfile: defaultProfile, pools: pools)
+        return DeploymentsFile(
+            entries: entries, profiles: profiles, defaultProfile: defaultProfile, pools: pools, catalog: catalog)
     }
 
-    private static func entry(_ name: String, _ reader: FieldReader) throws -> Entry {
+    private static func entry(_ name: String, _ reader: FieldReader, catalog: ModelCatalog) throws -> Entry {
         try reader.rejectUnknown([
             "endpoint", "api", "api_version", "deployment", "model", "auth", "kind", "tpm", "rpm", "ptu",
-            "max_concurrency", "priority", "weight", "timeout", "spillover",
+            "max_concurrency", "priority", "weight", "timeout", "spillover", "sku",
         ])
         let endpoint = try reader.string("endpoint", required: true) ?? ""
         let version = try reader.string("api_version") ?? "2024-10-21"
@@ -174,11 +188,17 @@ public struct DeploymentsFile: Sendable {
             (kind, derived) = DeploymentQuota.Kind.standard(
                 tokensPerMinute: try reader.int("tpm", minimum: 1),
                 requestsPerMinute: try reader.int("rpm", minimum: 1),
-                model: model ?? "")
+                model: model ?? "", catalog: catalog)
         case "provisioned":
-            kind = .provisioned(ptu: try reader.int("ptu", minimum: 1), model: model ?? "")
+            kind = .provisioned(ptu: try reader.int("ptu", minimum: 1), model: model ?? "", catalog: catalog)
         default:
             throw reader.error("kind", "must be standard or provisioned")
+        }
+        let billing: Billing
+        do {
+            billing = try Billing(kind: kind, sku: try reader.string("sku"))
+        } catch let error as SluiceError {
+            throw reader.error("sku", error.message)
         }
         let quota = DeploymentQuota(
             name: name, kind: kind,
@@ -187,7 +207,7 @@ public struct DeploymentsFile: Sendable {
         return Entry(
             name: name, endpoint: endpoint, api: api, deployment: try reader.string("deployment") ?? name, model: model,
             auth: auth, quota: quota, derivedRPM: derived, timeoutSeconds: try reader.double("timeout") ?? 120,
-            spillover: try reader.string("spillover"))
+            spillover: try reader.string("spillover"), billing: billing)
     }
 
     /// The entries of a profile (or the default profile, or all of them).

@@ -1,4 +1,6 @@
+import Catalog
 import Foundation
+import Prompt
 import SluiceCore
 import Yams
 
@@ -18,10 +20,21 @@ import Yams
 ///     content: You summarize documents.
 ///   - role: user
 ///     content: "{{chunk.text}}"
+/// response_format:           # optional: json_object, or json_schema with the schema inline or in a file
+///   type: json_schema
+///   name: facts
+///   schema_file: schemas/facts.json   # relative to the pipeline file; or `schema:` inline
+/// output_retries: 2          # an invalid JSON reply is asked again this many times
+/// reduce:                    # optional: one more call per document over its chunk results
+///   max_tokens: 400
+///   messages:
+///     - role: user
+///       content: "{{#results}}{{text}}\n{{/results}}"
 /// ```
 /// An error names the file, the line and the field.
 public enum PipelineFile {
-    public static func load(_ path: String) throws -> PipelineDefinition {
+    /// Reads and checks a pipeline file against the model catalog (see ``check(_:file:reader:catalog:)``).
+    public static func load(_ path: String, catalog: ModelCatalog = .builtIn) throws -> PipelineDefinition {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SluiceError(.notFound, "\(path): cannot read the pipeline file")
         }
@@ -29,10 +42,12 @@ public enum PipelineFile {
             throw SluiceError(.invalidPipeline, "\(path): not UTF-8 text")
         }
         let defaultName = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-        return try parse(text, file: path, defaultName: defaultName)
+        return try parse(text, file: path, defaultName: defaultName, catalog: catalog)
     }
 
-    public static func parse(_ text: String, file: String, defaultName: String) throws -> PipelineDefinition {
+    public static func parse(
+        _ text: String, file: String, defaultName: String, catalog: ModelCatalog = .builtIn
+    ) throws -> PipelineDefinition {
         let node: Node?
         do {
             node = try Yams.compose(yaml: text)
@@ -45,7 +60,7 @@ public enum PipelineFile {
         let reader = FieldReader(file: file, mapping: mapping, path: "")
         try reader.rejectUnknown([
             "name", "model", "deployment", "max_tokens", "max_completion_tokens", "temperature", "top_p", "seed", "n",
-            "chunking", "files", "variables", "messages",
+            "chunking", "files", "variables", "messages", "response_format", "output_retries", "reduce",
         ])
         let model = try reader.string("model", required: true) ?? ""
         let maxTokens = try reader.int("max_tokens", minimum: 1)
@@ -81,96 +96,146 @@ public enum PipelineFile {
             }
         }
         let messages = try reader.messages("messages")
-        return PipelineDefinition(
+        var definition = PipelineDefinition(
             name: try reader.string("name") ?? defaultName, model: model, deployment: try reader.string("deployment"),
             messages: messages, maxTokens: limit, useMaxCompletionTokens: maxCompletion != nil,
             temperature: try reader.double("temperature"), topP: try reader.double("top_p"),
             seed: try reader.int("seed"),
             n: try reader.int("n", minimum: 1) ?? 1, chunking: .init(maxTokens: maxChunk, overlapTokens: overlap),
             selection: selection, variables: variables)
+        definition.responseFormat = try responseFormat(reader, file: file)
+        definition.outputRetries = try reader.int("output_retries", minimum: 0)
+        if definition.outputRetries != nil && definition.responseFormat == nil {
+            throw reader.error("output_retries", "needs a response_format to check replies against")
+        }
+        if let reduce = try reader.mapping("reduce") {
+            try reduce.rejectUnknown(["messages", "max_tokens", "max_input_tokens"])
+            guard let reduceTokens = try reduce.int("max_tokens", minimum: 1) else {
+                throw SluiceError(.invalidPipeline, "\(file): field 'reduce.max_tokens' is required")
+            }
+            definition.reduce = .init(
+                messages: try reduce.messages("messages"), maxTokens: reduceTokens,
+                maxInputTokens: try reduce.int("max_input_tokens", minimum: 64))
+        }
+        try check(definition, file: file, reader: reader, catalog: catalog)
+        return definition
+    }
+
+    /// The `response_format` field: `json_object`, or `json_schema` with `schema` or `schema_file`.
+    private static func responseFormat(_ reader: FieldReader, file: String) throws
+        -> PipelineDefinition.ResponseFormat?
+    {
+        guard let node = reader.node("response_format") else { return nil }
+        if let type = node.string, node.scalar != nil {
+            guard type == "json_object" else {
+                throw reader.error("response_format", "must be json_object, or a mapping with type: json_schema")
+            }
+            return .jsonObject
+        }
+        guard let format = try reader.mapping("response_format") else { return nil }
+        try format.rejectUnknown(["type", "name", "strict", "schema", "schema_file"])
+        switch try format.string("type", required: true) {
+        case "json_object":
+            return .jsonObject
+        case "json_schema":
+            let schemaNode: Node
+            var place = "response_format.schema"
+            if let inline = format.node("schema") {
+                guard inline.mapping != nil else { throw format.error("schema", "must be a mapping (a JSON schema)") }
+                schemaNode = inline
+            } else if let path = try format.string("schema_file") {
+                let base = (file as NSString).deletingLastPathComponent
+                let resolved = path.hasPrefix("/") ? path : (base as NSString).appendingPathComponent(path)
+                guard let data = FileManager.default.contents(atPath: resolved),
+                    let text = String(data: data, encoding: .utf8)
+                else { throw format.error("schema_file", "names \(resolved), which cannot be read") }
+                // JSON is YAML: reading it as YAML keeps the order of the properties, which the model follows.
+                guard let parsed = try? Yams.compose(yaml: text), parsed.mapping != nil else {
+                    throw format.error("schema_file", "names \(resolved), which is not a JSON object")
+                }
+                schemaNode = parsed
+                place = resolved
+            } else {
+                throw format.error("type", "json_schema needs 'schema' (inline) or 'schema_file'")
+            }
+            let text = OrderedJSON.text(schemaNode)
+            do {
+                _ = try JSONSchema(text: text)
+            } catch let error as SluiceError {
+                throw SluiceError(.invalidPipeline, "\(file): \(place): \(error.message)")
+            }
+            let name = try format.string("name") ?? "output"
+            guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }), name.count <= 64 else {
+                throw format.error("name", "must be letters, digits, _ or - (at most 64)")
+            }
+            return .jsonSchema(name: name, schema: text, strict: try format.bool("strict") ?? true)
+        default:
+            throw format.error("type", "must be json_object or json_schema")
+        }
+    }
+
+    /// Checks a pipeline against what the catalog knows of its model, before anything is enqueued or
+    /// paid for: max_tokens within the model's output limit, reasoning models given
+    /// max_completion_tokens, and the largest chunk's prompt (the messages around it plus a full chunk)
+    /// plus max_tokens within the model's context — an error says by how much it is over.
+    ///
+    /// Each chunk's exact prompt is checked again when it is rendered (no chunk is ever sent that cannot fit).
+    static func check(_ definition: PipelineDefinition, file: String, reader: FieldReader, catalog: ModelCatalog)
+        throws
+    {
+        guard let facts = catalog.facts(for: definition.model) else { return }
+        let field = definition.useMaxCompletionTokens ? "max_completion_tokens" : "max_tokens"
+        if definition.maxTokens > facts.maxOutputTokens {
+            throw reader.error(
+                field, "is \(definition.maxTokens), above \(facts.name)'s output limit of \(facts.maxOutputTokens)")
+        }
+        if facts.reasoning && !definition.useMaxCompletionTokens {
+            throw reader.error(
+                "max_tokens",
+                "must be max_completion_tokens for \(facts.name), a reasoning model (it covers reasoning tokens)")
+        }
+        let overhead = try PromptRenderer(pipeline: definition, pipelineHash: "").overheadTokens(
+            documentPath: String(repeating: "x", count: 64))
+        let worst = overhead + definition.chunking.maxTokens + definition.maxTokens
+        if worst > facts.contextWindow {
+            throw SluiceError(
+                .invalidPipeline,
+                "\(file): a full chunk does not fit \(facts.name)'s context of \(facts.contextWindow) tokens: the messages (\(overhead)) + chunking.max_tokens (\(definition.chunking.maxTokens)) + \(field) (\(definition.maxTokens)) = \(worst), \(worst - facts.contextWindow) tokens over; lower chunking.max_tokens or \(field)"
+            )
+        }
+        if let reduce = definition.reduce, reduce.maxTokens > facts.maxOutputTokens {
+            throw reader.error(
+                "reduce",
+                "max_tokens \(reduce.maxTokens) is above \(facts.name)'s output limit of \(facts.maxOutputTokens)")
+        }
     }
 }
 
-/// Typed access to a YAML mapping with errors that name file, line and field.
-struct FieldReader {
-    let file: String
-    let mapping: Node.Mapping
-    let path: String
-    var code: SluiceError.Code = .invalidPipeline
-
-    func node(_ key: String) -> Node? { mapping[Node(key)] }
-
-    func error(_ key: String, _ problem: String) -> SluiceError {
-        let line = node(key)?.mark?.line ?? mapping.mark?.line
-        return SluiceError(code, "\(file)\(line.map { ":\($0)" } ?? ""): field '\(path)\(key)' \(problem)")
-    }
-
-    func rejectUnknown(_ known: Set<String>) throws {
-        for key in mapping.keys {
-            guard let name = key.string, known.contains(name) else {
-                let line = key.mark?.line
-                throw SluiceError(
-                    code,
-                    "\(file)\(line.map { ":\($0)" } ?? ""): unknown field '\(path)\(key.string ?? "?")' (known: \(known.sorted().joined(separator: ", ")))"
-                )
+/// JSON text of a YAML node, keeping the order of mappings.
+enum OrderedJSON {
+    static func text(_ node: Node) -> String {
+        switch node {
+        case .mapping(let mapping):
+            return "{"
+                + mapping.map { key, value in JSONText.quoted(key.string ?? "") + ":" + text(value) }.joined(
+                    separator: ",") + "}"
+        case .sequence(let sequence):
+            return "[" + sequence.map(text).joined(separator: ",") + "]"
+        case .scalar(let scalar):
+            if scalar.style == .plain || scalar.style == .any {
+                if node.null != nil { return "null" }
+                if let bool = node.bool { return bool ? "true" : "false" }
+                if let int = node.int { return String(int) }
+                if let number = node.float, number.isFinite { return String(number) }
             }
+            return JSONText.quoted(scalar.string)
+        case .alias:
+            return "null"
         }
     }
+}
 
-    func string(_ key: String, required: Bool = false) throws -> String? {
-        guard let node = node(key) else {
-            if required { throw SluiceError(code, "\(file): field '\(path)\(key)' is required") }
-            return nil
-        }
-        guard node.scalar != nil, let value = node.string, !value.isEmpty else {
-            throw error(key, "must be a non-empty string")
-        }
-        return value
-    }
-
-    func int(_ key: String, minimum: Int = .min) throws -> Int? {
-        guard let node = node(key) else { return nil }
-        guard let value = node.int else { throw error(key, "must be a whole number") }
-        guard value >= minimum else { throw error(key, "must be at least \(minimum)") }
-        return value
-    }
-
-    func double(_ key: String) throws -> Double? {
-        guard let node = node(key) else { return nil }
-        guard let value = node.float else { throw error(key, "must be a number") }
-        return value
-    }
-
-    func bool(_ key: String) throws -> Bool? {
-        guard let node = node(key) else { return nil }
-        guard let value = node.bool else { throw error(key, "must be true or false") }
-        return value
-    }
-
-    /// A size in bytes: a whole number, or a number with a unit (`500KB`, `64 MB`, `1GiB`).
-    func byteSize(_ key: String) throws -> Int64? {
-        guard let node = node(key) else { return nil }
-        guard let text = node.string, let bytes = ByteSize.parse(text) else {
-            throw error(key, "must be a size in bytes, e.g. 268435456 or \"256MB\"")
-        }
-        return bytes
-    }
-
-    func strings(_ key: String) throws -> [String]? {
-        guard let node = node(key) else { return nil }
-        guard let sequence = node.sequence else { throw error(key, "must be a list of strings") }
-        return try sequence.map { item in
-            guard let value = item.string else { throw error(key, "must be a list of strings") }
-            return value
-        }
-    }
-
-    func mapping(_ key: String) throws -> FieldReader? {
-        guard let node = node(key) else { return nil }
-        guard let mapping = node.mapping else { throw error(key, "must be a mapping") }
-        return FieldReader(file: file, mapping: mapping, path: path + key + ".", code: code)
-    }
-
+extension FieldReader {
     func messages(_ key: String) throws -> [PipelineDefinition.Message] {
         guard let node = node(key) else { throw SluiceError(.invalidPipeline, "\(file): field 'messages' is required") }
         guard let sequence = node.sequence, !sequence.isEmpty else {

@@ -1,4 +1,5 @@
 import Call
+import Catalog
 import Chunk
 import Collect
 import Foundation
@@ -24,6 +25,8 @@ public final class PipelineRunner: Sendable {
     let logger: Logger
     let metrics = RunMetrics()
     let scheduler: Scheduler
+    /// `--max-cost`, when set.
+    let budget: Budget?
     private let finished = Atomic<Bool>(false)
     private let stopReason = Mutex<String?>(nil)
 
@@ -39,6 +42,7 @@ public final class PipelineRunner: Sendable {
         scheduler = Scheduler(
             deployments: configuration.deploymentQuotas, configuration: configuration.scheduler,
             clock: configuration.clock)
+        budget = configuration.maxCost.map(Budget.init(limit:))
     }
 
     /// Ends the run early (calls in flight finish); the reason is in the summary.
@@ -47,11 +51,25 @@ public final class PipelineRunner: Sendable {
         finished.store(true, ordering: .relaxed)
     }
 
-    /// Per-run tools: the renderer and chunker of its pipeline.
+    /// Per-run tools: the renderer and chunker of its pipeline, what the catalog knows of its model,
+    /// and the schema its replies must match.
     struct RunContext: Sendable {
         let run: RunRecord
         let renderer: PromptRenderer
         let chunker: Chunker
+        let facts: ModelFacts?
+        let schema: JSONSchema?
+
+        /// Why a request cannot fit the model's context, before it is sent; nil when it fits.
+        func overflow(_ call: CallInput) -> String? {
+            guard let facts else { return nil }
+            let maxTokens = call.charge / max(1, run.pipeline.n) - call.promptTokens
+            let total = call.promptTokens + maxTokens
+            guard total > facts.contextWindow else { return nil }
+            let what = call.reduce.map { "reduce level \($0.level) group \($0.group + 1)" } ?? "chunk \(call.chunk + 1)"
+            return
+                "\(call.document.path) \(what): the prompt is \(call.promptTokens) tokens and max_tokens \(maxTokens), \(total) in all: \(total - facts.contextWindow) over \(facts.name)'s context of \(facts.contextWindow) (smaller chunking.max_tokens or max_tokens)"
+        }
     }
 
     /// Runs until every job is done or failed for good, or the task is cancelled.
@@ -60,13 +78,20 @@ public final class PipelineRunner: Sendable {
         let dead = owner.deadOwners(among: try await queue.leaseOwners())
         let reclaimed = try await queue.reclaimLeases(owners: dead, expiredBefore: Date().timeIntervalSince1970)
         if reclaimed > 0 { logger.info("reclaimed \(reclaimed) jobs leased by stopped processes") }
+        let spentBefore = try await queue.spendReport(documents: 0).total
+        metrics.update { $0.spentBefore = spentBefore }
+        budget?.start(spent: spentBefore)
         var contexts: [Int64: RunContext] = [:]
         for run in try await queue.runs() {
             let renderer = try PromptRenderer(pipeline: run.pipeline, pipelineHash: run.pipelineHash)
             let chunker = Chunker(
                 encoding: renderer.encoding, maxTokens: run.pipeline.chunking.maxTokens,
                 overlapTokens: run.pipeline.chunking.overlapTokens)
-            contexts[run.id] = RunContext(run: run, renderer: renderer, chunker: chunker)
+            var schema: JSONSchema?
+            if case .jsonSchema(_, let text, _)? = run.pipeline.responseFormat { schema = try JSONSchema(text: text) }
+            contexts[run.id] = RunContext(
+                run: run, renderer: renderer, chunker: chunker,
+                facts: configuration.catalog.facts(for: run.pipeline.model), schema: schema)
         }
         let output = try OutputFile(
             path: configuration.outputPath,
@@ -77,6 +102,7 @@ public final class PipelineRunner: Sendable {
             group.addTask { try await workers.cpuStage(.ingest, width: self.configuration.cpuWorkers) }
             group.addTask { try await workers.cpuStage(.chunk, width: self.configuration.cpuWorkers) }
             group.addTask { try await workers.cpuStage(.prompt, width: self.configuration.cpuWorkers) }
+            group.addTask { try await workers.cpuStage(.reduce, width: self.configuration.cpuWorkers) }
             group.addTask { try await workers.callStage() }
             group.addTask { try await workers.collectStage(outputBox) }
             group.addTask { try await self.monitor(progress: progress) }

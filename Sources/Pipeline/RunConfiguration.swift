@@ -1,4 +1,5 @@
 import Call
+import Catalog
 import Foundation
 import Scheduler
 
@@ -27,6 +28,14 @@ public struct RunConfiguration: Sendable {
     public var scheduler = SchedulerConfiguration()
     /// The scheduler's time: real, or sped up to match a scaled simulator.
     public var clock: any SchedulerClock = ScaledClock()
+    /// Model facts and prices (the built-in catalog with the deployments file's overrides).
+    public var catalog = ModelCatalog.builtIn
+    /// How each deployment is priced (default: per token at the global list price).
+    public var billing: [String: Billing] = [:]
+    /// Each deployment's model, for prices when a reply does not name one (default: the pipeline's).
+    public var models: [String: String] = [:]
+    /// Stop admitting calls before the recorded spend plus the calls in flight could exceed this.
+    public var maxCost: Double?
 
     /// The scheduler's view of every deployment.
     var deploymentQuotas: [DeploymentQuota] {

@@ -15,6 +15,13 @@ final class RunMetrics: Sendable {
         var latencySeconds = 0.0
         var outcomes: [String: Int] = [:]
         var linesWritten = 0
+        /// List-price cost of this process's calls, in all and per deployment.
+        var cost = 0.0
+        var costByDeployment: [String: Double] = [:]
+        /// Replies that did not match the response format and were asked again.
+        var invalidOutputs = 0
+        /// The queue's recorded spend when the run started.
+        var spentBefore = 0.0
     }
 
     let started = Date()

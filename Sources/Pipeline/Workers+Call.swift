@@ -1,4 +1,5 @@
 import Call
+import Catalog
 import Foundation
 import Queue
 import Scheduler
@@ -55,7 +56,8 @@ extension Workers {
         }
     }
 
-    /// One call job: reuse a stored result, or wait for the scheduler's admission, send and classify.
+    /// One call job: reuse a stored result, or wait for the scheduler's admission (and the budget's),
+    /// send and classify.
     func perform(_ job: Job) async -> Outcome {
         let input: CallInput
         do {
@@ -68,21 +70,18 @@ extension Workers {
                 JobFailure(jobID: job.id, errorClass: .invalidJob, message: "unknown run \(job.runID)", retryAt: nil))
         }
         let pipelineName = context.run.pipeline.name
-        func collect(_ record: CallRecord, suffix: String = "") throws -> NewJob {
-            var line = CollectInput(
-                document: input.document, chunk: input.chunk, chunks: input.chunks, customID: input.customID,
-                pipeline: pipelineName, record: record)
-            line.headingPath = input.headingPath
-            line.page = input.page
-            return try NewJob(runID: job.runID, stage: .collect, key: job.key + suffix, encoding: line)
-        }
         do {
             // A unit of work already paid for (same document content, chunk and pipeline) is not called again.
             if let stored = try await queue.unitResult(unitKey: input.unitKey),
                 let record = try? JSONDecoder().decode(CallRecord.self, from: Data(stored))
             {
                 runner.metrics.update { $0.reused += 1 }
-                return .completed(JobCompletion(jobID: job.id, next: [try collect(record)]))
+                let reply = CallReply(input: input, record: record, pipeline: pipelineName, job: job)
+                return .completed(
+                    JobCompletion(
+                        jobID: job.id, next: [try reply.line()],
+                        parts: try reply.parts(text: record.output ?? reply.text)
+                    ))
             }
             let pool = configuration.pool(named: context.run.pipeline.deployment)
             let admission: Scheduler.Admission
@@ -102,10 +101,26 @@ extension Workers {
                         message: "no deployment '\(admission.deployment)' is configured for pipeline '\(pipelineName)'",
                         retryAt: nil))
             }
+            let pricing = runner.pricing(deployment: deployment.name, pipeline: context.run.pipeline)
+            var reservation = 0.0
+            if let budget = runner.budget {
+                let maximum = pricing.maximumCost(input, n: context.run.pipeline.n)
+                guard budget.reserve(maximum) else {
+                    await scheduler.cancel(admission)
+                    runner.stop(reason: budget.refusal(maximum))
+                    return .released(job.id)
+                }
+                reservation = maximum
+            }
             let outcome = await client.send(body: input.body, to: deployment, customID: input.customID)
             await scheduler.finish(admission, Self.report(outcome))
-            if Task.isCancelled { return .released(job.id) }
-            return try await classify(outcome, job: job, input: input, deployment: deployment, collect: collect)
+            let cost = outcome.usage.flatMap { pricing.cost(of: $0, servedModel: outcome.model) }
+            runner.budget?.settle(reserved: reservation, spent: cost?.total ?? 0)
+            // A call cut short by the stop is released; one that was answered is kept (it is paid for).
+            if Task.isCancelled && outcome.errorClass != nil { return .released(job.id) }
+            return try await classify(
+                outcome, job: job, input: input, deployment: deployment, context: context, cost: cost,
+                pricedModel: pricing.deployedModel)
         } catch is CancellationError {
             return .released(job.id)
         } catch {
@@ -133,7 +148,7 @@ extension Workers {
 
     private func classify(
         _ outcome: CallOutcome, job: Job, input: CallInput, deployment: Deployment,
-        collect: (CallRecord, String) throws -> NewJob
+        context: PipelineRunner.RunContext, cost: CostRecord?, pricedModel: String
     ) async throws -> Outcome {
         let attempts = job.attempts + 1
         runner.metrics.update { counters in
@@ -144,6 +159,8 @@ extension Workers {
             if let usage = outcome.usage {
                 counters.promptTokens += usage.promptTokens
                 counters.completionTokens += usage.completionTokens
+                counters.cost += cost?.total ?? 0
+                counters.costByDeployment[deployment.name, default: 0] += cost?.total ?? 0
             }
         }
         var record = CallRecord(
@@ -152,14 +169,48 @@ extension Workers {
             errorMessage: outcome.message, deployment: deployment.name, model: outcome.model, attempts: attempts,
             latencyMilliseconds: Int(outcome.latencySeconds * 1000), usage: outcome.usage)
         if let served = outcome.servedBy, served != deployment.deployment { record.spilledTo = served }
+        record.cost = cost
+        let spend = outcome.usage.map { usage in
+            Spend(
+                runID: job.runID, document: input.document.path, deployment: deployment.name,
+                model: outcome.model ?? pricedModel, promptTokens: usage.promptTokens,
+                cachedTokens: usage.cachedTokens ?? 0, completionTokens: usage.completionTokens,
+                reasoningTokens: usage.reasoningTokens ?? 0, cost: cost?.total)
+        }
+        let pipelineName = context.run.pipeline.name
         let now = Date().timeIntervalSince1970
         guard let errorClass = outcome.errorClass else {
+            var reply = CallReply(input: input, record: record, pipeline: pipelineName, job: job)
+            // Structured outputs: the reply must be JSON (matching the schema, if there is one).
+            if let format = context.run.pipeline.responseFormat {
+                switch Self.checkOutput(reply.text, format: format, schema: context.schema) {
+                case .success(let output):
+                    reply.record.output = output.text
+                case .failure(let problem):
+                    let message = "the reply does not match the response format: \(problem.message)"
+                    if attempts <= context.run.pipeline.invalidOutputRetries
+                        && attempts < configuration.retry.maxAttempts
+                    {
+                        runner.metrics.update { $0.invalidOutputs += 1 }
+                        return .failed(
+                            JobFailure(
+                                jobID: job.id, errorClass: .invalidOutput, message: message, retryAt: now,
+                                spend: spend))
+                    }
+                    record.errorCode = ErrorClass.invalidOutput.rawValue
+                    record.errorMessage = message
+                    return try terminal(
+                        .invalidOutput, record: record, input: input, job: job, attempts: attempts, spend: spend,
+                        keepBody: true)
+                }
+            }
             runner.metrics.update { $0.succeeded += 1 }
-            let result = try JSONEncoder.sluice.encode(record)
+            let result = try JSONEncoder.sluice.encode(reply.record)
             return .completed(
                 JobCompletion(
-                    jobID: job.id, next: [try collect(record, "")],
-                    unitResult: UnitResult(unitKey: input.unitKey, result: result)))
+                    jobID: job.id, next: [try reply.line()],
+                    unitResult: UnitResult(unitKey: input.unitKey, result: result),
+                    parts: try reply.parts(text: reply.record.output ?? reply.text), spend: spend))
         }
         if errorClass == .rateLimited {
             // Requeued at once, not counted as an attempt: the scheduler has paused that deployment (or
@@ -175,14 +226,102 @@ extension Workers {
             return .failed(
                 JobFailure(
                     jobID: job.id, errorClass: errorClass, message: outcome.message ?? errorClass.rawValue,
-                    retryAt: now + delay))
+                    retryAt: now + delay, spend: spend))
         }
         // Only a 200 whose output was filtered keeps its body in the error line.
-        if record.statusCode != 200 { record.body = nil }
+        return try terminal(
+            errorClass, record: record, input: input, job: job, attempts: attempts, spend: spend,
+            keepBody: record.statusCode == 200)
+    }
+
+    /// A call that failed for good: its error line, and the reduce that waited for it is abandoned.
+    private func terminal(
+        _ errorClass: ErrorClass, record: CallRecord, input: CallInput, job: Job, attempts: Int, spend: Spend?,
+        keepBody: Bool
+    ) throws -> Outcome {
+        var record = record
+        if !keepBody { record.body = nil }
+        let pipelineName = contexts[job.runID]?.run.pipeline.name ?? ""
+        let reply = CallReply(input: input, record: record, pipeline: pipelineName, job: job)
+        let what = input.reduce.map { "reduce level \($0.level) group \($0.group + 1)" } ?? "chunk \(input.chunk + 1)"
         return .failed(
             JobFailure(
                 jobID: job.id, errorClass: errorClass, message: record.errorMessage ?? errorClass.rawValue,
-                retryAt: nil,
-                next: [try collect(record, "!failed-\(attempts)-\(job.rateLimited)")]))
+                retryAt: nil, next: [try reply.line(suffix: "!failed-\(attempts)-\(job.rateLimited)")],
+                abandons: input.delivery.map {
+                    [
+                        JobAbandon(
+                            runID: job.runID, key: $0.key,
+                            message:
+                                "\(what) of \(input.document.path) failed (\(errorClass.rawValue)): no result to reduce"
+                        )
+                    ]
+                } ?? [], spend: spend))
+    }
+
+    /// The reply parsed as JSON and checked against the schema.
+    static func checkOutput(_ text: String?, format: PipelineDefinition.ResponseFormat, schema: JSONSchema?)
+        -> Result<JSONValue, SluiceError>
+    {
+        guard let text else { return .failure(SluiceError(.invalidOutput, "the reply has no message content")) }
+        let value: JSONValue
+        do {
+            value = try JSONValue.parse(text)
+        } catch let error as SluiceError {
+            return .failure(error)
+        } catch {
+            return .failure(SluiceError(.invalidOutput, "\(error)"))
+        }
+        guard case .object = value else {
+            return .failure(SluiceError(.invalidOutput, "expected a JSON object, got \(value.typeName)"))
+        }
+        if let schema {
+            let problems = schema.problems(value)
+            if !problems.isEmpty { return .failure(SluiceError(.invalidOutput, problems.joined(separator: "; "))) }
+        }
+        return .success(value)
+    }
+}
+
+/// A call's result on its way to the JSONL and, in map-reduce pipelines, to its reduce job.
+struct CallReply {
+    let input: CallInput
+    var record: CallRecord
+    let pipeline: String
+    let job: Job
+
+    /// The assistant message of the reply's first choice.
+    var text: String? {
+        guard let body = record.body,
+            let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+            let choices = object["choices"] as? [[String: Any]],
+            let message = choices.first?["message"] as? [String: Any]
+        else { return nil }
+        return message["content"] as? String
+    }
+
+    /// What this call and the calls before it (a reduce's inputs) cost.
+    var cumulativeCost: Double { (input.inputsCost ?? 0) + (record.cost?.total ?? 0) }
+
+    /// The collect job of the JSONL line.
+    func line(suffix: String = "") throws -> NewJob {
+        var line = CollectInput(
+            document: input.document, chunk: input.chunk, chunks: input.chunks, customID: input.customID,
+            pipeline: pipeline, record: record)
+        line.headingPath = input.headingPath
+        line.page = input.page
+        line.reduce = input.reduce
+        if input.reduce?.final == true { line.documentCost = cumulativeCost }
+        return try NewJob(runID: job.runID, stage: .collect, key: job.key + suffix, encoding: line)
+    }
+
+    /// The part for the reduce job that waits for this result, if one does.
+    func parts(text: String?) throws -> [JobPart] {
+        guard let delivery = input.delivery else { return [] }
+        let part = ReducePart(index: delivery.part, text: text ?? "", cost: cumulativeCost)
+        return [
+            JobPart(
+                runID: job.runID, key: delivery.key, part: delivery.part, payload: try JSONEncoder.sluice.encode(part))
+        ]
     }
 }

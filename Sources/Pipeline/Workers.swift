@@ -103,7 +103,7 @@ struct Workers: Sendable {
                 let chunks = context.chunker.chunks(input.text)
                 let format = (input.document.path as NSString).pathExtension.lowercased()
                 let outline = DocumentOutline(text: input.text, format: format)
-                let next = try chunks.enumerated().map { index, chunk in
+                var next = try chunks.enumerated().map { index, chunk in
                     let position = outline.position(at: chunk.offset)
                     return try NewJob(
                         runID: job.runID, stage: .prompt,
@@ -114,12 +114,30 @@ struct Workers: Sendable {
                             headingPath: position.headingPath.isEmpty ? nil : position.headingPath,
                             page: position.page))
                 }
+                // Map-reduce: the document's reduce job waits for one part per chunk.
+                if context.run.pipeline.reduce != nil && !chunks.isEmpty {
+                    next.append(
+                        try NewJob(
+                            runID: job.runID, stage: .reduce,
+                            key: JobKey.reduce(input.document, pipelineHash: hash, level: 0),
+                            encoding: ReduceInput(document: input.document, level: 0, chunks: chunks.count),
+                            parts: chunks.count))
+                }
                 return .completed(JobCompletion(jobID: job.id, next: next))
             case .prompt:
                 let input = try job.decode(PromptInput.self)
-                let call = try context.renderer.render(input)
+                var call = try context.renderer.render(input)
+                if context.run.pipeline.reduce != nil {
+                    call.delivery = PartDelivery(
+                        key: JobKey.reduce(input.document, pipelineHash: hash, level: 0), part: input.chunk)
+                }
+                if let overflow = context.overflow(call) {
+                    return try overflowed(job, call, context: context, message: overflow)
+                }
                 let next = try NewJob(runID: job.runID, stage: .call, key: job.key, encoding: call)
                 return .completed(JobCompletion(jobID: job.id, next: [next]))
+            case .reduce:
+                return try reduce(job, context: context)
             case .call, .collect:
                 return .failed(
                     JobFailure(jobID: job.id, errorClass: .invalidJob, message: "not a CPU stage", retryAt: nil))

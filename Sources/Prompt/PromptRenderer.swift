@@ -11,6 +11,7 @@ public struct PromptRenderer: Sendable {
     public let pipelineHash: String
     public let encoding: BytePairEncoding
     private let templates: [(role: String, template: MustacheTemplate)]
+    private let reduceTemplates: [(role: String, template: MustacheTemplate)]
 
     /// Compiles the pipeline's templates.
     ///
@@ -19,19 +20,21 @@ public struct PromptRenderer: Sendable {
         self.pipeline = pipeline
         self.pipelineHash = pipelineHash
         self.encoding = .encoding(ModelEncoding.resolve(model: pipeline.model).encoding)
-        var templates: [(String, MustacheTemplate)] = []
-        for (index, message) in pipeline.messages.enumerated() {
-            do {
-                // Prompts are plain text: no HTML escaping of {{values}}.
-                templates.append(
-                    (message.role, try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + message.template)))
-            } catch {
-                throw SluiceError(
-                    .invalidPipeline,
-                    "pipeline '\(pipeline.name)': message \(index + 1) (\(message.role)): bad template: \(error)")
+        func compile(_ messages: [PipelineDefinition.Message], _ place: String) throws -> [(String, MustacheTemplate)] {
+            try messages.enumerated().map { index, message in
+                do {
+                    // Prompts are plain text: no HTML escaping of {{values}}.
+                    return (message.role, try MustacheTemplate(string: "{{% CONTENT_TYPE: TEXT}}" + message.template))
+                } catch {
+                    throw SluiceError(
+                        .invalidPipeline,
+                        "pipeline '\(pipeline.name)': \(place)message \(index + 1) (\(message.role)): bad template: \(error)"
+                    )
+                }
             }
         }
-        self.templates = templates
+        templates = try compile(pipeline.messages, "")
+        reduceTemplates = try compile(pipeline.reduce?.messages ?? [], "reduce ")
     }
 
     /// The template variables of a chunk.
@@ -56,24 +59,7 @@ public struct PromptRenderer: Sendable {
 
     /// The call job input for a chunk.
     public func render(_ input: PromptInput) throws -> CallInput {
-        let context = context(for: input)
-        let messages = templates.map { ChatMessage(role: $0.role, content: $0.template.render(context)) }
-        let promptTokens = encoding.estimatePromptTokens(messages, format: .forModel(pipeline.model))
-        // The body is written by hand: it is built for every chunk, and JSONSerialization is slow on Linux.
-        var body = "{\"messages\":["
-        for (index, message) in messages.enumerated() {
-            if index > 0 { body += "," }
-            body +=
-                "{\"content\":" + JSONText.quoted(message.content) + ",\"role\":" + JSONText.quoted(message.role) + "}"
-        }
-        body +=
-            "],\"" + (pipeline.useMaxCompletionTokens ? "max_completion_tokens" : "max_tokens")
-            + "\":\(pipeline.maxTokens)"
-        if pipeline.n != 1 { body += ",\"n\":\(pipeline.n)" }
-        if let seed = pipeline.seed { body += ",\"seed\":\(seed)" }
-        if let temperature = pipeline.temperature { body += ",\"temperature\":\(temperature)" }
-        if let topP = pipeline.topP { body += ",\"top_p\":\(topP)" }
-        body += "}"
+        let (body, promptTokens) = request(templates, context: context(for: input), maxTokens: pipeline.maxTokens)
         let unitKey = Self.unitKey(
             documentSHA256: input.document.sha256, chunk: input.chunk, pipelineHash: pipelineHash)
         var call = CallInput(
@@ -85,9 +71,84 @@ public struct PromptRenderer: Sendable {
         return call
     }
 
+    /// The prompt tokens of the messages around a chunk: rendered with an empty chunk text.
+    public func overheadTokens(documentPath: String) -> Int {
+        let input = PromptInput(
+            document: DocumentRef(path: documentPath, sha256: String(repeating: "0", count: 64), size: 0, mtime: 0),
+            chunk: 0, chunks: 1, text: "", tokens: 0)
+        return request(templates, context: context(for: input), maxTokens: pipeline.maxTokens).promptTokens
+    }
+
+    /// A reduce call over some results of a document (`parts`, in order).
+    public func renderReduce(
+        document: DocumentRef, chunks: Int, parts: [ReducePart], step: ReduceStep
+    ) -> CallInput {
+        let maxTokens = pipeline.reduce?.maxTokens ?? pipeline.maxTokens
+        let name = (document.path as NSString).lastPathComponent
+        var context: [String: Any] = [
+            "document": [
+                "path": document.path, "name": name, "sha256": document.sha256, "size": document.size, "chunks": chunks,
+            ] as [String: Any],
+            "results": parts.map { ["index": $0.index, "number": $0.index + 1, "text": $0.text] as [String: Any] },
+            "reduce": [
+                "level": step.level, "group": step.group, "groups": step.groups, "final": step.final,
+                "parts": parts.count,
+            ] as [String: Any],
+            "pipeline": ["name": pipeline.name, "model": pipeline.model],
+        ]
+        for (key, value) in pipeline.variables where context[key] == nil { context[key] = value }
+        let (body, promptTokens) = request(reduceTemplates, context: context, maxTokens: maxTokens)
+        let unitKey = Self.unitKey(
+            documentSHA256: document.sha256, unit: "reduce.\(step.level).\(step.group)", pipelineHash: pipelineHash)
+        var call = CallInput(
+            document: document, chunk: step.group, chunks: chunks, customID: "sluice-" + unitKey.prefix(32),
+            unitKey: unitKey, body: body, promptTokens: promptTokens,
+            charge: (promptTokens + maxTokens) * max(1, pipeline.n))
+        call.reduce = step
+        return call
+    }
+
+    /// The request body (without `model`) and its prompt tokens, as Azure estimates them.
+    private func request(
+        _ templates: [(role: String, template: MustacheTemplate)], context: [String: Any], maxTokens: Int
+    )
+        -> (body: String, promptTokens: Int)
+    {
+        let messages = templates.map { ChatMessage(role: $0.role, content: $0.template.render(context)) }
+        let promptTokens = encoding.estimatePromptTokens(messages, format: .forModel(pipeline.model))
+        // The body is written by hand: it is built for every chunk, and JSONSerialization is slow on Linux.
+        var body = "{\"messages\":["
+        for (index, message) in messages.enumerated() {
+            if index > 0 { body += "," }
+            body +=
+                "{\"content\":" + JSONText.quoted(message.content) + ",\"role\":" + JSONText.quoted(message.role) + "}"
+        }
+        body += "],\"" + (pipeline.useMaxCompletionTokens ? "max_completion_tokens" : "max_tokens") + "\":\(maxTokens)"
+        if pipeline.n != 1 { body += ",\"n\":\(pipeline.n)" }
+        switch pipeline.responseFormat {
+        case .jsonObject?:
+            body += ",\"response_format\":{\"type\":\"json_object\"}"
+        case .jsonSchema(let name, let schema, let strict)?:
+            body +=
+                ",\"response_format\":{\"json_schema\":{\"name\":" + JSONText.quoted(name) + ",\"schema\":" + schema
+                + ",\"strict\":\(strict)},\"type\":\"json_schema\"}"
+        case nil: break
+        }
+        if let seed = pipeline.seed { body += ",\"seed\":\(seed)" }
+        if let temperature = pipeline.temperature { body += ",\"temperature\":\(temperature)" }
+        if let topP = pipeline.topP { body += ",\"top_p\":\(topP)" }
+        body += "}"
+        return (body, promptTokens)
+    }
+
     /// The identity of a unit of work: SHA-256 of (document hash, chunk index, pipeline hash).
     public static func unitKey(documentSHA256: String, chunk: Int, pipelineHash: String) -> String {
-        let digest = SHA256.hash(data: Data("\(documentSHA256)|\(chunk)|\(pipelineHash)".utf8))
+        unitKey(documentSHA256: documentSHA256, unit: String(chunk), pipelineHash: pipelineHash)
+    }
+
+    /// The identity of a unit of work: SHA-256 of (document hash, unit, pipeline hash).
+    public static func unitKey(documentSHA256: String, unit: String, pipelineHash: String) -> String {
+        let digest = SHA256.hash(data: Data("\(documentSHA256)|\(unit)|\(pipelineHash)".utf8))
         return digest.map { String(format: "%02x", $0) }.joined()
     }
 

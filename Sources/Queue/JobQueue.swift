@@ -50,6 +50,9 @@ public protocol JobQueue: Sendable {
     /// Terminal failures with their reasons.
     func failures(limit: Int) async throws -> [FailedJob]
 
+    /// What calls used and cost, per deployment and model, and the `documents` dearest documents.
+    func spendReport(documents: Int) async throws -> SpendReport
+
     /// Stores a small piece of a running process's state (e.g. its deployments, for `sluice status`).
     func setRunState(key: String, value: Data) async throws
     /// A stored piece of run state and when it was stored (seconds since 1970).
@@ -94,10 +97,15 @@ public struct QueueStatistics: Sendable, Hashable, Codable {
     public var nextRetryAt: Double?
     /// Documents by status (ok, skipped, deleted).
     public var documents: [String: Int] = [:]
+    /// Reduce calls (stage call, keys under ``JobKey/reduceCallPrefix``) by state: part of `counts`.
+    public var reduceCalls: [String: Int] = [:]
 
     public init() {}
 
     public func count(_ stage: Stage, _ state: JobState) -> Int { counts[stage.rawValue]?[state.rawValue] ?? 0 }
+
+    /// Chunk calls (call jobs that are not reduce calls) in a state.
+    public func chunkCalls(_ state: JobState) -> Int { count(.call, state) - (reduceCalls[state.rawValue] ?? 0) }
 
     /// Jobs still to do: ready or leased.
     public var pending: Int {
@@ -120,4 +128,65 @@ public struct FailedJob: Sendable, Hashable, Codable {
         self.message = message
         self.attempts = attempts
     }
+}
+
+/// Usage and list-price cost recorded in the queue.
+public struct SpendReport: Sendable, Hashable, Codable {
+    /// One deployment and serving model.
+    public struct Line: Sendable, Hashable, Codable {
+        public var deployment: String
+        public var model: String
+        public var calls: Int
+        public var promptTokens: Int
+        public var cachedTokens: Int
+        public var completionTokens: Int
+        public var reasoningTokens: Int
+        public var cost: Double
+        /// Calls with no price (provisioned, or a model without a list price).
+        public var unpricedCalls: Int
+
+        public init(
+            deployment: String, model: String, calls: Int, promptTokens: Int, cachedTokens: Int,
+            completionTokens: Int, reasoningTokens: Int, cost: Double, unpricedCalls: Int
+        ) {
+            self.deployment = deployment
+            self.model = model
+            self.calls = calls
+            self.promptTokens = promptTokens
+            self.cachedTokens = cachedTokens
+            self.completionTokens = completionTokens
+            self.reasoningTokens = reasoningTokens
+            self.cost = cost
+            self.unpricedCalls = unpricedCalls
+        }
+    }
+
+    /// One document's calls.
+    public struct Document: Sendable, Hashable, Codable {
+        public var document: String
+        public var calls: Int
+        public var cost: Double
+
+        public init(document: String, calls: Int, cost: Double) {
+            self.document = document
+            self.calls = calls
+            self.cost = cost
+        }
+    }
+
+    public var lines: [Line] = []
+    /// The dearest documents, dearest first.
+    public var dearest: [Document] = []
+    /// Documents with at least one call.
+    public var documents: Int = 0
+
+    public init() {}
+
+    public var total: Double { lines.reduce(0) { $0 + $1.cost } }
+    public var calls: Int { lines.reduce(0) { $0 + $1.calls } }
+    /// Mean cost per document with calls.
+    public var perDocument: Double { documents > 0 ? total / Double(documents) : 0 }
+
+    /// Cost per deployment.
+    public var byDeployment: [String: Double] { lines.reduce(into: [:]) { $0[$1.deployment, default: 0] += $1.cost } }
 }

@@ -14,8 +14,20 @@ public final class SQLiteJobQueue: JobQueue {
     public init(path: String) throws {
         self.path = path
         database = try SQLiteDatabase(path: path)
-        try database.performNow { connection in try connection.execute(Self.schema) }
+        try database.performNow { connection in
+            // Databases made before reduce jobs existed lack the column; add it first.
+            let columns = try connection.statement("SELECT name FROM pragma_table_info('jobs')")
+            var names = Set<String>()
+            while try columns.step() { names.insert(columns.text(0)) }
+            if !names.isEmpty && !names.contains("parts_needed") {
+                try connection.execute("ALTER TABLE jobs ADD COLUMN parts_needed INTEGER")
+            }
+            try connection.execute(Self.schema)
+        }
     }
+
+    /// Keys of reduce calls (stage call) start with this, so they can be counted apart from chunk calls.
+    public static let reduceCallPrefix = JobKey.reduceCallPrefix
 
     static let schema = """
         CREATE TABLE IF NOT EXISTS runs(
@@ -29,7 +41,14 @@ public final class SQLiteJobQueue: JobQueue {
             key TEXT NOT NULL, state TEXT NOT NULL, payload BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
             rate_limited INTEGER NOT NULL DEFAULT 0, error_class TEXT, error_message TEXT,
             not_before REAL NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires REAL,
-            created REAL NOT NULL, updated REAL NOT NULL, UNIQUE(run_id, stage, key));
+            created REAL NOT NULL, updated REAL NOT NULL, parts_needed INTEGER, UNIQUE(run_id, stage, key));
+        CREATE TABLE IF NOT EXISTS job_parts(
+            job_id INTEGER NOT NULL, part INTEGER NOT NULL, payload BLOB NOT NULL, PRIMARY KEY(job_id, part)) WITHOUT ROWID;
+        CREATE TABLE IF NOT EXISTS spend(
+            run_id INTEGER NOT NULL, document TEXT NOT NULL, deployment TEXT NOT NULL, model TEXT NOT NULL,
+            calls INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
+            completion_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL, cost REAL NOT NULL,
+            unpriced_calls INTEGER NOT NULL, PRIMARY KEY(run_id, document, deployment, model));
         CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(stage, id) WHERE state = 'ready';
         CREATE INDEX IF NOT EXISTS jobs_leased ON jobs(lease_owner) WHERE state = 'leased';
         CREATE TABLE IF NOT EXISTS unit_results(unit_key TEXT PRIMARY KEY, result BLOB NOT NULL, created REAL NOT NULL);
@@ -40,8 +59,8 @@ public final class SQLiteJobQueue: JobQueue {
             stage TEXT NOT NULL, state TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY(stage, state)) WITHOUT ROWID;
         INSERT OR IGNORE INTO job_counts(stage, state, count)
             SELECT stage.value, state.value, 0
-            FROM json_each('["ingest","chunk","prompt","call","collect"]') AS stage,
-                 json_each('["ready","leased","done","failed"]') AS state;
+            FROM json_each('["ingest","chunk","prompt","call","reduce","collect"]') AS stage,
+                 json_each('["ready","leased","done","failed","waiting"]') AS state;
         CREATE TRIGGER IF NOT EXISTS jobs_counted_insert AFTER INSERT ON jobs BEGIN
             UPDATE job_counts SET count = count + 1 WHERE stage = new.stage AND state = new.state;
         END;
@@ -174,16 +193,62 @@ public final class SQLiteJobQueue: JobQueue {
 
     @discardableResult
     private static func insertJob(_ connection: SQLiteConnection, _ job: NewJob, now: Double) throws -> Int {
+        let waits = (job.parts ?? 0) > 0
         try connection.run(
             """
-            INSERT OR IGNORE INTO jobs(run_id, stage, key, state, payload, created, updated)
-            VALUES(?, ?, ?, 'ready', ?, ?, ?)
+            INSERT OR IGNORE INTO jobs(run_id, stage, key, state, payload, created, updated, parts_needed)
+            VALUES(?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
-                .integer(job.runID), .text(job.stage.rawValue), .text(job.key), .blob(Array(job.payload)), .real(now),
-                .real(now),
+                .integer(job.runID), .text(job.stage.rawValue), .text(job.key), .text(waits ? "waiting" : "ready"),
+                .blob(Array(job.payload)), .real(now), .real(now), job.parts.map { .integer(Int64($0)) } ?? .null,
             ])
         return connection.changes
+    }
+
+    /// Stores a part for a waiting job (the first delivery of a part wins) and makes the job ready
+    /// when its last part is in.
+    private static func deliver(_ connection: SQLiteConnection, _ part: JobPart, now: Double) throws {
+        let select = try connection.statement(
+            "SELECT id, state, parts_needed FROM jobs WHERE run_id = ? AND stage = 'reduce' AND key = ?")
+        try select.bind([.integer(part.runID), .text(part.key)])
+        guard try select.step() else { return }
+        let id = select.int(0)
+        let state = select.text(1)
+        let needed = select.isNull(2) ? 0 : select.int(2)
+        try connection.run(
+            "INSERT OR IGNORE INTO job_parts(job_id, part, payload) VALUES(?, ?, ?)",
+            [.integer(id), .integer(Int64(part.part)), .blob(Array(part.payload))])
+        guard state == "waiting" else { return }
+        let count = try connection.statement("SELECT count(*) FROM job_parts WHERE job_id = ?")
+        try count.bind([.integer(id)])
+        if try count.step(), count.int(0) >= needed {
+            try connection.run(
+                "UPDATE jobs SET state = 'ready', not_before = 0, updated = ? WHERE id = ? AND state = 'waiting'",
+                [.real(now), .integer(id)])
+        }
+    }
+
+    /// Adds a call's usage and cost to the spend record.
+    private static func record(_ connection: SQLiteConnection, _ spend: Spend) throws {
+        try connection.run(
+            """
+            INSERT INTO spend(run_id, document, deployment, model, calls, prompt_tokens, cached_tokens,
+                completion_tokens, reasoning_tokens, cost, unpriced_calls) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(run_id, document, deployment, model) DO UPDATE SET calls = calls + excluded.calls,
+                prompt_tokens = prompt_tokens + excluded.prompt_tokens,
+                cached_tokens = cached_tokens + excluded.cached_tokens,
+                completion_tokens = completion_tokens + excluded.completion_tokens,
+                reasoning_tokens = reasoning_tokens + excluded.reasoning_tokens, cost = cost + excluded.cost,
+                unpriced_calls = unpriced_calls + excluded.unpriced_calls
+            """,
+            [
+                .integer(spend.runID), .text(spend.document), .text(spend.deployment), .text(spend.model),
+                .integer(Int64(spend.calls)), .integer(Int64(spend.promptTokens)),
+                .integer(Int64(spend.cachedTokens)), .integer(Int64(spend.completionTokens)),
+                .integer(Int64(spend.reasoningTokens)), .real(spend.cost ?? 0),
+                .integer(spend.cost == nil ? Int64(spend.calls) : 0),
+            ])
     }
 
     public func claim(stage: Stage, limit: Int, owner: String, leaseSeconds: Double, now: Double) async throws -> [Job]
@@ -208,6 +273,14 @@ public final class SQLiteJobQueue: JobQueue {
                         payload: Data(statement.blob(3)), attempts: Int(statement.int(4)),
                         rateLimited: Int(statement.int(5))))
             }
+            if stage == .reduce {
+                let parts = try connection.statement("SELECT payload FROM job_parts WHERE job_id = ? ORDER BY part")
+                for index in jobs.indices {
+                    parts.reset()
+                    try parts.bind([.integer(jobs[index].id)])
+                    while try parts.step() { jobs[index].parts.append(Data(parts.blob(0))) }
+                }
+            }
             return jobs.sorted { $0.id < $1.id }
         }
     }
@@ -218,6 +291,11 @@ public final class SQLiteJobQueue: JobQueue {
             for completion in completions {
                 guard try Self.finish(connection, completion.jobID, owner: owner, now: now) else { continue }
                 for job in completion.next { try Self.insertJob(connection, job, now: now) }
+                for part in completion.parts { try Self.deliver(connection, part, now: now) }
+                if let spend = completion.spend { try Self.record(connection, spend) }
+                if completion.consumesParts {
+                    try connection.run("DELETE FROM job_parts WHERE job_id = ?", [.integer(completion.jobID)])
+                }
                 if let unit = completion.unitResult {
                     try connection.run(
                         "INSERT OR REPLACE INTO unit_results(unit_key, result, created) VALUES(?, ?, ?)",
@@ -257,6 +335,15 @@ public final class SQLiteJobQueue: JobQueue {
                     ])
                 guard connection.changes == 1 else { continue }
                 for job in failure.next { try Self.insertJob(connection, job, now: now) }
+                if let spend = failure.spend { try Self.record(connection, spend) }
+                for abandon in failure.abandons where failure.retryAt == nil {
+                    try connection.run(
+                        """
+                        UPDATE jobs SET state = 'failed', error_class = 'incomplete', error_message = ?, updated = ?
+                        WHERE run_id = ? AND stage = 'reduce' AND key = ? AND state = 'waiting'
+                        """,
+                        [.text(abandon.message), .real(now), .integer(abandon.runID), .text(abandon.key)])
+                }
             }
         }
     }
@@ -302,9 +389,13 @@ public final class SQLiteJobQueue: JobQueue {
 
     public func retryFailed() async throws -> Int {
         try await database.write { connection in
+            // A reduce job still missing parts waits again; the retried chunks deliver them.
             try connection.run(
                 """
-                UPDATE jobs SET state = 'ready', attempts = 0, rate_limited = 0, not_before = 0
+                UPDATE jobs SET attempts = 0, rate_limited = 0, not_before = 0,
+                state = CASE WHEN parts_needed IS NOT NULL
+                    AND (SELECT count(*) FROM job_parts WHERE job_id = jobs.id) < parts_needed
+                    THEN 'waiting' ELSE 'ready' END
                 WHERE state = 'failed'
                 """)
             return connection.changes
@@ -326,6 +417,41 @@ public final class SQLiteJobQueue: JobQueue {
             var keys: [String] = []
             while try select.step() { keys.append(select.text(0)) }
             return keys
+        }
+    }
+
+    // MARK: Spend
+
+    public func spendReport(documents limit: Int) async throws -> SpendReport {
+        try await database.perform { connection in
+            var report = SpendReport()
+            let lines = try connection.statement(
+                """
+                SELECT deployment, model, sum(calls), sum(prompt_tokens), sum(cached_tokens), sum(completion_tokens),
+                sum(reasoning_tokens), sum(cost), sum(unpriced_calls) FROM spend GROUP BY deployment, model
+                ORDER BY deployment, model
+                """)
+            while try lines.step() {
+                report.lines.append(
+                    .init(
+                        deployment: lines.text(0), model: lines.text(1), calls: Int(lines.int(2)),
+                        promptTokens: Int(lines.int(3)), cachedTokens: Int(lines.int(4)),
+                        completionTokens: Int(lines.int(5)), reasoningTokens: Int(lines.int(6)),
+                        cost: lines.double(7), unpricedCalls: Int(lines.int(8))))
+            }
+            let count = try connection.statement("SELECT count(DISTINCT run_id || '/' || document) FROM spend")
+            if try count.step() { report.documents = Int(count.int(0)) }
+            let dearest = try connection.statement(
+                """
+                SELECT document, sum(calls), sum(cost) AS total FROM spend GROUP BY run_id, document
+                ORDER BY total DESC, document LIMIT ?
+                """)
+            try dearest.bind([.integer(Int64(limit))])
+            while try dearest.step() {
+                report.dearest.append(
+                    .init(document: dearest.text(0), calls: Int(dearest.int(1)), cost: dearest.double(2)))
+            }
+            return report
         }
     }
 
@@ -394,6 +520,14 @@ public final class SQLiteJobQueue: JobQueue {
             if try next.step(), !next.isNull(0) { statistics.nextRetryAt = next.double(0) }
             let documents = try connection.statement("SELECT status, count(*) FROM documents GROUP BY status")
             while try documents.step() { statistics.documents[documents.text(0)] = Int(documents.int(1)) }
+            // A key range per run, on the (run, stage, key) index: only reduce calls are read.
+            let reduces = try connection.statement(
+                """
+                SELECT jobs.state, count(*) FROM runs JOIN jobs ON jobs.run_id = runs.id AND jobs.stage = 'call'
+                AND jobs.key >= ? AND jobs.key < ? GROUP BY jobs.state
+                """)
+            try reduces.bind([.text(Self.reduceCallPrefix), .text(Self.reduceCallPrefix + "\u{10FFFF}")])
+            while try reduces.step() { statistics.reduceCalls[reduces.text(0)] = Int(reduces.int(1)) }
             return statistics
         }
     }

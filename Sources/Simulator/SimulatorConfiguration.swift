@@ -42,6 +42,10 @@ public struct SimulatorConfiguration: Sendable, Hashable {
         public var truncatedJSON: Double = 0
         /// A message containing this text is refused with 400 content_filter.
         public var contentFilterTrigger: String = "SLUICE-CONTENT-FILTER"
+        /// A request whose messages contain this text gets a reply that breaks its response format.
+        public var invalidOutputTrigger: String = "SLUICE-INVALID-OUTPUT"
+        /// Like `invalidOutputTrigger`, but only the first request of each `x-ms-client-request-id`.
+        public var invalidOnceTrigger: String = "SLUICE-INVALID-ONCE"
 
         public init() {}
 

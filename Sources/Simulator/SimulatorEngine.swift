@@ -231,17 +231,30 @@ final class SimulatorEngine: Sendable {
         default: break
         }
         let lastUser = chat.last { $0.role == "user" }?.content ?? chat.last?.content ?? ""
-        let (content, completionTokens, finish) = Self.reply(
-            to: lastUser, target: configuration.replyTokens, maxTokens: maxTokens, encoding: encoding)
+        let breaksFormat =
+            chat.contains { $0.content.contains(configuration.faults.invalidOutputTrigger) }
+            || (chat.contains { $0.content.contains(configuration.faults.invalidOnceTrigger) }
+                && state.withLock { state in clientID.map { state.statistics.requestsByClientID[$0] ?? 0 } ?? 1 } <= 1)
+        var (content, contentTokens, finish) =
+            StructuredReply.make(
+                format: request["response_format"] as? [String: Any], prompt: lastUser, breaking: breaksFormat,
+                encoding: encoding, maxTokens: maxTokens)
+            ?? Self.reply(to: lastUser, target: configuration.replyTokens, maxTokens: maxTokens, encoding: encoding)
+        // Reasoning models think before they answer: hidden tokens, billed as output, within max_tokens.
+        let reasoningTokens = Self.isReasoning(model) ? min(contentTokens, max(0, maxTokens - contentTokens)) : 0
+        if Self.isReasoning(model) && contentTokens >= maxTokens { finish = "length" }
+        let completionTokens = contentTokens + reasoningTokens
+        // A model router answers with the model it chose.
+        let servedModel = Self.routed(model, prompt: lastUser)
         // Written by hand: JSONSerialization would dominate the simulator's time.
         let choices = (0..<n).map { index in
             "{\"finish_reason\":\"\(finish)\",\"index\":\(index),\"message\":{\"content\":\(Self.quoted(content)),\"role\":\"assistant\"}}"
         }
         let completion =
             "{\"choices\":[\(choices.joined(separator: ","))],\"created\":\(Int(Date().timeIntervalSince1970)),"
-            + "\"id\":\"chatcmpl-sim-\(id)\",\"model\":\(Self.quoted(model)),\"object\":\"chat.completion\","
+            + "\"id\":\"chatcmpl-sim-\(id)\",\"model\":\(Self.quoted(servedModel)),\"object\":\"chat.completion\","
             + "\"system_fingerprint\":\"fp_sluice_sim\",\"usage\":{\"completion_tokens\":\(completionTokens * n),"
-            + "\"completion_tokens_details\":{\"reasoning_tokens\":0},\"prompt_tokens\":\(promptTokens),"
+            + "\"completion_tokens_details\":{\"reasoning_tokens\":\(reasoningTokens * n)},\"prompt_tokens\":\(promptTokens),"
             + "\"prompt_tokens_details\":{\"cached_tokens\":0},\"total_tokens\":\(promptTokens + completionTokens * n)}}"
         var body = Array(completion.utf8)
         if case .provisioned(_, let weight, _) = deployment.deployment.kind {
@@ -442,6 +455,19 @@ final class SimulatorEngine: Sendable {
             finish = "length"
         }
         return (text, ids.count, finish)
+    }
+
+    /// o-series and gpt-5 (not gpt-5-chat) reason before answering.
+    static func isReasoning(_ model: String) -> Bool {
+        let name = model.lowercased()
+        return ["o1", "o3", "o4", "gpt-5", "gpt-oss"].contains { name.hasPrefix($0) } && !name.hasPrefix("gpt-5-chat")
+    }
+
+    /// The model that answers: a model router picks one of its models by the prompt.
+    static func routed(_ model: String, prompt: String) -> String {
+        guard model.lowercased().hasPrefix("model-router") else { return model }
+        let choices = ["gpt-4.1-nano-2025-04-14", "gpt-4.1-mini-2025-04-14", "gpt-4.1-2025-04-14"]
+        return choices[prompt.utf8.count % choices.count]
     }
 
     /// A JSON string literal.

@@ -13,6 +13,12 @@ public enum ErrorClass: String, Sendable, Codable, CaseIterable {
     case unauthorized
     case unreadableDocument = "unreadable_document"
     case invalidJob = "invalid_job"
+    /// The reply was not valid JSON for the pipeline's response format, after the allowed retries.
+    case invalidOutput = "invalid_output"
+    /// The prompt and max_tokens do not fit the model's context: found before calling.
+    case contextOverflow = "context_overflow"
+    /// A chunk of the document failed, so it has no reduce result.
+    case incomplete
 
     /// Whether another attempt may succeed.
     public var isRetryable: Bool {

@@ -16,8 +16,13 @@ public struct Job: Sendable, Hashable {
     public var attempts: Int
     /// Times the service answered 429 for it.
     public var rateLimited: Int
+    /// A reduce job's parts, in part order.
+    public var parts: [Data]
 
-    public init(id: Int64, runID: Int64, stage: Stage, key: String, payload: Data, attempts: Int, rateLimited: Int) {
+    public init(
+        id: Int64, runID: Int64, stage: Stage, key: String, payload: Data, attempts: Int, rateLimited: Int,
+        parts: [Data] = []
+    ) {
         self.id = id
         self.runID = runID
         self.stage = stage
@@ -25,6 +30,7 @@ public struct Job: Sendable, Hashable {
         self.payload = payload
         self.attempts = attempts
         self.rateLimited = rateLimited
+        self.parts = parts
     }
 
     /// Decodes the payload.
@@ -43,17 +49,81 @@ public struct NewJob: Sendable, Hashable {
     public var stage: Stage
     public var key: String
     public var payload: Data
+    /// A job that waits for this many parts (``JobPart``) before it is ready; nil: ready at once.
+    public var parts: Int?
 
-    public init(runID: Int64, stage: Stage, key: String, payload: Data) {
+    public init(runID: Int64, stage: Stage, key: String, payload: Data, parts: Int? = nil) {
         self.runID = runID
         self.stage = stage
         self.key = key
         self.payload = payload
+        self.parts = parts
     }
 
     /// A job whose payload is a value encoded as JSON.
-    public init<T: Encodable>(runID: Int64, stage: Stage, key: String, encoding value: T) throws {
-        self.init(runID: runID, stage: stage, key: key, payload: try JSONEncoder.sluice.encode(value))
+    public init<T: Encodable>(runID: Int64, stage: Stage, key: String, encoding value: T, parts: Int? = nil) throws {
+        self.init(runID: runID, stage: stage, key: key, payload: try JSONEncoder.sluice.encode(value), parts: parts)
+    }
+}
+
+/// One part delivered to a waiting job (stage ``Stage/reduce``), identified by its run and key.
+/// Delivering the same part twice keeps the first.
+public struct JobPart: Sendable, Hashable {
+    public var runID: Int64
+    public var key: String
+    public var part: Int
+    public var payload: Data
+
+    public init(runID: Int64, key: String, part: Int, payload: Data) {
+        self.runID = runID
+        self.key = key
+        self.part = part
+        self.payload = payload
+    }
+}
+
+/// A waiting job that can never get all its parts: it fails with the reason.
+public struct JobAbandon: Sendable, Hashable {
+    public var runID: Int64
+    public var key: String
+    public var message: String
+
+    public init(runID: Int64, key: String, message: String) {
+        self.runID = runID
+        self.key = key
+        self.message = message
+    }
+}
+
+/// What a call used and cost, added to the queue's spend record with the job's end.
+public struct Spend: Sendable, Hashable, Codable {
+    public var runID: Int64
+    public var document: String
+    public var deployment: String
+    /// The model that served the call (the reply's `model`), or the deployment's.
+    public var model: String
+    public var calls: Int
+    public var promptTokens: Int
+    public var cachedTokens: Int
+    public var completionTokens: Int
+    public var reasoningTokens: Int
+    /// List-price cost; nil when the call is not priced (provisioned, or no price known).
+    public var cost: Double?
+
+    public init(
+        runID: Int64, document: String, deployment: String, model: String, calls: Int = 1, promptTokens: Int,
+        cachedTokens: Int, completionTokens: Int, reasoningTokens: Int, cost: Double?
+    ) {
+        self.runID = runID
+        self.document = document
+        self.deployment = deployment
+        self.model = model
+        self.calls = calls
+        self.promptTokens = promptTokens
+        self.cachedTokens = cachedTokens
+        self.completionTokens = completionTokens
+        self.reasoningTokens = reasoningTokens
+        self.cost = cost
     }
 }
 
@@ -63,11 +133,23 @@ public struct JobCompletion: Sendable, Hashable {
     public var next: [NewJob]
     /// A result remembered by its unit key, so an identical unit is never paid for twice.
     public var unitResult: UnitResult?
+    /// Parts delivered to waiting jobs.
+    public var parts: [JobPart]
+    /// What the job's call used and cost.
+    public var spend: Spend?
+    /// The job was a reduce job: its parts can go.
+    public var consumesParts: Bool
 
-    public init(jobID: Int64, next: [NewJob], unitResult: UnitResult? = nil) {
+    public init(
+        jobID: Int64, next: [NewJob], unitResult: UnitResult? = nil, parts: [JobPart] = [], spend: Spend? = nil,
+        consumesParts: Bool = false
+    ) {
+        self.consumesParts = consumesParts
         self.jobID = jobID
         self.next = next
         self.unitResult = unitResult
+        self.parts = parts
+        self.spend = spend
     }
 }
 
@@ -93,10 +175,14 @@ public struct JobFailure: Sendable, Hashable {
     public var countsAsAttempt: Bool
     /// Jobs to enqueue with a terminal failure (the error line of a chunk).
     public var next: [NewJob]
+    /// Waiting jobs that a terminal failure leaves without one of their parts.
+    public var abandons: [JobAbandon]
+    /// What the attempt's call used and cost (a reply that was paid for but not accepted).
+    public var spend: Spend?
 
     public init(
         jobID: Int64, errorClass: ErrorClass, message: String, retryAt: Double?, countsAsAttempt: Bool = true,
-        next: [NewJob] = []
+        next: [NewJob] = [], abandons: [JobAbandon] = [], spend: Spend? = nil
     ) {
         self.jobID = jobID
         self.errorClass = errorClass
@@ -104,6 +190,8 @@ public struct JobFailure: Sendable, Hashable {
         self.retryAt = retryAt
         self.countsAsAttempt = countsAsAttempt
         self.next = next
+        self.abandons = abandons
+        self.spend = spend
     }
 }
 

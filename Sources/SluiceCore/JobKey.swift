@@ -13,4 +13,17 @@ public enum JobKey {
     public static func chunk(_ document: DocumentRef, pipelineHash: String, index: Int) -> String {
         self.document(document, pipelineHash: pipelineHash) + "#\(index)"
     }
+
+    /// Keys of reduce calls start with this, so they sort (and are counted) apart from chunk calls.
+    public static let reduceCallPrefix = "~reduce/"
+
+    /// The key of a document's reduce job at a level (stage reduce).
+    public static func reduce(_ document: DocumentRef, pipelineHash: String, level: Int) -> String {
+        self.document(document, pipelineHash: pipelineHash) + "#reduce\(level)"
+    }
+
+    /// The key of one reduce call (stage call): a level's group.
+    public static func reduceCall(_ document: DocumentRef, pipelineHash: String, level: Int, group: Int) -> String {
+        reduceCallPrefix + self.document(document, pipelineHash: pipelineHash) + "#\(level).\(group)"
+    }
 }

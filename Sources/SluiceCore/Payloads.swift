@@ -66,6 +66,12 @@ public struct CallInput: Sendable, Codable, Hashable {
     public var headingPath: [String]? = nil
     /// The page, slide or sheet where the chunk starts.
     public var page: Int? = nil
+    /// A reduce call (nil: a chunk's call).
+    public var reduce: ReduceStep? = nil
+    /// Where the result goes as one part of a reduce, besides its JSONL line.
+    public var delivery: PartDelivery? = nil
+    /// What the calls whose results this reduce call takes cost (document cost so far).
+    public var inputsCost: Double? = nil
 
     public init(
         document: DocumentRef, chunk: Int, chunks: Int, customID: String, unitKey: String, body: String,
@@ -79,6 +85,62 @@ public struct CallInput: Sendable, Codable, Hashable {
         self.body = body
         self.promptTokens = promptTokens
         self.charge = charge
+    }
+}
+
+/// Which reduce call: its level (0 over the chunks, 1 over level-0 groups, ...), its group and whether
+/// its result is the document's.
+public struct ReduceStep: Sendable, Codable, Hashable {
+    public var level: Int
+    public var group: Int
+    public var groups: Int
+    public var final: Bool
+
+    public init(level: Int, group: Int, groups: Int, final: Bool) {
+        self.level = level
+        self.group = group
+        self.groups = groups
+        self.final = final
+    }
+}
+
+/// The reduce job a result is delivered to, and its place among the parts.
+public struct PartDelivery: Sendable, Codable, Hashable {
+    public var key: String
+    public var part: Int
+
+    public init(key: String, part: Int) {
+        self.key = key
+        self.part = part
+    }
+}
+
+/// Input of a reduce job: the document whose parts it waits for.
+public struct ReduceInput: Sendable, Codable, Hashable {
+    public var document: DocumentRef
+    public var level: Int
+    /// Chunks of the document.
+    public var chunks: Int
+
+    public init(document: DocumentRef, level: Int, chunks: Int) {
+        self.document = document
+        self.level = level
+        self.chunks = chunks
+    }
+}
+
+/// One result a reduce job takes: a chunk's (level 0) or a group's reply.
+public struct ReducePart: Sendable, Codable, Hashable {
+    public var index: Int
+    /// The reply's text (for JSON replies, the JSON).
+    public var text: String
+    /// The cost of the calls behind it (nil: not priced).
+    public var cost: Double?
+
+    public init(index: Int, text: String, cost: Double?) {
+        self.index = index
+        self.text = text
+        self.cost = cost
     }
 }
 
@@ -125,6 +187,10 @@ public struct CallRecord: Sendable, Codable, Hashable {
     public var usage: Usage?
     /// The Azure deployment that answered, when Azure's spillover sent the request elsewhere.
     public var spilledTo: String?
+    /// The list-price cost of this call (nil: not priced, e.g. provisioned).
+    public var cost: CostRecord?
+    /// The reply parsed as JSON (structured outputs), compact text.
+    public var output: String?
 
     public init(
         statusCode: Int?, requestID: String?, body: String?, errorCode: String?, errorMessage: String?,
@@ -143,6 +209,27 @@ public struct CallRecord: Sendable, Codable, Hashable {
     }
 }
 
+/// A call's cost as written to the JSONL and the queue (currency units, list price).
+public struct CostRecord: Sendable, Codable, Hashable {
+    public var input: Double
+    public var cachedInput: Double
+    public var output: Double
+    public var total: Double
+    /// The model whose prices applied.
+    public var model: String
+    /// The deployment type priced (global, data_zone, standard, batch).
+    public var tier: String
+
+    public init(input: Double, cachedInput: Double, output: Double, model: String, tier: String) {
+        self.input = input
+        self.cachedInput = cachedInput
+        self.output = output
+        self.total = input + cachedInput + output
+        self.model = model
+        self.tier = tier
+    }
+}
+
 /// Input of a collect job: everything the chunk's JSONL line holds.
 public struct CollectInput: Sendable, Codable, Hashable {
     public var document: DocumentRef
@@ -155,6 +242,10 @@ public struct CollectInput: Sendable, Codable, Hashable {
     public var headingPath: [String]? = nil
     /// The page, slide or sheet where the chunk starts.
     public var page: Int? = nil
+    /// A reduce call's line (nil: a chunk's).
+    public var reduce: ReduceStep? = nil
+    /// The document's line: what every call behind it cost.
+    public var documentCost: Double? = nil
 
     public init(document: DocumentRef, chunk: Int, chunks: Int, customID: String, pipeline: String, record: CallRecord)
     {

@@ -48,6 +48,30 @@ public struct PipelineDefinition: Sendable, Codable, Hashable {
         }
     }
 
+    /// What the model must answer with.
+    public enum ResponseFormat: Sendable, Codable, Hashable {
+        /// Any JSON object (`{"type": "json_object"}`); the prompt must mention JSON.
+        case jsonObject
+        /// JSON that matches a schema (`{"type": "json_schema", ...}`); `schema` is its JSON text.
+        case jsonSchema(name: String, schema: String, strict: Bool)
+    }
+
+    /// The reduce step of a map-reduce pipeline: once every chunk of a document has succeeded, its
+    /// results (in chunk order) are rendered into these messages and sent as one more call.
+    public struct Reduce: Sendable, Codable, Hashable {
+        public var messages: [Message]
+        public var maxTokens: Int
+        /// The most prompt tokens one reduce call may take; beyond it the results are reduced in groups
+        /// first (recursively). Nil: the model's context less `maxTokens`.
+        public var maxInputTokens: Int?
+
+        public init(messages: [Message], maxTokens: Int, maxInputTokens: Int? = nil) {
+            self.messages = messages
+            self.maxTokens = maxTokens
+            self.maxInputTokens = maxInputTokens
+        }
+    }
+
     public var name: String
     /// The model name (for the tokenizer and the JSONL); the deployment decides what serves it.
     public var model: String
@@ -65,6 +89,15 @@ public struct PipelineDefinition: Sendable, Codable, Hashable {
     public var selection: Selection
     /// Extra template variables.
     public var variables: [String: String]
+    /// JSON replies, validated; nil: text.
+    public var responseFormat: ResponseFormat?
+    /// How many times a reply that is not valid JSON for the format is asked again (nil: 2).
+    public var outputRetries: Int?
+    /// The reduce step, for map-reduce pipelines.
+    public var reduce: Reduce?
+
+    /// Retries of an invalid reply.
+    public var invalidOutputRetries: Int { outputRetries ?? 2 }
 
     public init(
         name: String, model: String, deployment: String? = nil, messages: [Message], maxTokens: Int,

@@ -10,6 +10,8 @@ public struct SluiceError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let invalidConfiguration = Code("invalidConfiguration")
         public static let io = Code("io")
         public static let notFound = Code("notFound")
+        public static let invalidOutput = Code("invalidOutput")
+        public static let budget = Code("budget")
         public var description: String { name }
     }
 

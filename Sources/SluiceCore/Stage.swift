@@ -8,6 +8,8 @@ public enum Stage: String, Sendable, Codable, CaseIterable, Comparable {
     case prompt
     /// Send the request to a deployment.
     case call
+    /// Once every part of a document has its result: render the reduce prompt over them (map-reduce).
+    case reduce
     /// Append the result line to the run's JSONL output.
     case collect
 
@@ -26,4 +28,6 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
     case done
     /// Failed for good; the reason is kept.
     case failed
+    /// Waiting for the parts it reduces (becomes ready when the last one arrives).
+    case waiting
 }

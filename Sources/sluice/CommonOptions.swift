@@ -29,9 +29,22 @@ struct SelectionOptions: ParsableArguments {
         help: "Skip files larger than this, e.g. 64MB or 1GiB (default: the pipeline's files.max_size, or 256MiB).")
     var maxFileSize: String?
 
+    @Option(
+        name: .customLong("var"), parsing: .singleValue,
+        help: ArgumentHelp(
+            "Set a template variable of the pipeline, e.g. --var language=German (repeatable).", valueName: "name=value"
+        ))
+    var variables: [String] = []
+
     /// The pipeline with the command line's overrides.
     func apply(to pipeline: PipelineDefinition) throws -> PipelineDefinition {
         var pipeline = pipeline
+        for item in variables {
+            guard let equals = item.firstIndex(of: "="), equals != item.startIndex else {
+                throw ValidationError("--var: '\(item)' is not name=value")
+            }
+            pipeline.variables[String(item[..<equals])] = String(item[item.index(after: equals)...])
+        }
         if let maxFileSize {
             guard let bytes = ByteSize.parse(maxFileSize) else {
                 throw ValidationError("--max-file-size: '\(maxFileSize)' is not a size (e.g. 268435456, 64MB, 1GiB)")

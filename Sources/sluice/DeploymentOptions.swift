@@ -1,5 +1,6 @@
 import ArgumentParser
 import Call
+import Catalog
 import Foundation
 import Pipeline
 import Scheduler
@@ -48,6 +49,12 @@ struct DeploymentOptions: ParsableArguments {
     var ptu: Int?
 
     @Option(
+        help:
+            "How the deployment is priced: global, data_zone, standard (regional) or batch; provisioned: global, data_zone or regional."
+    )
+    var sku: String?
+
+    @Option(
         parsing: .singleValue,
         help: "Requests in flight at most: N for every deployment, or NAME=N for one (repeatable).")
     var concurrency: [String] = []
@@ -82,19 +89,39 @@ struct DeploymentOptions: ParsableArguments {
     /// The deployments file to read, if any.
     func deploymentsFile(database: String) -> String? {
         if let deployments { return deployments }
-        let nextToDatabase = ((database as NSString).deletingLastPathComponent as NSString)
-            .appendingPathComponent("deployments.yaml")
-        return endpoint == nil && FileManager.default.fileExists(atPath: nextToDatabase) ? nextToDatabase : nil
+        return endpoint == nil ? Self.fileNextTo(database: database) : nil
     }
 
-    /// The deployment entries, secrets unresolved, and the pools: from the file, or one entry from the flags.
+    /// deployments.yaml next to the database, if there is one.
+    static func fileNextTo(database: String) -> String? {
+        let path = ((database as NSString).deletingLastPathComponent as NSString)
+            .appendingPathComponent("deployments.yaml")
+        return FileManager.default.fileExists(atPath: path) ? path : nil
+    }
+
+    /// The deployment entries (secrets unresolved), the pools and the model catalog (with the file's
+    /// overrides): from the file, or one entry from the flags.
     func entries(database: String, pipeline: PipelineDefinition?, simulated: Bool) throws -> (
-        entries: [DeploymentsFile.Entry], pools: [String: [String]]
+        entries: [DeploymentsFile.Entry], pools: [String: [String]], catalog: ModelCatalog
+    ) {
+        try entries(file: loadFile(database: database), pipeline: pipeline, simulated: simulated)
+    }
+
+    /// The deployments file that applies, read (nil when the flags name the deployment or there is none).
+    func loadFile(database: String) throws -> DeploymentsFile? {
+        guard endpoint == nil, let path = deploymentsFile(database: database) else { return nil }
+        return try DeploymentsFile.load(path)
+    }
+
+    /// The entries, pools and catalog of a file read with ``loadFile(database:)``.
+    func entries(file: DeploymentsFile?, pipeline: PipelineDefinition?, simulated: Bool) throws -> (
+        entries: [DeploymentsFile.Entry], pools: [String: [String]], catalog: ModelCatalog
     ) {
         var entries: [DeploymentsFile.Entry]
         var pools: [String: [String]] = [:]
-        if endpoint == nil, let path = deploymentsFile(database: database) {
-            let file = try DeploymentsFile.load(path)
+        var catalog = ModelCatalog.builtIn
+        if let file {
+            catalog = file.catalog
             entries = try file.selection(profile: profile)
             let names = Set(entries.map(\.name))
             pools = file.pools.filter { $0.value.allSatisfy(names.contains) }
@@ -102,7 +129,7 @@ struct DeploymentOptions: ParsableArguments {
             entries = [try flagEntry(pipeline: pipeline, simulated: simulated)]
         }
         try applyConcurrency(&entries)
-        return (entries, pools)
+        return (entries, pools, catalog)
     }
 
     private func flagEntry(pipeline: PipelineDefinition?, simulated: Bool) throws -> DeploymentsFile.Entry {
@@ -127,6 +154,12 @@ struct DeploymentOptions: ParsableArguments {
         case .provisioned:
             quotaKind = .provisioned(ptu: ptu, model: modelName)
         }
+        let billing: Billing
+        do {
+            billing = try Billing(kind: quotaKind, sku: sku)
+        } catch let error as SluiceError {
+            throw ValidationError("--sku \(sku ?? ""): \(error.message)")
+        }
         let auth: DeploymentsFile.Entry.Auth
         if simulated {
             auth = .none
@@ -144,7 +177,7 @@ struct DeploymentOptions: ParsableArguments {
             name: name, endpoint: endpoint, api: api.deployment(apiVersion: version), deployment: name,
             model: modelName.isEmpty ? nil : modelName, auth: auth,
             quota: DeploymentQuota(name: name, kind: quotaKind, maxConcurrency: kind == .provisioned ? 128 : 16),
-            derivedRPM: derived, timeoutSeconds: timeout, spillover: nil)
+            derivedRPM: derived, timeoutSeconds: timeout, spillover: nil, billing: billing)
     }
 
     private func applyConcurrency(_ entries: inout [DeploymentsFile.Entry]) throws {
@@ -167,7 +200,9 @@ struct DeploymentOptions: ParsableArguments {
     }
 
     /// The simulator's deployments mirroring the entries' limits (standard TPM/RPM, provisioned capacity).
-    static func simulated(_ entries: [DeploymentsFile.Entry]) -> [SimulatorConfiguration.Deployment] {
+    static func simulated(_ entries: [DeploymentsFile.Entry], catalog: ModelCatalog) -> [SimulatorConfiguration
+        .Deployment]
+    {
         entries.map { entry in
             let kind: SimulatorConfiguration.Deployment.Kind
             switch entry.quota.kind {
@@ -179,10 +214,12 @@ struct DeploymentOptions: ParsableArguments {
             case .provisioned(_, let tpm):
                 kind = .provisioned(
                     tokensPerMinute: tpm ?? 150_000,
-                    outputTokenWeight: ModelQuota.forModel(entry.model ?? "").outputTokenWeight, bucketSeconds: 10)
+                    outputTokenWeight: catalog.facts(for: entry.model ?? "")?.outputTokenWeight ?? 4, bucketSeconds: 10)
             }
-            return SimulatorConfiguration.Deployment(
+            var deployment = SimulatorConfiguration.Deployment(
                 name: entry.deployment, kind: kind, model: entry.model ?? "gpt-4o-2024-08-06")
+            if let facts = catalog.facts(for: deployment.model) { deployment.contextWindow = facts.contextWindow }
+            return deployment
         }
     }
 }

@@ -23,13 +23,21 @@ struct EnqueueCommand: AsyncParsableCommand {
 
     @OptionGroup var selection: SelectionOptions
 
+    @Option(
+        help:
+            "A deployments file whose `models:` overrides the catalog (default: deployments.yaml next to the database)."
+    )
+    var deployments: String?
+
     @Flag(help: "Print the counts as JSON.")
     var json = false
 
     func run() async throws {
         let queue = try database.open()
         try await reportingErrors {
-            let definition = try selection.apply(to: PipelineFile.load(pipeline))
+            let file = deployments ?? DeploymentOptions.fileNextTo(database: database.database)
+            let catalog = try file.map { try DeploymentsFile.load($0).catalog } ?? .builtIn
+            let definition = try selection.apply(to: PipelineFile.load(pipeline, catalog: catalog))
             let (_, summary) = try await Enqueuer(queue: queue).enqueue(root: directory, pipeline: definition)
             report(summary, json: json)
         }

@@ -43,6 +43,12 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Start the built-in simulator in this process and call it.")
     var simulate = false
 
+    @Option(
+        help: ArgumentHelp(
+            "Stop admitting calls before the spend recorded in this database plus the most the calls in flight can cost would pass this amount (list price, the catalog's currency).",
+            valueName: "amount"))
+    var maxCost: Double?
+
     @Option(help: "Seconds between progress lines when stderr is not a terminal.")
     var progressInterval: Double = 5
 
@@ -51,15 +57,18 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         if directory != nil && pipeline == nil { throw ValidationError("--pipeline is required with a directory") }
+        if let maxCost, !(maxCost >= 0) { throw ValidationError("--max-cost must be an amount of at least 0") }
     }
 
     func run() async throws {
         let queue = try database.open()
         let outputPath = output ?? database.defaultOutput
         let summary: RunSummary = try await reportingErrors {
+            let file = try target.loadFile(database: database.database)
             var definition: PipelineDefinition?
             if let pipeline {
-                definition = try selection.apply(to: PipelineFile.load(pipeline))
+                definition = try selection.apply(
+                    to: PipelineFile.load(pipeline, catalog: file?.catalog ?? .builtIn))
             }
             if let directory, let definition {
                 let (_, enqueued) = try await Enqueuer(queue: queue).enqueue(root: directory, pipeline: definition)
@@ -68,13 +77,14 @@ struct RunCommand: AsyncParsableCommand {
                     "enqueued \(directory): \(enqueued.new) new, \(enqueued.changed) changed, \(enqueued.unchanged) unchanged, \(enqueued.skipped) skipped, \(enqueued.deleted) deleted"
                 )
             }
-            var (entries, pools) = try target.entries(
-                database: database.database, pipeline: definition, simulated: simulate)
+            var (entries, pools, catalog) = try target.entries(
+                file: file, pipeline: definition, simulated: simulate)
             let simulator: SimulatorServer? =
                 simulate
                 ? try await SimulatorServer.start(
                     configuration: SimulatorConfiguration(
-                        deployments: DeploymentOptions.simulated(entries), baseLatency: 0.05, perTokenLatency: 0.002,
+                        deployments: DeploymentOptions.simulated(entries, catalog: catalog), baseLatency: 0.05,
+                        perTokenLatency: 0.002,
                         speedUp: target.timeScale)) : nil
             if let simulator {
                 Terminal.status("simulator listening on \(simulator.endpoint)")
@@ -99,6 +109,11 @@ struct RunCommand: AsyncParsableCommand {
                 retry: RetryPolicy(maxAttempts: maxAttempts))
             configuration.quotas = quotas
             configuration.pools = pools
+            configuration.catalog = catalog
+            configuration.billing = Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0.billing) })
+            configuration.models = Dictionary(
+                uniqueKeysWithValues: entries.compactMap { entry in entry.model.map { (entry.name, $0) } })
+            configuration.maxCost = maxCost
             configuration.scheduler.maxRetryAfterSeconds = target.maxRetryAfter
             configuration.clock = ScaledClock(speedUp: target.timeScale)
             let runner = PipelineRunner(

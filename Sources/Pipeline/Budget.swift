@@ -1,0 +1,45 @@
+import Foundation
+import Synchronization
+
+/// `--max-cost`: admits a call only while the recorded spend, the most the calls in flight can cost
+/// and the most this call can cost stay within the limit.
+final class Budget: Sendable {
+    let limit: Double
+    private let state: Mutex<(spent: Double, reserved: Double)>
+
+    init(limit: Double) {
+        self.limit = limit
+        state = Mutex((0, 0))
+    }
+
+    /// Sets what was spent before this run (the queue's spend record).
+    func start(spent: Double) { state.withLock { $0.spent = spent } }
+
+    /// Reserves a call's maximum cost; false (nothing reserved) when it could exceed the limit.
+    func reserve(_ amount: Double) -> Bool {
+        state.withLock { state in
+            guard state.spent + state.reserved + amount <= limit else { return false }
+            state.reserved += amount
+            return true
+        }
+    }
+
+    /// Replaces a reservation by what the call cost.
+    func settle(reserved: Double, spent: Double) {
+        state.withLock { state in
+            state.reserved = max(0, state.reserved - reserved)
+            state.spent += spent
+        }
+    }
+
+    var spent: Double { state.withLock { $0.spent } }
+
+    /// Why a call of at most `amount` was refused.
+    func refusal(_ amount: Double) -> String {
+        let (spent, reserved) = state.withLock { ($0.spent, $0.reserved) }
+        return String(
+            format:
+                "budget: $%.4f spent and up to $%.4f in flight; the next call could cost up to $%.4f, which would pass --max-cost $%.2f (raise it and run again to go on)",
+            spent, reserved, amount, limit)
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Prompt
+import Queue
+import SluiceCore
+
+extension Workers {
+    /// A request that cannot fit the model's context fails before it is sent: an error line, and the
+    /// document's reduce (if any) is abandoned.
+    func overflowed(_ job: Job, _ call: CallInput, context: PipelineRunner.RunContext, message: String) throws
+        -> Outcome
+    {
+        let record = CallRecord(
+            statusCode: nil, requestID: nil, body: nil, errorCode: ErrorClass.contextOverflow.rawValue,
+            errorMessage: message, deployment: "", model: nil, attempts: 0, latencyMilliseconds: 0, usage: nil)
+        var line = CollectInput(
+            document: call.document, chunk: call.chunk, chunks: call.chunks, customID: call.customID,
+            pipeline: context.run.pipeline.name, record: record)
+        line.headingPath = call.headingPath
+        line.page = call.page
+        line.reduce = call.reduce
+        return .failed(
+            JobFailure(
+                jobID: job.id, errorClass: .contextOverflow, message: message, retryAt: nil,
+                next: [try NewJob(runID: job.runID, stage: .collect, key: job.key + "!overflow", encoding: line)],
+                abandons: call.delivery.map {
+                    [JobAbandon(runID: job.runID, key: $0.key, message: "a part cannot be called: \(message)")]
+                } ?? []))
+    }
+
+    /// A reduce job whose parts are all in: one final call when they fit the reduce prompt's limit,
+    /// otherwise one call per group of parts that fits, and a reduce job one level up that waits for them.
+    func reduce(_ job: Job, context: PipelineRunner.RunContext) throws -> Outcome {
+        let input = try job.decode(ReduceInput.self)
+        let pipeline = context.run.pipeline
+        let hash = context.run.pipelineHash
+        var parts: [ReducePart] = []
+        for data in job.parts {
+            do {
+                parts.append(try JSONDecoder().decode(ReducePart.self, from: data))
+            } catch {
+                throw SluiceError(.corruptJob, "reduce job \(job.id) (\(job.key)): unreadable part: \(error)")
+            }
+        }
+        parts.sort { $0.index < $1.index }
+        let maxTokens = pipeline.reduce?.maxTokens ?? pipeline.maxTokens
+        let limit =
+            pipeline.reduce?.maxInputTokens ?? context.facts.map { $0.contextWindow - maxTokens } ?? Int.max
+        let renderer = context.renderer
+        func call(_ group: [ReducePart], _ step: ReduceStep) -> CallInput {
+            var call = renderer.renderReduce(
+                document: input.document, chunks: input.chunks, parts: group, step: step)
+            call.inputsCost = group.reduce(0.0) { $0 + ($1.cost ?? 0) }
+            return call
+        }
+        let whole = call(parts, ReduceStep(level: input.level, group: 0, groups: 1, final: true))
+        if whole.promptTokens <= limit || parts.count < 2 {
+            if let overflow = context.overflow(whole) {
+                return try overflowed(job, whole, context: context, message: overflow)
+            }
+            let next = try NewJob(
+                runID: job.runID, stage: .call,
+                key: JobKey.reduceCall(input.document, pipelineHash: hash, level: input.level, group: 0),
+                encoding: whole)
+            return .completed(JobCompletion(jobID: job.id, next: [next], consumesParts: true))
+        }
+        // Too long for one call: group the parts in order, as many per group as fit.
+        let empty = call([], ReduceStep(level: input.level, group: 0, groups: 2, final: false)).promptTokens
+        var groups: [[ReducePart]] = [[]]
+        var used = empty
+        for part in parts {
+            let alone = call([part], ReduceStep(level: input.level, group: 0, groups: 2, final: false)).promptTokens
+            let size = alone - empty
+            if alone > limit {
+                return .failed(
+                    JobFailure(
+                        jobID: job.id, errorClass: .contextOverflow,
+                        message:
+                            "\(input.document.path): reduce level \(input.level): result \(part.index + 1) alone makes a \(alone)-token prompt, over the reduce limit of \(limit) (lower max_tokens, or raise reduce.max_input_tokens)",
+                        retryAt: nil))
+            }
+            if used + size > limit, let last = groups.last, !last.isEmpty {
+                groups.append([])
+                used = empty
+            }
+            groups[groups.count - 1].append(part)
+            used += size
+        }
+        if groups.count == 1, let only = groups.first {
+            // Counted apart, the parts fit; rendered together they do not: halve.
+            groups = [Array(only.prefix(only.count / 2)), Array(only.dropFirst(only.count / 2))]
+        }
+        let up = JobKey.reduce(input.document, pipelineHash: hash, level: input.level + 1)
+        var next: [NewJob] = [
+            try NewJob(
+                runID: job.runID, stage: .reduce, key: up,
+                encoding: ReduceInput(document: input.document, level: input.level + 1, chunks: input.chunks),
+                parts: groups.count)
+        ]
+        for (index, group) in groups.enumerated() {
+            var request = call(
+                group, ReduceStep(level: input.level, group: index, groups: groups.count, final: false))
+            request.delivery = PartDelivery(key: up, part: index)
+            next.append(
+                try NewJob(
+                    runID: job.runID, stage: .call,
+                    key: JobKey.reduceCall(input.document, pipelineHash: hash, level: input.level, group: index),
+                    encoding: request))
+        }
+        return .completed(JobCompletion(jobID: job.id, next: next, consumesParts: true))
+    }
+}
