@@ -60,6 +60,16 @@ public final class PipelineRunner: Sendable {
         let facts: ModelFacts?
         let schema: JSONSchema?
 
+        /// A chunk's call: the rendered request, delivered to the document's reduce in map-reduce pipelines.
+        func call(for input: PromptInput) throws -> CallInput {
+            var call = try renderer.render(input)
+            if run.pipeline.reduce != nil {
+                call.delivery = PartDelivery(
+                    key: JobKey.reduce(input.document, pipelineHash: run.pipelineHash, level: 0), part: input.chunk)
+            }
+            return call
+        }
+
         /// Why a request cannot fit the model's context, before it is sent; nil when it fits.
         func overflow(_ call: CallInput) -> String? {
             guard let facts else { return nil }
@@ -156,18 +166,20 @@ public final class PipelineRunner: Sendable {
             statistics: statistics, elapsedSeconds: Date().timeIntervalSince(metrics.started), calls: counters.calls,
             rateLimited: counters.rateLimited, promptTokens: counters.promptTokens,
             completionTokens: counters.completionTokens, linesWritten: counters.linesWritten,
-            deployments: deployments, warnings: await scheduler.takeWarnings())
+            deployments: deployments, warnings: await scheduler.takeWarnings(),
+            cost: counters.spentBefore + counters.cost,
+            costByDeployment: counters.costByDeployment)
     }
 
     private func summary(interrupted: Bool) async throws -> RunSummary {
         let statistics = try await queue.statistics()
         let counters = metrics.snapshot
         let wall = Date().timeIntervalSince(metrics.started)
-        let calls = Stage.call
-        return RunSummary(
+        var summary = RunSummary(
             documents: statistics.documents["ok"] ?? 0, skippedDocuments: statistics.documents["skipped"] ?? 0,
-            chunks: JobState.allCases.reduce(0) { $0 + statistics.count(calls, $1) },
-            chunksSucceeded: statistics.count(calls, .done), chunksFailed: statistics.count(calls, .failed),
+            chunks: JobState.allCases.reduce(0) { $0 + statistics.count(.prompt, $1) },
+            chunksSucceeded: statistics.chunkCalls(.done),
+            chunksFailed: statistics.chunkCalls(.failed) + statistics.count(.prompt, .failed),
             calls: counters.calls, reused: counters.reused, rateLimited: counters.rateLimited,
             failuresByClass: statistics.failuresByClass, promptTokens: counters.promptTokens,
             completionTokens: counters.completionTokens, wallSeconds: wall,
@@ -175,6 +187,21 @@ public final class PipelineRunner: Sendable {
             output: configuration.outputPath, pending: statistics.pending, interrupted: interrupted,
             deployments: await scheduler.statuses(), stoppedBecause: stopReason.withLock { $0 },
             warnings: await scheduler.warnings)
+        summary.reduceCalls = statistics.reduceCalls[JobState.done.rawValue] ?? 0
+        summary.reduceFailed =
+            (statistics.reduceCalls[JobState.failed.rawValue] ?? 0) + statistics.count(.reduce, .failed)
+        summary.reduceWaiting = statistics.count(.reduce, .waiting)
+        summary.invalidOutputs = counters.invalidOutputs
+        summary.cost = counters.cost
+        summary.spend = try await queue.spendReport(documents: 5)
+        for (name, billing) in configuration.billing {
+            if case .provisioned(let ptu?, let type) = billing,
+                let hourly = configuration.catalog.provisionedHourlyCost(ptu: ptu, type: type)
+            {
+                summary.provisionedCost[name] = hourly * wall / 3_600
+            }
+        }
+        return summary
     }
 }
 

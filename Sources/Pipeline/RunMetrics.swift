@@ -44,6 +44,9 @@ public struct RunProgress: Sendable {
     public var deployments: [DeploymentStatus] = []
     /// New warnings (a deployment stopped, max_tokens over-reserving), each reported once.
     public var warnings: [String] = []
+    /// List-price spend recorded in the queue (earlier runs and this one), and this run's per deployment.
+    public var cost: Double = 0
+    public var costByDeployment: [String: Double] = [:]
     /// Calls per second since the start.
     public var callsPerSecond: Double { elapsedSeconds > 0 ? Double(calls) / elapsedSeconds : 0 }
     /// Prompt + completion tokens per minute since the start.
@@ -88,4 +91,16 @@ public struct RunSummary: Sendable, Codable {
     public var stoppedBecause: String?
     /// Every warning of the run (a deployment stopped, max_tokens over-reserving).
     public var warnings: [String] = []
+    /// Reduce calls (map-reduce pipelines) done and failed, and reduce jobs still waiting for parts.
+    public var reduceCalls: Int = 0
+    public var reduceFailed: Int = 0
+    public var reduceWaiting: Int = 0
+    /// Replies that broke the response format and were asked again.
+    public var invalidOutputs: Int = 0
+    /// List-price cost of this run's calls.
+    public var cost: Double = 0
+    /// Everything the queue recorded (all runs): per deployment and model, and per document.
+    public var spend = SpendReport()
+    /// Provisioned deployments: PTUs × hours of this run × the hourly price (paid whether used or not).
+    public var provisionedCost: [String: Double] = [:]
 }

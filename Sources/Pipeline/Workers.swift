@@ -100,19 +100,11 @@ struct Workers: Sendable {
                 return .completed(JobCompletion(jobID: job.id, next: [next]))
             case .chunk:
                 let input = try job.decode(ChunkInput.self)
-                let chunks = context.chunker.chunks(input.text)
-                let format = (input.document.path as NSString).pathExtension.lowercased()
-                let outline = DocumentOutline(text: input.text, format: format)
-                var next = try chunks.enumerated().map { index, chunk in
-                    let position = outline.position(at: chunk.offset)
-                    return try NewJob(
+                let chunks = Self.promptInputs(input, chunker: context.chunker)
+                var next = try chunks.map { chunk in
+                    try NewJob(
                         runID: job.runID, stage: .prompt,
-                        key: JobKey.chunk(input.document, pipelineHash: hash, index: index),
-                        encoding: PromptInput(
-                            document: input.document, chunk: index, chunks: chunks.count, text: chunk.text,
-                            tokens: chunk.tokens,
-                            headingPath: position.headingPath.isEmpty ? nil : position.headingPath,
-                            page: position.page))
+                        key: JobKey.chunk(input.document, pipelineHash: hash, index: chunk.chunk), encoding: chunk)
                 }
                 // Map-reduce: the document's reduce job waits for one part per chunk.
                 if context.run.pipeline.reduce != nil && !chunks.isEmpty {
@@ -126,11 +118,7 @@ struct Workers: Sendable {
                 return .completed(JobCompletion(jobID: job.id, next: next))
             case .prompt:
                 let input = try job.decode(PromptInput.self)
-                var call = try context.renderer.render(input)
-                if context.run.pipeline.reduce != nil {
-                    call.delivery = PartDelivery(
-                        key: JobKey.reduce(input.document, pipelineHash: hash, level: 0), part: input.chunk)
-                }
+                let call = try context.call(for: input)
                 if let overflow = context.overflow(call) {
                     return try overflowed(job, call, context: context, message: overflow)
                 }
@@ -144,6 +132,19 @@ struct Workers: Sendable {
             }
         } catch {
             return .failed(JobFailure(jobID: job.id, errorClass: .invalidJob, message: "\(error)", retryAt: nil))
+        }
+    }
+
+    /// A document's chunks, each with the heading path and page where it starts.
+    static func promptInputs(_ input: ChunkInput, chunker: Chunker) -> [PromptInput] {
+        let chunks = chunker.chunks(input.text)
+        let format = (input.document.path as NSString).pathExtension.lowercased()
+        let outline = DocumentOutline(text: input.text, format: format)
+        return chunks.enumerated().map { index, chunk in
+            let position = outline.position(at: chunk.offset)
+            return PromptInput(
+                document: input.document, chunk: index, chunks: chunks.count, text: chunk.text, tokens: chunk.tokens,
+                headingPath: position.headingPath.isEmpty ? nil : position.headingPath, page: position.page)
         }
     }
 

@@ -199,6 +199,34 @@ struct DeploymentOptions: ParsableArguments {
         }
     }
 
+    /// Starts the built-in simulator with deployments mirroring the entries, and points them at it.
+    func startSimulator(for entries: inout [DeploymentsFile.Entry], catalog: ModelCatalog) async throws
+        -> SimulatorServer
+    {
+        let simulator = try await SimulatorServer.start(
+            configuration: SimulatorConfiguration(
+                deployments: Self.simulated(entries, catalog: catalog), baseLatency: 0.05, perTokenLatency: 0.002,
+                speedUp: timeScale))
+        Terminal.status("simulator listening on \(simulator.endpoint)")
+        for index in entries.indices {
+            entries[index].endpoint = simulator.endpoint
+            entries[index].auth = .none
+        }
+        return simulator
+    }
+
+    /// The deployments by name with their secrets read from the environment (the simulator's key when simulated).
+    static func resolve(_ entries: [DeploymentsFile.Entry], simulated: Bool) throws -> [String: Deployment] {
+        let environment = ProcessInfo.processInfo.environment
+        var deployments: [String: Deployment] = [:]
+        for entry in entries {
+            var resolved = try entry.resolve(environment: environment)
+            if simulated { resolved.authentication = .apiKey("sim-key") }
+            deployments[entry.name] = resolved
+        }
+        return deployments
+    }
+
     /// The simulator's deployments mirroring the entries' limits (standard TPM/RPM, provisioned capacity).
     static func simulated(_ entries: [DeploymentsFile.Entry], catalog: ModelCatalog) -> [SimulatorConfiguration
         .Deployment]

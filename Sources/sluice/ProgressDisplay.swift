@@ -46,6 +46,16 @@ final class ProgressDisplay: Sendable {
         var line = stages.joined(separator: " · ")
         line += String(format: " · %.1f calls/s · %.0f tokens/min", progress.callsPerSecond, progress.tokensPerMinute)
         if progress.rateLimited > 0 { line += " · \(progress.rateLimited) × 429" }
+        if progress.cost > 0 {
+            line += " · " + money(progress.cost)
+            if progress.costByDeployment.count > 1 {
+                line +=
+                    " ("
+                    + progress.costByDeployment.sorted { $0.key < $1.key }.map { "\($0.key) \(money($0.value))" }
+                    .joined(
+                        separator: ", ") + " this run)"
+            }
+        }
         if let eta = progress.etaSeconds { line += String(format: " · ETA %.0f s", eta) }
         return line
     }

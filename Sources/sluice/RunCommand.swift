@@ -79,29 +79,9 @@ struct RunCommand: AsyncParsableCommand {
             }
             var (entries, pools, catalog) = try target.entries(
                 file: file, pipeline: definition, simulated: simulate)
-            let simulator: SimulatorServer? =
-                simulate
-                ? try await SimulatorServer.start(
-                    configuration: SimulatorConfiguration(
-                        deployments: DeploymentOptions.simulated(entries, catalog: catalog), baseLatency: 0.05,
-                        perTokenLatency: 0.002,
-                        speedUp: target.timeScale)) : nil
-            if let simulator {
-                Terminal.status("simulator listening on \(simulator.endpoint)")
-                for index in entries.indices {
-                    entries[index].endpoint = simulator.endpoint
-                    entries[index].auth = .none
-                }
-            }
-            let environment = ProcessInfo.processInfo.environment
-            var deployments: [String: Deployment] = [:]
-            var quotas: [String: DeploymentQuota] = [:]
-            for entry in entries {
-                var resolved = try entry.resolve(environment: environment)
-                if simulator != nil { resolved.authentication = .apiKey("sim-key") }
-                deployments[entry.name] = resolved
-                quotas[entry.name] = entry.quota
-            }
+            let simulator = simulate ? try await target.startSimulator(for: &entries, catalog: catalog) : nil
+            let deployments = try DeploymentOptions.resolve(entries, simulated: simulator != nil)
+            let quotas = Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0.quota) })
             let client = ChatCompletionClient(connectionsPerHost: quotas.values.map(\.maxConcurrency).max() ?? 16)
             var configuration = RunConfiguration(
                 outputPath: outputPath, deployments: deployments,
@@ -157,6 +137,19 @@ struct RunCommand: AsyncParsableCommand {
             String(format: "wall time: %.1f s, %.0f tokens/min", summary.wallSeconds, summary.tokensPerMinute),
             "output: \(summary.output)",
         ]
+        if summary.reduceCalls + summary.reduceFailed + summary.reduceWaiting > 0 {
+            lines.append(
+                "reduce: \(summary.reduceCalls) calls done, \(summary.reduceFailed) failed, \(summary.reduceWaiting) documents waiting for chunks"
+            )
+        }
+        if summary.invalidOutputs > 0 {
+            lines.append("replies asked again for breaking the response format: \(summary.invalidOutputs)")
+        }
+        lines.append("this run: \(money(summary.cost)) at list price")
+        lines += spendLines(summary.spend)
+        for (name, cost) in summary.provisionedCost.sorted(by: { $0.key < $1.key }) {
+            lines.append("  \(name) (provisioned): \(money(cost)) of PTU-hours for this run's wall time")
+        }
         lines += deploymentLines(summary.deployments)
         for warning in summary.warnings { lines.append("warning: " + warning) }
         if let reason = summary.stoppedBecause { lines.append("stopped early: " + reason) }

@@ -12,7 +12,8 @@ struct Sluice: AsyncParsableCommand {
             output error; 64 usage error.
             """,
         subcommands: [
-            EnqueueCommand.self, RunCommand.self, StatusCommand.self, RetryCommand.self, DeploymentsCommand.self,
+            EnqueueCommand.self, EstimateCommand.self, RunCommand.self, StatusCommand.self, RetryCommand.self,
+            DeploymentsCommand.self,
             SimulateCommand.self,
             ExtractCommand.self, ChunkCommand.self,
             TokensCommand.self, BenchCommand.self,

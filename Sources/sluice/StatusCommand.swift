@@ -22,6 +22,7 @@ struct StatusCommand: AsyncParsableCommand {
             let state = try await queue.runState(key: "deployments")
             let deployments = state.flatMap { try? JSONDecoder().decode([DeploymentStatus].self, from: $0.value) } ?? []
             let age = state.map { Date().timeIntervalSince1970 - $0.updated }
+            let spend = try await queue.spendReport(documents: 5)
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
@@ -30,13 +31,16 @@ struct StatusCommand: AsyncParsableCommand {
                     let failures: [FailedJob]
                     let deployments: [DeploymentStatus]
                     let deploymentsAgeSeconds: Double?
+                    let spend: SpendReport
+                    let cost: Double
                 }
                 let status = Status(
-                    statistics: statistics, failures: failures, deployments: deployments, deploymentsAgeSeconds: age)
+                    statistics: statistics, failures: failures, deployments: deployments, deploymentsAgeSeconds: age,
+                    spend: spend, cost: spend.total)
                 print(String(decoding: try encoder.encode(status), as: UTF8.self))
                 return
             }
-            print("stage     ready  leased    done  failed")
+            print("stage     ready  leased    done  failed waiting")
             for stage in Stage.allCases {
                 let cells = JobState.allCases.map { String(statistics.count(stage, $0)).leftPadded(7) }
                 print(stage.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) + cells.joined(separator: " "))
@@ -55,6 +59,7 @@ struct StatusCommand: AsyncParsableCommand {
                         + statistics.retryingByClass.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(
                             separator: ", "))
             }
+            for line in spendLines(spend) { print(line) }
             if let age, !deployments.isEmpty {
                 print(
                     age < 30

@@ -1,0 +1,210 @@
+import ArgumentParser
+import Call
+import Catalog
+import Foundation
+import Pipeline
+import Queue
+import Scheduler
+import SluiceCore
+
+struct EstimateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "estimate",
+        abstract: "What a run will send, cost and take, before any money is spent.",
+        discussion: """
+            Reads, chunks and renders every document as a run would (nothing is called), so the input \
+            tokens are exact. Output tokens are given as an upper bound (max_tokens) and as an expected \
+            value: from --sample N calls to the deployment, or --output-ratio. Time is at each \
+            deployment's TPM/RPM or PTU capacity, and with all of them together. Chunks already paid for \
+            in the database are left out. Without a directory, estimates the runs enqueued in the database.
+            """
+    )
+
+    @Argument(help: "The directory of documents (default: the runs enqueued in the database).")
+    var directory: String?
+
+    @Option(help: "The pipeline definition (YAML); required with a directory.")
+    var pipeline: String?
+
+    @OptionGroup var database: DatabaseOptions
+
+    @OptionGroup var selection: SelectionOptions
+
+    @OptionGroup(title: "Deployments") var target: DeploymentOptions
+
+    @Option(help: "Expected output tokens as a fraction of max_tokens, when no sample is run.")
+    var outputRatio = 0.5
+
+    @Option(help: "Send this many of the run's requests (spread over the corpus) to measure the output length.")
+    var sample = 0
+
+    @Flag(help: "Run the sample against the built-in simulator.")
+    var simulate = false
+
+    @Option(help: "The time the provisioned comparison must finish in, in hours (default: the pay-as-you-go time).")
+    var hours: Double?
+
+    @Flag(help: "Print the estimate as JSON.")
+    var json = false
+
+    func validate() throws {
+        if directory != nil && pipeline == nil { throw ValidationError("--pipeline is required with a directory") }
+        guard outputRatio >= 0 && outputRatio <= 1 else { throw ValidationError("--output-ratio must be in 0...1") }
+        if let hours, !(hours > 0) { throw ValidationError("--hours must be above 0") }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let file = try target.loadFile(database: database.database)
+            let catalog = file?.catalog ?? .builtIn
+            let queue: (any JobQueue)? =
+                FileManager.default.fileExists(atPath: database.database) ? try database.open() : nil
+            // What to estimate: the directory with the pipeline, or every run in the database.
+            var work: [(root: String, pipeline: PipelineDefinition)] = []
+            if let directory, let pipeline {
+                work = [(directory, try selection.apply(to: PipelineFile.load(pipeline, catalog: catalog)))]
+            } else if let queue {
+                let runs = try await queue.runs()
+                let chosen = try pipeline.map { try PipelineFile.load($0, catalog: catalog).name }
+                work = runs.filter { chosen == nil || $0.pipeline.name == chosen }.map { ($0.root, $0.pipeline) }
+            }
+            guard !work.isEmpty else {
+                throw SluiceError(
+                    .notFound, "nothing to estimate: give a directory and --pipeline, or enqueue a run first")
+            }
+            var estimates: [Estimate] = []
+            for (root, definition) in work {
+                estimates.append(try await estimate(root: root, pipeline: definition, file: file, queue: queue))
+            }
+            if json {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+                encoder.keyEncodingStrategy = .convertToSnakeCase
+                let value = estimates.count == 1 ? try encoder.encode(estimates[0]) : try encoder.encode(estimates)
+                print(String(decoding: value, as: UTF8.self))
+            } else {
+                for (index, estimate) in estimates.enumerated() {
+                    if estimates.count > 1 { print("\(work[index].root) · \(work[index].pipeline.name)") }
+                    for line in Self.lines(estimate) { print(line) }
+                }
+            }
+        }
+    }
+
+    private func estimate(
+        root: String, pipeline definition: PipelineDefinition, file: DeploymentsFile?, queue: (any JobQueue)?
+    )
+        async throws -> Estimate
+    {
+        // Without a sample nothing is called: no endpoint or credentials are needed.
+        var (entries, pools, catalog) = try target.entries(
+            file: file, pipeline: definition, simulated: simulate || sample == 0)
+        let scan = try await Estimator.scan(
+            root: root, pipeline: definition, catalog: catalog, queue: queue, sampleSize: sample)
+        for skipped in scan.skipped { Terminal.status("skipped \(skipped.path): \(skipped.reason)") }
+        // The deployments the pipeline's calls may go to, as `run` chooses them.
+        let chosen = target.deployment ?? (entries.count == 1 ? entries.first?.name : nil) ?? definition.deployment
+        let names = chosen.map { pools[$0] ?? [$0] } ?? entries.map(\.name)
+        var used = entries.filter { names.contains($0.name) }
+        if used.isEmpty { used = entries }
+        var ratio = outputRatio
+        var source = "stated (--output-ratio \(outputRatio))"
+        if sample > 0, !scan.samples.isEmpty, let first = used.first {
+            let simulator = simulate ? try await target.startSimulator(for: &entries, catalog: catalog) : nil
+            let deployments = try DeploymentOptions.resolve(entries, simulated: simulator != nil)
+            guard let deployment = deployments[first.name] else {
+                throw SluiceError(.invalidConfiguration, "no deployment '\(first.name)' to sample")
+            }
+            let client = ChatCompletionClient(connectionsPerHost: 4)
+            var completion = 0
+            var answered = 0
+            var cost = 0.0
+            for call in scan.samples {
+                let outcome = await client.send(body: call.body, to: deployment, customID: call.customID)
+                guard outcome.errorClass == nil, let usage = outcome.usage else {
+                    Terminal.status("sample call failed: \(outcome.message ?? outcome.errorClass?.rawValue ?? "?")")
+                    continue
+                }
+                answered += 1
+                completion += usage.completionTokens
+                if case .perToken(let tier) = first.billing {
+                    cost +=
+                        catalog.cost(
+                            of: usage, servedModel: outcome.model, deployedModel: first.model ?? definition.model,
+                            tier: tier)?.total ?? 0
+                }
+            }
+            try await client.shutdown()
+            try await simulator?.stop()
+            if answered > 0 {
+                ratio = min(1, Double(completion) / Double(answered * definition.maxTokens * max(1, definition.n)))
+                source = "sample of \(answered) calls to \(first.name) (\(money(cost)))"
+            }
+        }
+        let targets = used.map { entry in
+            Estimator.Target(
+                name: entry.name, model: entry.model ?? definition.model, kind: entry.quota.kind, billing: entry.billing
+            )
+        }
+        return try Estimator.estimate(
+            scan, pipeline: definition, targets: targets, catalog: catalog, outputRatio: ratio,
+            outputRatioSource: source, hours: hours)
+    }
+
+    static func lines(_ estimate: Estimate) -> [String] {
+        var lines = [
+            "documents: \(estimate.documents) (\(estimate.skipped) skipped), model \(estimate.model)",
+            "calls: \(estimate.calls) chunk calls"
+                + (estimate.alreadyDone > 0 ? " (\(estimate.alreadyDone) already done, not counted)" : "")
+                + (estimate.reduceCalls > 0 ? ", about \(estimate.reduceCalls) reduce calls" : ""),
+            "input tokens: \(estimate.inputTokens) (exact)"
+                + (estimate.reduceCalls > 0 ? " + about \(estimate.reduceInputTokensExpected) in reduce prompts" : ""),
+            "output tokens: at most \(estimate.outputTokensMax + estimate.reduceOutputTokensMax), expected \(estimate.outputTokensExpected + estimate.reduceOutputTokensExpected) (\(String(format: "%.0f%%", estimate.outputRatio * 100)) of max_tokens: \(estimate.outputRatioSource))",
+            "quota charge: \(estimate.charge) tokens (prompt + max_tokens per call, what TPM counts)",
+        ]
+        for overflow in estimate.overflows.prefix(10) { lines.append("does not fit: " + overflow) }
+        if estimate.overflows.count > 10 {
+            lines.append("... and \(estimate.overflows.count - 10) more that do not fit")
+        }
+        lines.append("deployment              kind         cost expected    cost at most    time at its quota")
+        for deployment in estimate.deployments {
+            let time =
+                deployment.seconds.map { duration($0) + " (\(deployment.limitedBy ?? ""))" }
+                ?? "unknown (no limits given)"
+            lines.append(
+                deployment.name.padding(toLength: 24, withPad: " ", startingAt: 0)
+                    + deployment.kind.padding(toLength: 13, withPad: " ", startingAt: 0)
+                    + (deployment.costExpected.map(money) ?? "?").leftPadded(13)
+                    + (deployment.costMax.map(money) ?? "?").leftPadded(16) + "    " + time)
+            if let note = deployment.note { lines.append("  " + note) }
+        }
+        if let seconds = estimate.expectedSeconds, estimate.deployments.count > 1 {
+            lines.append("all deployments together: \(duration(seconds))")
+        }
+        if let ptu = estimate.provisioned {
+            lines.append(
+                "provisioned \(ptu.model): \(ptu.ptus) PTUs finish it in \(duration(ptu.hours * 3_600)) for \(money(ptu.ptuCost)) (\(money(ptu.hourlyPerPTU))/PTU-hour); pay-as-you-go (global): \(money(ptu.payAsYouGoCost))"
+            )
+            func volume(_ documents: Double?, _ how: String) -> String {
+                documents.map { String(format: "from %.0f documents like these a month ", $0) + how }
+                    ?? "never \(how): each document costs more on PTUs than pay-as-you-go at list price"
+            }
+            lines.append(
+                "  break-even: PTUs are cheaper "
+                    + volume(
+                        ptu.breakEvenDocumentsPerMonthReserved,
+                        "with a monthly reservation (\(money(ptu.monthlyPerPTU))/PTU-month)")
+                    + "; " + volume(ptu.breakEvenDocumentsPerMonthHourly, "paid by the hour"))
+        }
+        lines.append(
+            "prices: list prices of \(estimate.catalogDate) in \(estimate.currency) (override in deployments.yaml)")
+        return lines
+    }
+}
+
+/// Seconds as h/min/s.
+func duration(_ seconds: Double) -> String {
+    if seconds >= 3_600 { return String(format: "%.1f h", seconds / 3_600) }
+    if seconds >= 60 { return String(format: "%.1f min", seconds / 60) }
+    return String(format: "%.1f s", seconds)
+}
