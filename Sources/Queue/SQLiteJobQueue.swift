@@ -26,6 +26,11 @@ public final class SQLiteJobQueue: JobQueue {
         }
     }
 
+    /// Runs SQL on a database file without opening it as a queue (for tests of older databases).
+    package static func execute(_ sql: String, inDatabaseAt path: String) throws {
+        try SQLiteConnection(path: path).execute(sql)
+    }
+
     /// Keys of reduce calls (stage call) start with this, so they can be counted apart from chunk calls.
     public static let reduceCallPrefix = JobKey.reduceCallPrefix
 

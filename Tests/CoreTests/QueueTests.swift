@@ -127,4 +127,114 @@ import Testing
         // One ingest job per document version.
         #expect(try await queue.statistics().count(.ingest, .ready) == 3)
     }
+
+    @Test func aReduceJobWaitsForAllItsPartsAndTakesEachOnce() async throws {
+        try await queue.enqueue(jobs(3, stage: .call))
+        let reduce = NewJob(runID: run.id, stage: .reduce, key: "doc#reduce0", payload: Data("{}".utf8), parts: 3)
+        try await queue.enqueue([reduce])
+        #expect(try await queue.statistics().count(.reduce, .waiting) == 1)
+        #expect(try await queue.hasPendingWork())
+        func part(_ index: Int, _ text: String) -> JobPart {
+            JobPart(runID: run.id, key: "doc#reduce0", part: index, payload: Data(text.utf8))
+        }
+        let calls = try await queue.claim(stage: .call, limit: 3, owner: "a", leaseSeconds: 60, now: 100)
+        // Parts arrive out of order, one twice (a result delivered again after a crash): the first wins.
+        try await queue.complete(
+            [JobCompletion(jobID: calls[2].id, next: [], parts: [part(2, "c")])], owner: "a", now: 101)
+        try await queue.complete(
+            [JobCompletion(jobID: calls[0].id, next: [], parts: [part(0, "a"), part(2, "x")])], owner: "a", now: 101)
+        #expect(try await queue.claim(stage: .reduce, limit: 5, owner: "a", leaseSeconds: 60, now: 102).isEmpty)
+        try await queue.complete(
+            [JobCompletion(jobID: calls[1].id, next: [], parts: [part(1, "b")])], owner: "a", now: 103)
+        let ready = try await queue.claim(stage: .reduce, limit: 5, owner: "a", leaseSeconds: 60, now: 104)
+        #expect(ready.count == 1)
+        #expect(ready.first?.parts.map { String(decoding: $0, as: UTF8.self) } == ["a", "b", "c"])
+        try await queue.complete(
+            [JobCompletion(jobID: ready[0].id, next: [], consumesParts: true)], owner: "a", now: 105)
+        #expect(try await queue.statistics().count(.reduce, .done) == 1)
+        #expect(try await !queue.hasPendingWork())
+    }
+
+    @Test func aFailedPartAbandonsItsReduceUntilRetried() async throws {
+        try await queue.enqueue(jobs(2, stage: .call))
+        try await queue.enqueue([NewJob(runID: run.id, stage: .reduce, key: "r", payload: Data("{}".utf8), parts: 2)])
+        let calls = try await queue.claim(stage: .call, limit: 2, owner: "a", leaseSeconds: 60, now: 100)
+        try await queue.complete(
+            [
+                JobCompletion(
+                    jobID: calls[0].id, next: [],
+                    parts: [JobPart(runID: run.id, key: "r", part: 0, payload: Data("a".utf8))])
+            ],
+            owner: "a", now: 101)
+        try await queue.fail(
+            [
+                JobFailure(
+                    jobID: calls[1].id, errorClass: .contentFilter, message: "filtered", retryAt: nil,
+                    abandons: [JobAbandon(runID: run.id, key: "r", message: "chunk 2 failed")])
+            ], owner: "a", now: 102)
+        var statistics = try await queue.statistics()
+        #expect(statistics.count(.reduce, .failed) == 1 && statistics.failuresByClass["incomplete"] == 1)
+        #expect(try await !queue.hasPendingWork())
+        // Retrying puts the chunk back and the reduce back to waiting for it (not ready without it).
+        #expect(try await queue.retryFailed() == 2)
+        statistics = try await queue.statistics()
+        #expect(statistics.count(.reduce, .waiting) == 1 && statistics.count(.call, .ready) == 1)
+        let retried = try await queue.claim(stage: .call, limit: 1, owner: "a", leaseSeconds: 60, now: 103)
+        try await queue.complete(
+            [
+                JobCompletion(
+                    jobID: retried[0].id, next: [],
+                    parts: [JobPart(runID: run.id, key: "r", part: 1, payload: Data("b".utf8))])
+            ],
+            owner: "a", now: 104)
+        #expect(
+            try await queue.claim(stage: .reduce, limit: 1, owner: "a", leaseSeconds: 60, now: 105).first?.parts.count
+                == 2)
+    }
+
+    @Test func spendAddsUpPerDeploymentModelAndDocument() async throws {
+        try await queue.enqueue(jobs(3, stage: .call))
+        let calls = try await queue.claim(stage: .call, limit: 3, owner: "a", leaseSeconds: 60, now: 100)
+        func spend(_ document: String, _ cost: Double?) -> Spend {
+            Spend(
+                runID: run.id, document: document, deployment: "d", model: "gpt-4o", promptTokens: 100,
+                cachedTokens: 10,
+                completionTokens: 20, reasoningTokens: 0, cost: cost)
+        }
+        try await queue.complete(
+            [JobCompletion(jobID: calls[0].id, next: [], spend: spend("a", 0.5))], owner: "a", now: 101)
+        try await queue.fail(
+            [
+                JobFailure(
+                    jobID: calls[1].id, errorClass: .invalidOutput, message: "bad", retryAt: 200,
+                    spend: spend("a", 0.25))
+            ],
+            owner: "a", now: 101)
+        try await queue.complete(
+            [JobCompletion(jobID: calls[2].id, next: [], spend: spend("b", nil))], owner: "a", now: 101)
+        let report = try await queue.spendReport(documents: 1)
+        #expect(report.lines.count == 1 && report.calls == 3 && report.lines[0].unpricedCalls == 1)
+        #expect(report.lines[0].promptTokens == 300 && report.lines[0].cachedTokens == 30)
+        #expect(abs(report.total - 0.75) < 1e-12 && report.documents == 2)
+        #expect(report.dearest.map(\.document) == ["a"] && abs(report.dearest[0].cost - 0.75) < 1e-12)
+    }
+
+    @Test func aDatabaseFromBeforeReduceJobsOpensAndWorks() async throws {
+        let old = directory.file("old.db")
+        // The jobs table as earlier versions made it: no parts_needed column.
+        try SQLiteJobQueue.execute(
+            """
+            CREATE TABLE jobs(
+                id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, stage TEXT NOT NULL, key TEXT NOT NULL,
+                state TEXT NOT NULL, payload BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+                rate_limited INTEGER NOT NULL DEFAULT 0, error_class TEXT, error_message TEXT,
+                not_before REAL NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires REAL,
+                created REAL NOT NULL, updated REAL NOT NULL, UNIQUE(run_id, stage, key))
+            """, inDatabaseAt: old)
+        let migrated = try SQLiteJobQueue(path: old)
+        let run = try await migrated.run(root: "/r", pipeline: self.run.pipeline, pipelineHash: "h")
+        try await migrated.enqueue([NewJob(runID: run.id, stage: .reduce, key: "r", payload: Data("{}".utf8), parts: 1)]
+        )
+        #expect(try await migrated.statistics().count(.reduce, .waiting) == 1)
+    }
 }

@@ -4,7 +4,7 @@ import SluiceTesting
 import Testing
 
 /// `kill -9` of `sluice run` at random moments, then a resume: the output holds exactly one complete
-/// line per chunk, and no call whose result was committed is sent again.
+/// line per chunk (and, map-reduce, per document), and no call whose result was committed is sent again.
 @Suite(.serialized, .timeLimit(.minutes(5)))
 struct CrashResumeTests {
     static let pipeline = """
@@ -19,14 +19,26 @@ struct CrashResumeTests {
             content: "{{chunk.text}}"
         """
 
-    @Test func killedRunsResumeExactlyOnce() async throws {
+    /// The same with a reduce step over each document's chunk results.
+    static let mapReduce =
+        pipeline + """
+
+            reduce:
+              max_tokens: 40
+              max_input_tokens: 400
+              messages:
+                - role: user
+                  content: "Combine {{document.path}}: {{#results}}{{text}} {{/results}}"
+            """
+
+    @Test(arguments: [false, true]) func killedRunsResumeExactlyOnce(mapReduce: Bool) async throws {
         let directory = try TemporaryDirectory()
         for index in 0..<80 {
             try directory.write(
                 "docs/doc-\(index).txt",
                 DocumentFactory.document(seed: index, paragraphs: 1 + index % 5, wordsPerParagraph: 50))
         }
-        try directory.write("pipeline.yaml", Self.pipeline)
+        try directory.write("pipeline.yaml", mapReduce ? Self.mapReduce : Self.pipeline)
         let simulator = try SimulatorProcess(arguments: [
             "--latency", "0.03", "--per-token-latency", "0.001", "--reply-tokens", "20", "--fault-500", "0.05",
             "--fault-reset", "0.03", "--fault-truncate", "0.03", "--seed", "7",
@@ -72,6 +84,7 @@ struct CrashResumeTests {
         #expect(data.last == UInt8(ascii: "\n"))
         var ids = Set<String>()
         var lines = 0
+        var summaries: [String: Int] = [:]
         for line in data.split(separator: UInt8(ascii: "\n")) {
             let object = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
             let id = try #require(object["custom_id"] as? String)
@@ -82,13 +95,35 @@ struct CrashResumeTests {
             let body = try #require(response["body"] as? [String: Any])
             let choices = try #require(body["choices"] as? [[String: Any]])
             let content = try #require((choices.first?["message"] as? [String: Any])?["content"] as? String)
+            lines += 1
+            switch sluice["kind"] as? String {
+            case "document":
+                summaries[document, default: 0] += 1
+                #expect(content.hasPrefix("Echo: Combine \(document):"), "\(content)")
+                continue
+            case "reduce":
+                #expect(content.hasPrefix("Echo: Combine \(document):"), "\(content)")
+                continue
+            default:
+                break
+            }
             // The simulator echoes the chunk's first words: the result belongs to this document's chunk.
             let text = try String(contentsOfFile: directory.file("docs/" + document), encoding: .utf8)
                 .split(whereSeparator: \.isWhitespace).joined(separator: " ")
             let echo = content.replacingOccurrences(of: "Echo: ", with: "").split(separator: " ").prefix(6).joined(
                 separator: " ")
             #expect(echo.split(separator: " ").count == 6 && text.contains(echo), "\(document): \(echo)")
-            lines += 1
+        }
+        if mapReduce {
+            // Every document whose chunks all succeeded has exactly one summary; the others none.
+            let failed = try SluiceProcess.run(["status", "--db", database, "--json"])
+            let failures =
+                (try JSONSerialization.jsonObject(with: Data(failed.stdout.utf8)) as? [String: Any])?[
+                    "failures"] as? [[String: Any]] ?? []
+            let incomplete = failures.filter { $0["stage"] as? String == "reduce" }.count
+            #expect(summaries.values.allSatisfy { $0 == 1 })
+            #expect(summaries.count + incomplete == 80, "\(summaries.count) summaries, \(incomplete) incomplete")
+            #expect(summaries.count >= 70)
         }
         let status = try SluiceProcess.run(["status", "--db", database, "--json"])
         let statistics = try #require(
