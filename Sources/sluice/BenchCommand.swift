@@ -9,7 +9,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure Sluice's throughput.",
         subcommands: [
             BenchTokenizerCommand.self, BenchQueueCommand.self, BenchPipelineCommand.self, BenchIngestCommand.self,
-            BenchQuotaCommand.self,
+            BenchQuotaCommand.self, BenchEstimateCommand.self,
         ]
     )
 }
@@ -216,3 +216,50 @@ struct BenchQuotaCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct BenchEstimateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "estimate",
+        abstract: "Accuracy of `sluice estimate`: input tokens against the simulator's bill, time against the run.",
+        discussion: """
+            Makes a corpus of reports (one to eight chunks each), estimates it (with a sample of 20 calls for \
+            the expected output), runs it against the sped-up simulator at 100,000 TPM (standard) or \
+            100,000 tokens/min of capacity (provisioned), and compares.
+            """)
+
+    @Option(help: "standard, provisioned or all.")
+    var scenario = "all"
+
+    @Option(help: "Documents in the corpus (at least 200 for the reported figures).")
+    var documents = 240
+
+    @Option(help: "Simulated time runs this many times faster than real time.")
+    var speedup: Double = 5
+
+    @Option(help: "Working folder (recreated).")
+    var directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-bench-estimate").path
+
+    @Flag(help: "Print the reports as JSON.")
+    var json = false
+
+    func run() async throws {
+        let scenarios =
+            scenario == "all"
+            ? EstimateBenchmark.Scenario.allCases : [EstimateBenchmark.Scenario(rawValue: scenario)].compactMap { $0 }
+        guard !scenarios.isEmpty else { throw ValidationError("--scenario: standard, provisioned or all") }
+        var reports: [EstimateBenchmark.Report] = []
+        for scenario in scenarios {
+            let report = try await EstimateBenchmark(scenario: scenario, documents: documents, speedUp: speedup).run(
+                directory: directory
+            ) { Terminal.status($0) }
+            reports.append(report)
+            if !json { print(report.formatted() + "\n") }
+        }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(reports), as: UTF8.self))
+        }
+    }
+}
+
