@@ -79,7 +79,8 @@ public struct EstimateBenchmark: Sendable {
             }
             try Data(text.utf8).write(to: URL(fileURLWithPath: "\(documentsPath)/report-\(index).md"))
         }
-        let pipeline = try PipelineFile.parse(Self.pipelineYAML, file: "estimate-bench.yaml", defaultName: "estimate-bench")
+        let pipeline = try PipelineFile.parse(
+            Self.pipelineYAML, file: "estimate-bench.yaml", defaultName: "estimate-bench")
         let simulated: SimulatorConfiguration.Deployment
         let quota: DeploymentQuota
         let billing: Billing

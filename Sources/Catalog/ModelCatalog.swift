@@ -143,7 +143,10 @@ public struct ModelCatalog: Sendable, Hashable {
                 "tokenizer", "approximate", "context", "max_output", "reasoning", "rpm_per_1k_tpm", "ptu", "prices",
                 "router_input", "routes",
             ])
-            let existing = complete ? nil : models.first { $0.key.lowercased() == name.lowercased() }?.value
+            // The model of that name, or (for a dated version such as gpt-4o-2024-11-20) the one it is a
+            // version of, whose facts it starts from.
+            let exact = complete ? nil : models.first { $0.key.lowercased() == name.lowercased() }?.value
+            let existing = exact ?? (complete ? nil : facts(for: name))
             let tokenizer = try entry.string("tokenizer") ?? existing?.tokenizer ?? "o200k_base"
             guard ["o200k_base", "o200k_harmony", "cl100k_base"].contains(tokenizer) else {
                 throw entry.error("tokenizer", "must be o200k_base, o200k_harmony or cl100k_base")
@@ -152,7 +155,7 @@ public struct ModelCatalog: Sendable, Hashable {
                 throw entry.error("context", "is required for a model the catalog does not know ('\(name)')")
             }
             var facts = ModelFacts(
-                name: existing?.name ?? name, tokenizer: tokenizer,
+                name: exact?.name ?? name, tokenizer: tokenizer,
                 approximate: try entry.bool("approximate") ?? existing?.approximate ?? false, contextWindow: context,
                 maxOutputTokens: try entry.int("max_output", minimum: 1) ?? existing?.maxOutputTokens ?? context,
                 reasoning: try entry.bool("reasoning") ?? existing?.reasoning ?? false,
@@ -190,7 +193,7 @@ public struct ModelCatalog: Sendable, Hashable {
                         input: input, cachedInput: try price.double("cached_input") ?? old?.cachedInput, output: output)
                 }
             }
-            if let existing { models.removeValue(forKey: existing.name) }
+            if let exact { models.removeValue(forKey: exact.name) }
             models[facts.name] = facts
         }
     }

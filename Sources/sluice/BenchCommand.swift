@@ -262,4 +262,3 @@ struct BenchEstimateCommand: AsyncParsableCommand {
         }
     }
 }
-

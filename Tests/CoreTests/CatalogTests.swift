@@ -83,6 +83,7 @@ import Tokenizer
         let file = try DeploymentsFile.parse(
             """
             models:
+              gpt-4o-2024-11-20: {prices: {global: {output: 9}}}
               gpt-4o-mini:
                 context: 64000
                 prices: {global: {input: 1.5}}
@@ -98,6 +99,9 @@ import Tokenizer
                 model: my-finetune
                 tpm: 10000
                 sku: global
+              dated:
+                endpoint: https://example.openai.azure.com
+                model: gpt-4o-2024-11-20
               mini-dz:
                 endpoint: https://example.openai.azure.com
                 model: gpt-4o-mini
@@ -107,6 +111,11 @@ import Tokenizer
         #expect(mini.contextWindow == 64_000 && mini.prices[.global]?.input == 1.5)
         #expect(mini.prices[.global]?.output == catalog.facts(for: "gpt-4o-mini")?.prices[.global]?.output)
         #expect(file.catalog.facts(for: "my-finetune")?.maxOutputTokens == 4_000)
+        // A dated version starts from its model's facts; the model itself is unchanged.
+        let dated = try #require(file.catalog.facts(for: "gpt-4o-2024-11-20"))
+        let base = try #require(catalog.facts(for: "gpt-4o"))
+        #expect(dated.prices[.global]?.output == 9 && dated.prices[.global]?.input == base.prices[.global]?.input)
+        #expect(dated.contextWindow == base.contextWindow && file.catalog.facts(for: "gpt-4o") == base)
         // The added model's RPM ratio derives the deployment's RPM.
         #expect(file.entries["ft"]?.quota.kind == .standard(tokensPerMinute: 10_000, requestsPerMinute: 20))
         #expect(file.entries["mini-dz"]?.billing == .perToken(.dataZone))
