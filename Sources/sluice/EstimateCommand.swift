@@ -185,16 +185,14 @@ struct EstimateCommand: AsyncParsableCommand {
             lines.append(
                 "provisioned \(ptu.model): \(ptu.ptus) PTUs finish it in \(duration(ptu.hours * 3_600)) for \(money(ptu.ptuCost)) (\(money(ptu.hourlyPerPTU))/PTU-hour); pay-as-you-go (global): \(money(ptu.payAsYouGoCost))"
             )
-            func volume(_ documents: Double?, _ how: String) -> String {
-                documents.map { String(format: "from %.0f documents like these a month ", $0) + how }
-                    ?? "never \(how): each document costs more on PTUs than pay-as-you-go at list price"
+            func volume(_ documents: Double?) -> String {
+                documents.map { String(format: "PTUs are cheaper from %.0f documents like these a month", $0) }
+                    ?? "never: each document costs more on PTUs than pay-as-you-go at list price"
             }
             lines.append(
-                "  break-even: PTUs are cheaper "
-                    + volume(
-                        ptu.breakEvenDocumentsPerMonthReserved,
-                        "with a monthly reservation (\(money(ptu.monthlyPerPTU))/PTU-month)")
-                    + "; " + volume(ptu.breakEvenDocumentsPerMonthHourly, "paid by the hour"))
+                "  break-even with a monthly reservation (\(money(ptu.monthlyPerPTU))/PTU-month): "
+                    + volume(ptu.breakEvenDocumentsPerMonthReserved))
+            lines.append("  break-even paid by the hour: " + volume(ptu.breakEvenDocumentsPerMonthHourly))
         }
         lines.append(
             "prices: list prices of \(estimate.catalogDate) in \(estimate.currency) (override in deployments.yaml)")
