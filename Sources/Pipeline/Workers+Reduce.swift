@@ -67,9 +67,11 @@ extension Workers {
         let empty = call([], ReduceStep(level: input.level, group: 0, groups: 2, final: false)).promptTokens
         var groups: [[ReducePart]] = [[]]
         var used = empty
+        var smallest = Int.max
         for part in parts {
             let alone = call([part], ReduceStep(level: input.level, group: 0, groups: 2, final: false)).promptTokens
             let size = alone - empty
+            smallest = min(smallest, size)
             if alone > limit {
                 return .failed(
                     JobFailure(
@@ -88,6 +90,16 @@ extension Workers {
         if groups.count == 1, let only = groups.first {
             // Counted apart, the parts fit; rendered together they do not: halve.
             groups = [Array(only.prefix(only.count / 2)), Array(only.dropFirst(only.count / 2))]
+        }
+        guard groups.count < parts.count || smallest > maxTokens else {
+            // One result per group, and no result longer than a reduce reply: another level would be
+            // the same again.
+            return .failed(
+                JobFailure(
+                    jobID: job.id, errorClass: .contextOverflow,
+                    message:
+                        "\(input.document.path): reduce level \(input.level): no two results fit one \(limit)-token reduce prompt (raise reduce.max_input_tokens, or lower max_tokens)",
+                    retryAt: nil))
         }
         let up = JobKey.reduce(input.document, pipelineHash: hash, level: input.level + 1)
         var next: [NewJob] = [

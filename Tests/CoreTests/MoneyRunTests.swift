@@ -203,6 +203,19 @@ import Testing
             })
     }
 
+    @Test func aReduceThatCannotShrinkFailsInsteadOfLoopingForever() async throws {
+        let harness = try await Harness(replyTokens: 30)
+        try harness.directory.write(
+            "docs/a.md", DocumentFactory.document(seed: 3, paragraphs: 3, wordsPerParagraph: 70))
+        let yaml = Self.summarizeYAML.replacingOccurrences(of: "max_input_tokens: 260", with: "max_input_tokens: 64")
+        try await harness.enqueue(try PipelineFile.parse(yaml, file: "digest.yaml", defaultName: "digest"))
+        let summary = try await harness.run()
+        #expect(summary.pending == 0 && summary.failuresByClass["context_overflow"] == 1)
+        let failed = try await harness.queue.failures(limit: 5)
+        #expect(failed.contains { $0.stage == .reduce && $0.message.contains("no two results fit one 64-token") })
+        #expect(try harness.lines().allSatisfy { Self.sluice($0)["kind"] as? String == "chunk" })
+    }
+
     @Test func theBudgetStopsNewCallsBeforeTheLimitAndAResumeFinishes() async throws {
         let harness = try await Harness()
         for index in 0..<40 {
