@@ -114,21 +114,15 @@ public struct EstimateBenchmark: Sendable {
         let configuration = RunConfiguration(
             outputPath: directory + "/bench.jsonl", simulated: [(simulated, quota)], endpoint: server.endpoint,
             speedUp: speedUp, timeoutSeconds: 60)
-        var sampled = 0
-        var answered = 0
-        for call in scan.samples {
-            guard let deployment = configuration.deployments[quota.name] else { break }
-            let outcome = await client.send(body: call.body, to: deployment, customID: "sample-" + call.customID)
-            if let usage = outcome.usage {
-                sampled += usage.completionTokens
-                answered += 1
-            }
+        guard let deployment = configuration.deployments[quota.name] else {
+            throw SluiceError(.invalidConfiguration, "no deployment '\(quota.name)'")
         }
-        let ratio = answered > 0 ? Double(sampled) / Double(answered * pipeline.maxTokens) : 0.5
+        let sample = await Estimator.sample(scan.samples, to: deployment, client: client)
+        let ratio = sample.outputRatio(maxTokens: pipeline.maxTokens, n: pipeline.n) ?? 0.5
         let estimate = try Estimator.estimate(
             scan, pipeline: pipeline,
             targets: [Estimator.Target(name: quota.name, model: pipeline.model, kind: quota.kind, billing: billing)],
-            catalog: catalog, outputRatio: ratio, outputRatioSource: "sample of \(answered)")
+            catalog: catalog, outputRatio: ratio, outputRatioSource: "sample of \(sample.answered.count)")
         progress(
             "\(scan.documents) documents, \(scan.calls) calls, \(scan.inputTokens) input tokens; estimated \(Int(estimate.expectedSeconds ?? 0)) simulated seconds; running at \(speedUp)× speed"
         )

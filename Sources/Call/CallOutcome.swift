@@ -16,6 +16,8 @@ public struct CallOutcome: Sendable {
     public var retryAfter: Double?
     /// The model that served the call (`model` in the body).
     public var model: String?
+    /// The first choice's message content, when the reply is a chat completion.
+    public var content: String?
     public var usage: Usage?
     /// `x-ratelimit-remaining-tokens` / `-requests`.
     public var remainingTokens: Int?

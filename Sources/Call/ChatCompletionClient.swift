@@ -101,6 +101,7 @@ public final class ChatCompletionClient: Sendable {
                 return
             }
             outcome.model = object["model"] as? String
+            outcome.content = (choices.first?["message"] as? [String: Any])?["content"] as? String
             if let usage = object["usage"] as? [String: Any] {
                 let prompt = usage["prompt_tokens"] as? Int ?? 0
                 let completion = usage["completion_tokens"] as? Int ?? 0

@@ -36,6 +36,18 @@ public struct DirectoryWalker: Sendable {
         self.maxFileSize = maxFileSize
     }
 
+    /// The walker a pipeline's file selection describes.
+    public init(_ selection: PipelineDefinition.Selection) {
+        self.init(
+            include: selection.include, exclude: selection.exclude, hidden: selection.hidden,
+            maxFileSize: selection.maxFileSize)
+    }
+
+    /// A root as runs record it: absolute, standardized, symbolic links resolved.
+    public static func absolute(_ root: String) -> String {
+        URL(fileURLWithPath: root).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+
     /// Walks `root`.
     ///
     /// - Throws: ``SluiceError`` when the root itself is missing or not a directory.

@@ -13,13 +13,10 @@ public struct Enqueuer: Sendable {
     /// Walks `root`, hashes new and changed files (a file whose size and modification time are
     /// unchanged keeps its recorded hash) and queues an ingest job for each new document version.
     public func enqueue(root: String, pipeline: PipelineDefinition) async throws -> (RunRecord, EnqueueSummary) {
-        let absolute = URL(fileURLWithPath: root).standardizedFileURL.resolvingSymlinksInPath().path
+        let absolute = DirectoryWalker.absolute(root)
         let hash = try PromptRenderer.hash(pipeline)
         let run = try await queue.run(root: absolute, pipeline: pipeline, pipelineHash: hash)
-        let walker = DirectoryWalker(
-            include: pipeline.selection.include, exclude: pipeline.selection.exclude, hidden: pipeline.selection.hidden,
-            maxFileSize: pipeline.selection.maxFileSize)
-        let (files, skippedByWalk) = try walker.walk(root: absolute)
+        let (files, skippedByWalk) = try DirectoryWalker(pipeline.selection).walk(root: absolute)
         let known = try await queue.knownDocuments(runID: run.id)
         var found: [FoundDocument] = []
         var skipped = skippedByWalk

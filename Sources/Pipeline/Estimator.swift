@@ -1,3 +1,4 @@
+import Call
 import Catalog
 import Chunk
 import Foundation
@@ -53,11 +54,8 @@ public enum Estimator {
         root: String, pipeline: PipelineDefinition, catalog: ModelCatalog, queue: (any JobQueue)? = nil,
         sampleSize: Int = 0, threads: Int = ProcessInfo.processInfo.activeProcessorCount
     ) async throws -> Scan {
-        let absolute = URL(fileURLWithPath: root).standardizedFileURL.resolvingSymlinksInPath().path
-        let walker = DirectoryWalker(
-            include: pipeline.selection.include, exclude: pipeline.selection.exclude, hidden: pipeline.selection.hidden,
-            maxFileSize: pipeline.selection.maxFileSize)
-        let (files, skippedByWalk) = try walker.walk(root: absolute)
+        let absolute = DirectoryWalker.absolute(root)
+        let (files, skippedByWalk) = try DirectoryWalker(pipeline.selection).walk(root: absolute)
         let hash = try PromptRenderer.hash(pipeline)
         let renderer = try PromptRenderer(pipeline: pipeline, pipelineHash: hash)
         let context = PipelineRunner.RunContext(
@@ -76,9 +74,12 @@ public enum Estimator {
                 let file = files[index]
                 group.addTask {
                     do {
-                        let (sha, _) = try TextExtractor.hash(file: file.file)
+                        // One read: the bytes hashed are the bytes extracted.
+                        let (sha, bytes) = try TextExtractor.hash(file: file.file)
                         let document = DocumentRef(path: file.path, sha256: sha, size: file.size, mtime: file.mtime)
-                        let text = try TextExtractor.extract(IngestInput(document: document, file: file.file))
+                        let text = ChunkInput(
+                            document: document,
+                            text: try TextExtractor.text(of: bytes, file: file.file, name: file.path))
                         let calls = try Workers.promptInputs(text, chunker: context.chunker).map(context.call(for:))
                         return (index, .calls(calls))
                     } catch {
@@ -133,6 +134,36 @@ public enum Estimator {
             }
         }
         return scan
+    }
+
+    /// What a sample run measured: the answers with their usage, and the calls that failed.
+    public struct Sample: Sendable {
+        public var answered: [CallOutcome] = []
+        public var failed: [CallOutcome] = []
+
+        /// Output tokens as a fraction of max_tokens (× n), nil when nothing was answered.
+        public func outputRatio(maxTokens: Int, n: Int) -> Double? {
+            guard !answered.isEmpty else { return nil }
+            let completion = answered.reduce(0) { $0 + ($1.usage?.completionTokens ?? 0) }
+            return min(1, Double(completion) / Double(answered.count * maxTokens * max(1, n)))
+        }
+    }
+
+    /// Sends the scan's sample requests, one at a time, to measure the output length (they are real
+    /// calls: they are paid for).
+    public static func sample(_ calls: [CallInput], to deployment: Deployment, client: ChatCompletionClient) async
+        -> Sample
+    {
+        var sample = Sample()
+        for call in calls {
+            let outcome = await client.send(body: call.body, to: deployment, customID: "sample-" + call.customID)
+            if outcome.errorClass == nil && outcome.usage != nil {
+                sample.answered.append(outcome)
+            } else {
+                sample.failed.append(outcome)
+            }
+        }
+        return sample
     }
 
     /// Turns a scan into calls, tokens, cost and time per deployment.

@@ -53,9 +53,15 @@ public struct RunConfiguration: Sendable {
     /// else the pool or deployment the pipeline names, else all of them. An unknown name stays in the
     /// pool, so the scheduler stops the run with a message that names it.
     func pool(named name: String?) -> [String] {
-        if let chosen = defaultDeployment { return pools[chosen] ?? [chosen] }
-        if let name { return pools[name] ?? [name] }
-        return deployments.keys.sorted()
+        Self.pool(named: name, chosen: defaultDeployment, pools: pools, deployments: deployments.keys)
+    }
+
+    /// ``pool(named:)`` for a set of deployment names and pools (what `sluice estimate` prices).
+    public static func pool(
+        named name: String?, chosen: String?, pools: [String: [String]], deployments: some Collection<String>
+    ) -> [String] {
+        if let chosen = chosen ?? name { return pools[chosen] ?? [chosen] }
+        return deployments.sorted()
     }
 
     public init(

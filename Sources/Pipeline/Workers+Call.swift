@@ -77,11 +77,7 @@ extension Workers {
             {
                 runner.metrics.update { $0.reused += 1 }
                 let reply = CallReply(input: input, record: record, pipeline: pipelineName, job: job)
-                return .completed(
-                    JobCompletion(
-                        jobID: job.id, next: [try reply.line()],
-                        parts: try reply.parts(text: record.output ?? reply.text)
-                    ))
+                return .completed(JobCompletion(jobID: job.id, next: [try reply.line()], parts: try reply.parts()))
             }
             let pool = configuration.pool(named: context.run.pipeline.deployment)
             let admission: Scheduler.Admission
@@ -180,7 +176,8 @@ extension Workers {
         let pipelineName = context.run.pipeline.name
         let now = Date().timeIntervalSince1970
         guard let errorClass = outcome.errorClass else {
-            var reply = CallReply(input: input, record: record, pipeline: pipelineName, job: job)
+            var reply = CallReply(
+                input: input, record: record, pipeline: pipelineName, job: job, content: outcome.content)
             // Structured outputs: the reply must be JSON (matching the schema, if there is one).
             if let format = context.run.pipeline.responseFormat {
                 switch Self.checkOutput(reply.text, format: format, schema: context.schema) {
@@ -210,7 +207,7 @@ extension Workers {
                 JobCompletion(
                     jobID: job.id, next: [try reply.line()],
                     unitResult: UnitResult(unitKey: input.unitKey, result: result),
-                    parts: try reply.parts(text: reply.record.output ?? reply.text), spend: spend))
+                    parts: try reply.parts(), spend: spend))
         }
         if errorClass == .rateLimited {
             // Requeued at once, not counted as an attempt: the scheduler has paused that deployment (or
@@ -289,9 +286,12 @@ struct CallReply {
     var record: CallRecord
     let pipeline: String
     let job: Job
+    /// The reply's message, when the client read it already.
+    var content: String? = nil
 
     /// The assistant message of the reply's first choice.
     var text: String? {
+        if let content { return content }
         guard let body = record.body,
             let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
             let choices = object["choices"] as? [[String: Any]],
@@ -315,10 +315,11 @@ struct CallReply {
         return try NewJob(runID: job.runID, stage: .collect, key: job.key + suffix, encoding: line)
     }
 
-    /// The part for the reduce job that waits for this result, if one does.
-    func parts(text: String?) throws -> [JobPart] {
+    /// The part for the reduce job that waits for this result, if one does: the parsed JSON of a
+    /// structured reply, else its text.
+    func parts() throws -> [JobPart] {
         guard let delivery = input.delivery else { return [] }
-        let part = ReducePart(index: delivery.part, text: text ?? "", cost: cumulativeCost)
+        let part = ReducePart(index: delivery.part, text: record.output ?? text ?? "", cost: cumulativeCost)
         return [
             JobPart(
                 runID: job.runID, key: delivery.key, part: delivery.part, payload: try JSONEncoder.sluice.encode(part))

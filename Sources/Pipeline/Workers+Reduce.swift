@@ -63,6 +63,13 @@ extension Workers {
                 encoding: whole)
             return .completed(JobCompletion(jobID: job.id, next: [next], consumesParts: true))
         }
+        /// The document cannot be reduced within the limit: a terminal failure that says why.
+        func refused(_ reason: String) -> Outcome {
+            .failed(
+                JobFailure(
+                    jobID: job.id, errorClass: .contextOverflow,
+                    message: "\(input.document.path): reduce level \(input.level): \(reason)", retryAt: nil))
+        }
         // Too long for one call: group the parts in order, as many per group as fit.
         let empty = call([], ReduceStep(level: input.level, group: 0, groups: 2, final: false)).promptTokens
         var groups: [[ReducePart]] = [[]]
@@ -73,12 +80,9 @@ extension Workers {
             let size = alone - empty
             smallest = min(smallest, size)
             if alone > limit {
-                return .failed(
-                    JobFailure(
-                        jobID: job.id, errorClass: .contextOverflow,
-                        message:
-                            "\(input.document.path): reduce level \(input.level): result \(part.index + 1) alone makes a \(alone)-token prompt, over the reduce limit of \(limit) (lower max_tokens, or raise reduce.max_input_tokens)",
-                        retryAt: nil))
+                return refused(
+                    "result \(part.index + 1) alone makes a \(alone)-token prompt, over the reduce limit of \(limit) (lower max_tokens, or raise reduce.max_input_tokens)"
+                )
             }
             if used + size > limit, let last = groups.last, !last.isEmpty {
                 groups.append([])
@@ -94,12 +98,9 @@ extension Workers {
         guard groups.count < parts.count || smallest > maxTokens else {
             // One result per group, and no result longer than a reduce reply: another level would be
             // the same again.
-            return .failed(
-                JobFailure(
-                    jobID: job.id, errorClass: .contextOverflow,
-                    message:
-                        "\(input.document.path): reduce level \(input.level): no two results fit one \(limit)-token reduce prompt (raise reduce.max_input_tokens, or lower max_tokens)",
-                    retryAt: nil))
+            return refused(
+                "no two results fit one \(limit)-token reduce prompt (raise reduce.max_input_tokens, or lower max_tokens)"
+            )
         }
         let up = JobKey.reduce(input.document, pipelineHash: hash, level: input.level + 1)
         var next: [NewJob] = [

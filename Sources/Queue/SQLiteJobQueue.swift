@@ -446,6 +446,7 @@ public final class SQLiteJobQueue: JobQueue {
             }
             let count = try connection.statement("SELECT count(DISTINCT run_id || '/' || document) FROM spend")
             if try count.step() { report.documents = Int(count.int(0)) }
+            guard limit > 0 else { return report }
             let dearest = try connection.statement(
                 """
                 SELECT document, sum(calls), sum(cost) AS total FROM spend GROUP BY run_id, document

@@ -447,14 +447,15 @@ final class SimulatorEngine: Sendable {
         var text = "Echo: \(words)"
         let filler = " The simulated model summarizes this passage in plain words."
         while encoding.count(text) < min(target, maxTokens) { text += filler }
-        var ids = encoding.encode(text)
-        var finish = "stop"
-        if ids.count > maxTokens {
-            ids = Array(ids.prefix(maxTokens))
-            text = (try? encoding.decode(ids)) ?? text
-            finish = "length"
-        }
-        return (text, ids.count, finish)
+        return limited(text, maxTokens: maxTokens, encoding: encoding)
+    }
+
+    /// A reply's text, its tokens and finish reason: cut at `maxTokens` ("length"), as a model stops.
+    static func limited(_ text: String, maxTokens: Int, encoding: BytePairEncoding) -> (String, Int, String) {
+        let ids = encoding.encode(text)
+        guard ids.count > maxTokens else { return (text, ids.count, "stop") }
+        let kept = Array(ids.prefix(maxTokens))
+        return ((try? encoding.decode(kept)) ?? text, kept.count, "length")
     }
 
     /// o-series and gpt-5 (not gpt-5-chat) reason before answering.

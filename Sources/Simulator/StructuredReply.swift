@@ -26,14 +26,7 @@ enum StructuredReply {
             (try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys, .withoutEscapingSlashes]))
             .map { String(decoding: $0, as: UTF8.self) } ?? "{}"
         if breaking && type == "json_object" { text = "Sure! Here is the JSON you asked for: " + text }
-        var ids = encoding.encode(text)
-        var finish = "stop"
-        if ids.count > maxTokens {
-            ids = Array(ids.prefix(maxTokens))
-            text = (try? encoding.decode(ids)) ?? text
-            finish = "length"
-        }
-        return (text, ids.count, finish)
+        return SimulatorEngine.limited(text, maxTokens: maxTokens, encoding: encoding)
     }
 
     /// The instance with its first required field removed (or, with none, a field of the wrong type).

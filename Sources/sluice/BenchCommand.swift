@@ -197,22 +197,11 @@ struct BenchQuotaCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let scenarios =
-            scenario == "all"
-            ? QuotaBenchmark.Scenario.allCases : [QuotaBenchmark.Scenario(rawValue: scenario)].compactMap { $0 }
-        guard !scenarios.isEmpty else { throw ValidationError("--scenario: standard, provisioned, pool or all") }
-        var reports: [QuotaBenchmark.Report] = []
-        for scenario in scenarios {
+        try await runScenarios(QuotaBenchmark.Scenario.self, named: scenario, json: json) { scenario in
             let report = try await QuotaBenchmark(scenario: scenario, minutes: minutes, speedUp: speedup).run(
                 directory: directory
             ) { Terminal.status($0) }
-            reports.append(report)
-            if !json { print(report.formatted() + "\n") }
-        }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(reports), as: UTF8.self))
+            return (report, report.formatted())
         }
     }
 }
@@ -243,22 +232,33 @@ struct BenchEstimateCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let scenarios =
-            scenario == "all"
-            ? EstimateBenchmark.Scenario.allCases : [EstimateBenchmark.Scenario(rawValue: scenario)].compactMap { $0 }
-        guard !scenarios.isEmpty else { throw ValidationError("--scenario: standard, provisioned or all") }
-        var reports: [EstimateBenchmark.Report] = []
-        for scenario in scenarios {
+        try await runScenarios(EstimateBenchmark.Scenario.self, named: scenario, json: json) { scenario in
             let report = try await EstimateBenchmark(scenario: scenario, documents: documents, speedUp: speedup).run(
                 directory: directory
             ) { Terminal.status($0) }
-            reports.append(report)
-            if !json { print(report.formatted() + "\n") }
+            return (report, report.formatted())
         }
-        if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(reports), as: UTF8.self))
-        }
+    }
+}
+
+/// Runs a benchmark's scenarios (`all`, or one by name), printing each report for people as it comes,
+/// or all of them as JSON at the end.
+func runScenarios<Scenario: RawRepresentable & CaseIterable, Report: Encodable>(
+    _: Scenario.Type, named name: String, json: Bool, run: (Scenario) async throws -> (Report, String)
+) async throws where Scenario.RawValue == String {
+    let scenarios = name == "all" ? Array(Scenario.allCases) : [Scenario(rawValue: name)].compactMap { $0 }
+    guard !scenarios.isEmpty else {
+        throw ValidationError("--scenario: " + (Scenario.allCases.map(\.rawValue) + ["all"]).joined(separator: ", "))
+    }
+    var reports: [Report] = []
+    for scenario in scenarios {
+        let (report, text) = try await run(scenario)
+        reports.append(report)
+        if !json { print(text + "\n") }
+    }
+    if json {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        print(String(decoding: try encoder.encode(reports), as: UTF8.self))
     }
 }

@@ -86,6 +86,11 @@ struct DeploymentOptions: ParsableArguments {
         case standard, provisioned
     }
 
+    /// The deployment (or pool) the command line chooses: `--deployment`, or the only deployment there is.
+    func chosen(among entries: [DeploymentsFile.Entry]) -> String? {
+        deployment ?? (entries.count == 1 ? entries.first?.name : nil)
+    }
+
     /// The deployments file to read, if any.
     func deploymentsFile(database: String) -> String? {
         if let deployments { return deployments }

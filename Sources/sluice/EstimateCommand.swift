@@ -103,8 +103,9 @@ struct EstimateCommand: AsyncParsableCommand {
             root: root, pipeline: definition, catalog: catalog, queue: queue, sampleSize: sample)
         for skipped in scan.skipped { Terminal.status("skipped \(skipped.path): \(skipped.reason)") }
         // The deployments the pipeline's calls may go to, as `run` chooses them.
-        let chosen = target.deployment ?? (entries.count == 1 ? entries.first?.name : nil) ?? definition.deployment
-        let names = chosen.map { pools[$0] ?? [$0] } ?? entries.map(\.name)
+        let names = RunConfiguration.pool(
+            named: definition.deployment, chosen: target.chosen(among: entries), pools: pools,
+            deployments: entries.map(\.name))
         var used = entries.filter { names.contains($0.name) }
         if used.isEmpty { used = entries }
         var ratio = outputRatio
@@ -116,29 +117,25 @@ struct EstimateCommand: AsyncParsableCommand {
                 throw SluiceError(.invalidConfiguration, "no deployment '\(first.name)' to sample")
             }
             let client = ChatCompletionClient(connectionsPerHost: 4)
-            var completion = 0
-            var answered = 0
+            let measured = await Estimator.sample(scan.samples, to: deployment, client: client)
+            try await client.shutdown()
+            try await simulator?.stop()
+            for outcome in measured.failed {
+                Terminal.status("sample call failed: \(outcome.message ?? outcome.errorClass?.rawValue ?? "?")")
+            }
             var cost = 0.0
-            for call in scan.samples {
-                let outcome = await client.send(body: call.body, to: deployment, customID: call.customID)
-                guard outcome.errorClass == nil, let usage = outcome.usage else {
-                    Terminal.status("sample call failed: \(outcome.message ?? outcome.errorClass?.rawValue ?? "?")")
-                    continue
-                }
-                answered += 1
-                completion += usage.completionTokens
-                if case .perToken(let tier) = first.billing {
+            if case .perToken(let tier) = first.billing {
+                for outcome in measured.answered {
+                    guard let usage = outcome.usage else { continue }
                     cost +=
                         catalog.cost(
                             of: usage, servedModel: outcome.model, deployedModel: first.model ?? definition.model,
                             tier: tier)?.total ?? 0
                 }
             }
-            try await client.shutdown()
-            try await simulator?.stop()
-            if answered > 0 {
-                ratio = min(1, Double(completion) / Double(answered * definition.maxTokens * max(1, definition.n)))
-                source = "sample of \(answered) calls to \(first.name) (\(money(cost)))"
+            if let measuredRatio = measured.outputRatio(maxTokens: definition.maxTokens, n: definition.n) {
+                ratio = measuredRatio
+                source = "sample of \(measured.answered.count) calls to \(first.name) (\(money(cost)))"
             }
         }
         let targets = used.map { entry in

@@ -85,7 +85,7 @@ struct RunCommand: AsyncParsableCommand {
             let client = ChatCompletionClient(connectionsPerHost: quotas.values.map(\.maxConcurrency).max() ?? 16)
             var configuration = RunConfiguration(
                 outputPath: outputPath, deployments: deployments,
-                defaultDeployment: target.deployment ?? (entries.count == 1 ? entries.first?.name : nil),
+                defaultDeployment: target.chosen(among: entries),
                 retry: RetryPolicy(maxAttempts: maxAttempts))
             configuration.quotas = quotas
             configuration.pools = pools
