@@ -22,8 +22,11 @@ public struct CallOutcome: Sendable {
     /// `x-ratelimit-remaining-tokens` / `-requests`.
     public var remainingTokens: Int?
     public var remainingRequests: Int?
-    /// `x-ratelimit-limit-tokens`, when sent.
+    /// `x-ratelimit-limit-tokens` / `-requests`, when sent.
     public var limitTokens: Int?
+    public var limitRequests: Int?
+    /// `x-ms-region`: the backend that answered.
+    public var region: String?
     /// `azure-openai-deployment-utilization` as a fraction ("87.5%" → 0.875), when sent.
     public var utilization: Double?
     /// `x-ms-deployment-name`: the deployment that served the call (differs after a spillover).

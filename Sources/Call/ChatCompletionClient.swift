@@ -71,6 +71,8 @@ public final class ChatCompletionClient: Sendable {
                 Int($0)
             }
             outcome.limitTokens = response.headers.first(name: "x-ratelimit-limit-tokens").flatMap { Int($0) }
+            outcome.limitRequests = response.headers.first(name: "x-ratelimit-limit-requests").flatMap { Int($0) }
+            outcome.region = response.headers.first(name: "x-ms-region")
             outcome.utilization = response.headers.first(name: "azure-openai-deployment-utilization").flatMap {
                 Double($0.trimmingCharacters(in: CharacterSet(charactersIn: "% "))).map { $0 / 100 }
             }

@@ -18,3 +18,15 @@ extension DeploymentQuota.Kind {
         return .provisioned(ptu: ptu, tokensPerMinute: ptu.flatMap { count in perPTU.map { $0 * count } })
     }
 }
+
+extension DeploymentQuota {
+    /// The quota with its model's facts the scheduler paces by: how much an output token weighs on
+    /// PTUs, and the RPM a learned TPM implies (6 per 1,000 TPM for a model the catalog does not know).
+    public func withFacts(of model: String, catalog: ModelCatalog = .builtIn) -> Self {
+        var quota = self
+        let facts = catalog.facts(for: model)
+        quota.outputTokenWeight = facts?.outputTokenWeight ?? 4
+        quota.requestsPerThousandTokens = facts?.requestsPerThousandTokens ?? 6
+        return quota
+    }
+}

@@ -203,7 +203,8 @@ public struct DeploymentsFile: Sendable {
         let quota = DeploymentQuota(
             name: name, kind: kind,
             maxConcurrency: try reader.int("max_concurrency", minimum: 1) ?? (kind.isProvisioned ? 128 : 32),
-            priority: try reader.int("priority") ?? 1, weight: try reader.double("weight") ?? 1)
+            priority: try reader.int("priority") ?? 1, weight: try reader.double("weight") ?? 1
+        ).withFacts(of: model ?? "", catalog: catalog)
         return Entry(
             name: name, endpoint: endpoint, api: api, deployment: try reader.string("deployment") ?? name, model: model,
             auth: auth, quota: quota, derivedRPM: derived, timeoutSeconds: try reader.double("timeout") ?? 120,

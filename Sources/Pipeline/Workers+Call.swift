@@ -82,8 +82,10 @@ extension Workers {
             let pool = configuration.pool(named: context.run.pipeline.deployment)
             let admission: Scheduler.Admission
             do {
+                // The charge is (prompt + max_tokens) × n: its max_tokens part is what the prompt is not.
+                let n = max(1, context.run.pipeline.n)
                 admission = try await scheduler.acquire(
-                    from: pool, charge: input.charge, reservedOutput: max(0, input.charge - input.promptTokens))
+                    from: pool, charge: input.charge, reservedOutput: max(0, input.charge - input.promptTokens * n))
             } catch let error as SchedulerError {
                 // Every deployment this pipeline may use is stopped: leave the job for a later run.
                 runner.stop(reason: error.message)
@@ -137,9 +139,10 @@ extension Workers {
         }
         return CallReport(
             result: result, latencySeconds: outcome.latencySeconds, promptTokens: outcome.usage?.promptTokens ?? 0,
-            completionTokens: outcome.usage?.completionTokens ?? 0, remainingTokens: outcome.remainingTokens,
-            remainingRequests: outcome.remainingRequests, limitTokens: outcome.limitTokens,
-            utilization: outcome.utilization)
+            cachedTokens: outcome.usage?.cachedTokens ?? 0, completionTokens: outcome.usage?.completionTokens ?? 0,
+            remainingTokens: outcome.remainingTokens, remainingRequests: outcome.remainingRequests,
+            limitTokens: outcome.limitTokens, limitRequests: outcome.limitRequests,
+            utilization: outcome.utilization, region: outcome.region)
     }
 
     private func classify(

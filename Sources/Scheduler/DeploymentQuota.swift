@@ -16,16 +16,30 @@ public struct DeploymentQuota: Sendable, Hashable {
     public var priority: Int
     /// Share of traffic among deployments of the same priority.
     public var weight: Double
+    /// Provisioned: input tokens one output token counts for (the model's, from the catalog).
+    public var outputTokenWeight: Int
+    /// Standard: the model's RPM per 1,000 TPM, which gives an RPM when only the TPM is known.
+    public var requestsPerThousandTokens: Double?
 
-    public init(name: String, kind: Kind, maxConcurrency: Int = 64, priority: Int = 1, weight: Double = 1) {
+    public init(
+        name: String, kind: Kind, maxConcurrency: Int = 64, priority: Int = 1, weight: Double = 1,
+        outputTokenWeight: Int = 4, requestsPerThousandTokens: Double? = nil
+    ) {
         self.name = name
         self.kind = kind
         self.maxConcurrency = max(1, maxConcurrency)
         self.priority = priority
         self.weight = max(weight, 0.0001)
+        self.outputTokenWeight = max(1, outputTokenWeight)
+        self.requestsPerThousandTokens = requestsPerThousandTokens.flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
     }
 
     public var isProvisioned: Bool { kind.isProvisioned }
+
+    /// The RPM a TPM implies for this model, when its ratio is known.
+    func derivedRequestsPerMinute(tokensPerMinute: Int) -> Int? {
+        requestsPerThousandTokens.map { max(1, Int((Double(tokensPerMinute) / 1_000 * $0).rounded(.down))) }
+    }
 }
 
 /// What a call's response told the scheduler.
@@ -41,29 +55,36 @@ public struct CallReport: Sendable, Hashable {
 
     public var result: Result
     public var latencySeconds: Double
-    /// Prompt and completion tokens billed (successes).
+    /// Prompt, cached prompt and completion tokens billed (successes).
     public var promptTokens: Int
+    public var cachedTokens: Int
     public var completionTokens: Int
-    /// `x-ratelimit-remaining-tokens` / `-requests` and `x-ratelimit-limit-tokens`, when sent.
+    /// `x-ratelimit-remaining-tokens` / `-requests` and `x-ratelimit-limit-tokens` / `-requests`, when sent.
     public var remainingTokens: Int?
     public var remainingRequests: Int?
     public var limitTokens: Int?
+    public var limitRequests: Int?
     /// `azure-openai-deployment-utilization` as a fraction (0.875 for "87.5%").
     public var utilization: Double?
+    /// `x-ms-region`: the backend that answered (backends may keep counters of their own).
+    public var region: String?
 
     public init(
-        result: Result, latencySeconds: Double, promptTokens: Int = 0, completionTokens: Int = 0,
-        remainingTokens: Int? = nil, remainingRequests: Int? = nil, limitTokens: Int? = nil,
-        utilization: Double? = nil
+        result: Result, latencySeconds: Double, promptTokens: Int = 0, cachedTokens: Int = 0,
+        completionTokens: Int = 0, remainingTokens: Int? = nil, remainingRequests: Int? = nil,
+        limitTokens: Int? = nil, limitRequests: Int? = nil, utilization: Double? = nil, region: String? = nil
     ) {
         self.result = result
         self.latencySeconds = latencySeconds
         self.promptTokens = promptTokens
+        self.cachedTokens = cachedTokens
         self.completionTokens = completionTokens
         self.remainingTokens = remainingTokens
         self.remainingRequests = remainingRequests
         self.limitTokens = limitTokens
+        self.limitRequests = limitRequests
         self.utilization = utilization
+        self.region = region
     }
 }
 
@@ -84,6 +105,13 @@ public struct DeploymentStatus: Sendable, Hashable, Codable {
     public var meanLatencySeconds: Double
     /// Why it gets no traffic now, if it gets none: paused, circuit open, stopped.
     public var state: String
+    /// Standard: the service's charge per token of Sluice's prompt estimate, as learned from its
+    /// counter (1 until learned). Provisioned: its prompt count per token of the estimate.
+    public var chargeRatio: Double?
+    /// Standard: tokens per minute other clients were seen to use on the same deployment.
+    public var othersTokensPerMinute: Int?
+    /// Provisioned: the last `azure-openai-deployment-utilization` hint, as a fraction.
+    public var utilization: Double?
 }
 
 /// Why the scheduler cannot place a request.

@@ -2,40 +2,51 @@ import Foundation
 
 /// One deployment's admission state: pure, with time passed in, so every rule is testable without a clock.
 ///
-/// - Standard deployments with a known TPM: a token bucket releasing the minute's budget evenly (a
-///   quarter second's worth, or one request, may be banked: never a minute's), charging each request
-///   Azure's estimate at admission, so that any 60-second window stays under the TPM; a request
-///   bucket keeps RPM over 1-second windows. Other clients' use is learned from
-///   `x-ratelimit-remaining-tokens` and subtracted; 429s lower the rate, successes restore it.
-/// - Provisioned deployments, and standard ones whose limits are unknown: closed-loop concurrency
-///   (slow start, then additive increase; multiplicative decrease on a 429).
+/// - Standard deployments with a known TPM (given, from `x-ratelimit-limit-tokens`, or inferred from
+///   remaining-tokens readings): a token bucket releasing the minute's budget evenly (a quarter
+///   second's worth, or one request, may be banked: never a minute's). Each request is charged the
+///   calibrated prediction of Azure's arrival estimate (``ChargeCalibration``), and every
+///   remaining-tokens reading trues the bucket up to what the service's counter lost, so other
+///   clients' use and any error of the prediction are paid as soon as they are seen. A request
+///   bucket keeps RPM over 1-second windows.
+/// - Provisioned deployments with a known capacity: the same bucket, draining at the capacity, charged
+///   what a request is expected to cost the PTUs (prompt − cached + output × its weight, from the
+///   usage seen so far) and trued up to the usage when it ends; the
+///   `azure-openai-deployment-utilization` hint and 429s steer the rate around full.
+/// - Provisioned deployments of unknown capacity, and standard ones whose limits are unknown:
+///   closed-loop concurrency (slow start, then additive increase; multiplicative decrease on a 429).
 /// - Every deployment: a 429 pauses it for the retry-after; one longer than the cap stops it for the
 ///   run; persistent failures open a circuit breaker, probed again after a cooldown.
 struct Governor {
     let quota: DeploymentQuota
     let configuration: SchedulerConfiguration
 
-    // Pacing (standard with a known or learned TPM).
+    // Limits: a standard deployment's TPM and RPM; a provisioned one's capacity per minute.
     private(set) var tokensPerMinute: Int?
     private(set) var requestsPerMinute: Int?
+    /// Whether the TPM was inferred from remaining-tokens readings (a lower bound), and the RPM stated
+    /// by the service.
+    private var tokensPerMinuteInferred = false
+    private var requestsPerMinuteStated = false
+
+    // The bucket (paced deployments).
     private var tokenBalance: Double = 0
     private var requestBalance: Double = 1
     private var lastRefill: Double
-    /// Fraction of the TPM this process allows itself after 429s (1 = all of it).
+    /// Share of the rate this process allows itself: lowered by 429s, restored by successes; for
+    /// provisioned deployments also steered by the utilization hint.
     private(set) var rateFactor: Double = 1
-    /// Tokens per second other clients spend on the deployment (learned from remaining-tokens headers),
-    /// ignoring the noise of the measurement (under 1% of the TPM).
-    var othersPerSecond: Double {
-        let ceiling = Double(tokensPerMinute ?? 0) / 60
-        let estimate = min(ceiling, max(0, othersEstimate))
-        return estimate < ceiling * 0.01 ? 0 : estimate
-    }
-    /// The running average of the samples, unclamped so that noise around zero averages out.
-    private var othersEstimate: Double = 0
-    private var lastRemaining: (value: Int, time: Double)?
-    private(set) var largestCharge = 0
+    private(set) var largestCharge = 0.0
+    private var inFlightCharge = 0.0
 
-    // Closed loop (provisioned, or no limits known).
+    // Learning.
+    private(set) var calibration = ChargeCalibration()
+    private(set) var provisionedUsage = ProvisionedUsage()
+    private(set) var lastUtilization: Double?
+    /// Provisioned: the rate factor that holds the bucket at the target (the integral part).
+    private var provisionedBase = 1.0
+
+    // Closed loop (provisioned of unknown capacity, or no limits known).
     private(set) var window: Double
     private var threshold: Double
     private var lastDecrease = -Double.infinity
@@ -44,21 +55,21 @@ struct Governor {
     private(set) var inFlight = 0
     private(set) var pausedUntil = -Double.infinity
     private var consecutiveFailures = 0
-    private var openUntil: Double?
+    private(set) var circuitOpenUntil: Double?
     private var cooldown: Double
     private(set) var stopped: String?
 
     // Statistics.
-    private var admissions: [(time: Double, charge: Int)] = []
-    private var admissionsStart = 0
+    private(set) var admissions: [(time: Double, charge: Double)] = []
+    private(set) var admissionsStart = 0
     private(set) var calls = 0
     private(set) var rateLimited = 0
     private(set) var failures = 0
-    private var latencyTotal = 0.0
-    private var reservedOutput = 0
-    private var completionTokens = 0
-    private var promptTokens = 0
-    private var answered = 0
+    private(set) var latencyTotal = 0.0
+    private(set) var reservedOutput = 0
+    private(set) var completionTokens = 0
+    private(set) var promptTokens = 0
+    private(set) var answered = 0
 
     init(quota: DeploymentQuota, configuration: SchedulerConfiguration, now: Double) {
         self.quota = quota
@@ -68,40 +79,48 @@ struct Governor {
         switch quota.kind {
         case .standard(let tpm, let rpm):
             tokensPerMinute = tpm
-            requestsPerMinute = rpm
-        case .provisioned:
-            break
+            requestsPerMinute = rpm ?? tpm.flatMap { quota.derivedRequestsPerMinute(tokensPerMinute: $0) }
+        case .provisioned(_, let capacity):
+            // Without calibration a provisioned deployment is run by the closed loop alone.
+            if configuration.calibrates { tokensPerMinute = capacity }
+            rateFactor = configuration.provisionedStartFactor
+            provisionedBase = rateFactor
         }
         window = Double(min(quota.maxConcurrency, configuration.initialWindow))
         threshold = Double(quota.maxConcurrency)
-        tokenBalance = capacity
+        tokenBalance = 0
     }
 
     /// Whether admission is paced by a token budget (else by the closed loop).
-    var pacedByTokens: Bool { !quota.isProvisioned && tokensPerMinute != nil }
+    var pacedByTokens: Bool { tokensPerMinute != nil }
 
     /// Still in slow start: no 429 yet, so its concurrency window says nothing about its capacity.
     /// A caller waits for such a deployment rather than spilling over to a lower priority.
     var rampingUp: Bool {
         !pacedByTokens && threshold >= Double(quota.maxConcurrency) && window < Double(quota.maxConcurrency)
-            && stopped == nil && openUntil == nil
+            && stopped == nil && circuitOpenUntil == nil
     }
 
     /// The cap on requests in flight now.
     var concurrency: Int { pacedByTokens ? quota.maxConcurrency : max(1, Int(window)) }
 
-    /// Tokens that may be banked: a quarter second's budget, and at least the largest request.
+    /// Tokens that may be banked while nothing waits: a tenth of a second's budget (what timer
+    /// lateness would otherwise lose). A request is admitted once the balance is not negative and
+    /// then takes it into debt by its charge, so a burst never exceeds the bank and one request.
     private var capacity: Double {
         guard let tpm = tokensPerMinute else { return 0 }
-        return max(Double(tpm) / 240, Double(largestCharge))
+        return Double(tpm) / 600
     }
 
-    /// Tokens per second released: the TPM less the bank and one request (so no 60-second window can
-    /// exceed it), less what other clients use, times the rate factor.
+    /// How far credits (a service that charged less than predicted) may lift the balance.
+    private var creditCap: Double { capacity + largestCharge }
+
+    /// Tokens per second released. Standard: the TPM less the bank and one request (so no 60-second
+    /// window can exceed it). Provisioned: the capacity. Both times the rate factor.
     var tokensPerSecond: Double {
         guard let tpm = tokensPerMinute.map(Double.init) else { return 0 }
-        let budget = tpm - capacity - Double(largestCharge) - othersPerSecond * 60
-        return max(tpm * 0.02, budget) / 60 * rateFactor
+        if quota.isProvisioned { return tpm / 60 * rateFactor }
+        return max(tpm * 0.02, tpm - capacity - largestCharge) / 60 * rateFactor
     }
 
     /// Requests per second released; the bank holds one request, so a 1-second window never gets more
@@ -112,35 +131,45 @@ struct Governor {
         return max(perSecond - 1, perSecond / 2)
     }
 
+    /// What the bucket is charged for a request whose prompt part (Sluice's estimate, × n) and
+    /// max_tokens part (× n) are given.
+    func predict(prompt: Int, fixed: Int) -> Double {
+        let (prompt, fixed) = (Double(prompt), Double(fixed))
+        guard configuration.calibrates else { return prompt + fixed }
+        if quota.isProvisioned {
+            return provisionedUsage.expectedCost(prompt: prompt, maxTokens: fixed, outputWeight: quota.outputTokenWeight)
+        }
+        return calibration.predict(prompt: prompt, fixed: fixed)
+    }
+
     private mutating func refill(_ now: Double) {
         let elapsed = max(0, now - lastRefill)
         lastRefill = now
-        if pacedByTokens { tokenBalance = min(capacity, tokenBalance + tokensPerSecond * elapsed) }
+        if pacedByTokens, tokenBalance < capacity {
+            tokenBalance = min(capacity, tokenBalance + tokensPerSecond * elapsed)
+        }
         if let rate = requestsPerSecond { requestBalance = min(1, requestBalance + rate * elapsed) }
     }
 
     /// Seconds until a request with this charge could be admitted: 0 now, `.infinity` when it waits for
     /// a call to finish, nil when the deployment is stopped for the run.
-    mutating func wait(charge: Int, now: Double) -> Double? {
+    mutating func wait(charge: Double, now: Double) -> Double? {
         if stopped != nil { return nil }
         refill(now)
         var wait = 0.0
         if now < pausedUntil { wait = pausedUntil - now }
-        if let openUntil {
-            if now < openUntil {
-                wait = max(wait, openUntil - now)
+        if let circuitOpenUntil {
+            if now < circuitOpenUntil {
+                wait = max(wait, circuitOpenUntil - now)
             } else if inFlight > 0 {
                 return .infinity  // half open: one probe at a time
             }
         }
         if inFlight >= concurrency { return .infinity }
-        if pacedByTokens {
-            // A charge larger than the bank is admitted once the bank is full (going into debt).
-            let needed = min(Double(charge), capacity)
-            if tokenBalance < needed - 0.5 {
-                let rate = tokensPerSecond
-                wait = max(wait, rate > 0 ? (needed - tokenBalance) / rate : 1)
-            }
+        if pacedByTokens, tokenBalance < -0.5 {
+            // Admitted once the debt of the last admissions is paid off.
+            let rate = tokensPerSecond
+            wait = max(wait, rate > 0 ? -tokenBalance / rate : 1)
         }
         if let rate = requestsPerSecond, requestBalance < 1 - 1e-9 {
             wait = max(wait, rate > 0 ? (1 - requestBalance) / rate : 1)
@@ -149,46 +178,58 @@ struct Governor {
     }
 
     /// Charges an admitted request (call after `wait` returned 0 at the same `now`).
-    mutating func admit(charge: Int, reservedOutput: Int, now: Double) {
-        if charge > largestCharge {
-            let previous = capacity
-            largestCharge = charge
-            tokenBalance += capacity - previous
-        }
-        if pacedByTokens { tokenBalance -= Double(charge) }
+    mutating func admit(charge: Double, reservedOutput: Int, now: Double) {
+        largestCharge = max(largestCharge, charge)
+        if pacedByTokens { tokenBalance -= charge }
         if requestsPerSecond != nil { requestBalance -= 1 }
         inFlight += 1
+        inFlightCharge += charge
         self.reservedOutput += reservedOutput
         admissions.append((now, charge))
         trimHistory(now)
     }
 
     /// Frees the slot of an admission whose request was never sent (its tokens stay spent).
-    mutating func release() { inFlight = max(0, inFlight - 1) }
+    mutating func release(charge: Double) {
+        inFlight = max(0, inFlight - 1)
+        inFlightCharge = max(0, inFlightCharge - charge)
+    }
 
     /// Takes a finished call into account; returns a message when the deployment stops.
     @discardableResult
-    mutating func finish(admittedAt: Double, charge: Int, report: CallReport, now: Double) -> String? {
-        inFlight = max(0, inFlight - 1)
+    ///
+    /// - Parameter paced: Whether the bucket was charged when it was admitted (it is not before the
+    ///   limits are known).
+    mutating func finish(_ request: ChargeCalibration.Request, paced: Bool, report: CallReport, now: Double)
+        -> String?
+    {
+        release(charge: request.predicted)
         calls += 1
         latencyTotal += report.latencySeconds
-        if let limit = report.limitTokens, limit > 0, !quota.isProvisioned, tokensPerMinute == nil {
-            tokensPerMinute = limit  // learned: from now on paced by tokens
-            tokenBalance = capacity
-        }
-        if let remaining = report.remainingTokens { observe(remaining: remaining, at: admittedAt) }
-        switch report.result {
-        case .answered:
+        learnLimits(report)
+        if case .answered = report.result {
             answered += 1
             promptTokens += report.promptTokens
             completionTokens += report.completionTokens
+        }
+        if configuration.calibrates {
+            // A request the bucket never paid for is paid now, with the rest of what it cost.
+            if pacedByTokens && !paced { tokenBalance -= request.predicted }
+            if quota.isProvisioned {
+                trueUpProvisioned(request, report: report)
+            } else {
+                trueUpStandard(request, report: report)
+            }
+        }
+        switch report.result {
+        case .answered:
             consecutiveFailures = 0
-            if openUntil != nil {
-                openUntil = nil
+            if circuitOpenUntil != nil {
+                circuitOpenUntil = nil
                 cooldown = configuration.breakerCooldown
             }
-            rateFactor = min(1, rateFactor + 0.005)
-            if admittedAt > lastDecrease, (report.utilization ?? 0) < 1 {
+            if !(quota.isProvisioned && pacedByTokens) { rateFactor = min(1, rateFactor + 0.005) }
+            if request.admittedAt > lastDecrease, (report.utilization ?? 0) < 1 {
                 window = min(Double(quota.maxConcurrency), window + (window < threshold ? 1 : 1 / window))
             }
         case .rateLimited(let retryAfter):
@@ -201,40 +242,111 @@ struct Governor {
                 return stopped
             }
             pausedUntil = max(pausedUntil, now + wait)
-            if admittedAt >= lastDecrease {
+            if request.admittedAt >= lastDecrease {
                 // One decrease per round: requests sent before the last decrease say nothing new.
                 threshold = max(1, window * 0.7)
                 window = threshold
                 lastDecrease = now
-                if pacedByTokens { rateFactor = max(0.2, rateFactor * 0.9) }
+                if pacedByTokens && quota.isProvisioned {
+                    provisionedBase = max(0.3, provisionedBase * 0.97)
+                    rateFactor = min(rateFactor, provisionedBase)
+                } else if pacedByTokens {
+                    rateFactor = max(0.2, rateFactor * 0.95)
+                }
             }
         case .failed:
             failures += 1
             consecutiveFailures += 1
-            if let open = openUntil {
+            if let open = circuitOpenUntil {
                 if now >= open {
                     // The probe failed: stay open, twice as long.
                     cooldown = min(configuration.breakerMaxCooldown, cooldown * 2)
-                    openUntil = now + cooldown
+                    circuitOpenUntil = now + cooldown
                 }
             } else if consecutiveFailures >= configuration.breakerThreshold {
-                openUntil = now + cooldown
+                circuitOpenUntil = now + cooldown
             }
         }
         return nil
     }
 
-    /// Learns other clients' use from the server's remaining-tokens count after our request's admission.
-    private mutating func observe(remaining: Int, at time: Double) {
-        defer { if time > (lastRemaining?.time ?? -.infinity) { lastRemaining = (remaining, time) } }
-        guard let last = lastRemaining, time > last.time, time - last.time < 10, tokensPerMinute != nil else { return }
-        let consumed = last.value - remaining
-        guard consumed >= 0 else { return }  // the server's window reset in between
-        let ours = admissions[admissionsStart...].lazy.filter { $0.time > last.time && $0.time <= time }
-            .reduce(0) { $0 + $1.charge }
-        let others = Double(consumed - ours) / (time - last.time)
-        let ceiling = Double(tokensPerMinute ?? 0) / 60
-        othersEstimate = min(ceiling, max(-ceiling, othersEstimate + 0.2 * (others - othersEstimate)))
+    /// Limits the service states (`x-ratelimit-limit-*`), when none were given.
+    private mutating func learnLimits(_ report: CallReport) {
+        guard !quota.isProvisioned else { return }
+        if let limit = report.limitTokens, limit > 0, tokensPerMinute == nil || tokensPerMinuteInferred {
+            if tokensPerMinute == nil { tokenBalance = 0 }
+            tokensPerMinute = limit  // learned: from now on paced by tokens
+            tokensPerMinuteInferred = false
+        }
+        if case .standard(_, nil) = quota.kind, let limit = report.limitRequests, limit > 0 {
+            requestsPerMinute = limit
+            requestsPerMinuteStated = true
+        }
+        deriveRequestsPerMinute()
+    }
+
+    /// With no RPM given or sent, the model's ratio of RPM to TPM (when the catalog knows it) gives one.
+    private mutating func deriveRequestsPerMinute() {
+        guard case .standard(_, nil) = quota.kind, !requestsPerMinuteStated, let tpm = tokensPerMinute else { return }
+        requestsPerMinute = quota.derivedRequestsPerMinute(tokensPerMinute: tpm)
+    }
+
+    /// Standard: the bucket pays what the service's counter lost; a refused request was not charged.
+    private mutating func trueUpStandard(_ request: ChargeCalibration.Request, report: CallReport) {
+        let reading = ChargeCalibration.Reading(
+            remaining: report.remainingTokens, limit: report.limitTokens, region: report.region)
+        var debit: Double
+        if case .rateLimited = report.result {
+            // Its reading still shows what others took; its own charge is given back.
+            let probe = ChargeCalibration.Request(prompt: 0, fixed: 0, predicted: 0, admittedAt: request.admittedAt)
+            debit = calibration.observe(reading, request: probe, inFlightCharge: inFlightCharge) - request.predicted
+        } else {
+            debit = calibration.observe(reading, request: request, inFlightCharge: inFlightCharge)
+        }
+        if case .standard(nil, _) = quota.kind, tokensPerMinute == nil || tokensPerMinuteInferred,
+            calibration.limitHeader == nil, let inferred = calibration.inferredLimit
+        {
+            // No limit given or sent: the counter's own readings bound it from below.
+            if tokensPerMinute == nil { (debit, tokenBalance) = (0, 0) }
+            tokensPerMinute = max(tokensPerMinute ?? 0, inferred)
+            tokensPerMinuteInferred = true
+            deriveRequestsPerMinute()
+        }
+        guard pacedByTokens else { return }
+        tokenBalance = min(creditCap, tokenBalance - debit)
+    }
+
+    /// Provisioned: the bucket pays the usage (prompt − cached + output × weight) once it is known;
+    /// the utilization hint moves the rate toward its target.
+    private mutating func trueUpProvisioned(_ request: ChargeCalibration.Request, report: CallReport) {
+        switch report.result {
+        case .answered:
+            provisionedUsage.learn(
+                report, prompt: request.prompt, maxTokens: request.fixed)
+            guard pacedByTokens else { return }
+            let actual =
+                Double(max(0, report.promptTokens - report.cachedTokens))
+                + Double(report.completionTokens * quota.outputTokenWeight)
+            tokenBalance = min(creditCap, tokenBalance - (actual - request.predicted))
+            if let utilization = report.utilization, utilization >= 0, utilization < 10 {
+                // Proportional-integral: the level the hint shows moves toward the target; the slow
+                // part learns the rate that holds it there (the capacity's true size), the quick part
+                // fills an empty bucket and brakes before it overflows.
+                lastUtilization = utilization
+                let error = max(-1, min(1, configuration.provisionedTargetUtilization - utilization))
+                provisionedBase = min(1.1, max(0.3, provisionedBase + 0.002 * error))
+                rateFactor = min(1.3, max(0.2, provisionedBase + 0.5 * error))
+            } else {
+                // No hint: probe slowly upward; a 429 brings it back down.
+                provisionedBase = min(1.02, provisionedBase + 0.0002)
+                rateFactor = provisionedBase
+            }
+        case .rateLimited:
+            // Refused at once: the PTUs processed nothing of it.
+            if pacedByTokens { tokenBalance = min(creditCap, tokenBalance + request.predicted) }
+        case .failed:
+            break
+        }
     }
 
     private mutating func trimHistory(_ now: Double) {
@@ -245,43 +357,5 @@ struct Governor {
             admissions.removeFirst(admissionsStart)
             admissionsStart = 0
         }
-    }
-
-    /// A warning when replies use far less than the max_tokens reserved for them, once enough calls are in.
-    var overReservation: String? {
-        guard answered >= 50, reservedOutput > 0 else { return nil }
-        let meanReserved = Double(reservedOutput) / Double(calls)
-        let meanUsed = Double(completionTokens) / Double(answered)
-        guard meanUsed < meanReserved * 0.5 else { return nil }
-        let meanPrompt = Double(promptTokens) / Double(answered)
-        let gain = (meanPrompt + meanReserved) / (meanPrompt + max(meanUsed * 1.2, 1)) - 1
-        return quota.name
-            + String(
-                format:
-                    ": replies average %.0f tokens but max_tokens reserves %.0f; Azure charges the reservation at admission, so a max_tokens near %.0f would let about %.0f%% more requests through",
-                meanUsed, meanReserved, (meanUsed * 1.2).rounded(.up), gain * 100)
-    }
-
-    func status(now: Double) -> DeploymentStatus {
-        let recent = admissions[admissionsStart...].filter { $0.time >= now - 60 }
-        var state = "ready"
-        if let stopped {
-            state = "stopped: " + stopped
-        } else if let openUntil, now < openUntil {
-            state = String(format: "circuit open for %.0f s", openUntil - now)
-        } else if now < pausedUntil {
-            state = String(format: "paused %.1f s (429)", pausedUntil - now)
-        }
-        let limit: Int?
-        switch quota.kind {
-        case .standard: limit = tokensPerMinute
-        case .provisioned(_, let tpm): limit = tpm
-        }
-        return DeploymentStatus(
-            name: quota.name, kind: quota.isProvisioned ? "provisioned" : "standard", inFlight: inFlight,
-            concurrency: concurrency, tokensLastMinute: recent.reduce(0) { $0 + $1.charge },
-            tokensPerMinuteLimit: limit, requestsLastMinute: recent.count, rateLimited: rateLimited,
-            failures: failures, calls: calls, meanLatencySeconds: calls > 0 ? latencyTotal / Double(calls) : 0,
-            state: state)
     }
 }

@@ -19,8 +19,21 @@ public actor Scheduler {
     public struct Admission: Sendable, Hashable {
         public let deployment: String
         public let time: Double
+        /// The request's charge as the caller estimated it (Azure's rule: prompt + max_tokens, × n).
         public let charge: Int
+        /// What the deployment's bucket was charged: the calibrated prediction of the service's charge.
+        public let predicted: Double
+        /// The max_tokens part of `charge`.
+        let reservedOutput: Int
+        /// Whether the bucket was charged (not before the deployment's limits are known).
+        let paced: Bool
         let id: Int
+
+        var request: ChargeCalibration.Request {
+            ChargeCalibration.Request(
+                prompt: Double(charge - reservedOutput), fixed: Double(reservedOutput), predicted: predicted,
+                admittedAt: time)
+        }
     }
 
     public init(
@@ -40,11 +53,14 @@ public actor Scheduler {
     /// - Parameters:
     ///   - pool: Deployment names the request may go to.
     ///   - charge: Azure's estimate at arrival (prompt estimate + max_tokens, × n).
-    ///   - reservedOutput: The max_tokens part of the charge (for the over-reservation warning).
+    ///   - reservedOutput: The max_tokens part of the charge (max_tokens × n). Each deployment charges
+    ///     the request its calibrated prediction of the service's charge, built from the two parts.
     /// - Throws: ``SchedulerError`` when every deployment of the pool is stopped or unknown;
     ///   `CancellationError` when the task is cancelled while waiting.
     public func acquire(from pool: [String], charge: Int, reservedOutput: Int = 0) async throws -> Admission {
         let priorities = Set(pool.compactMap { governors[$0]?.quota.priority }).sorted()
+        let fixed = min(max(0, reservedOutput), max(0, charge))
+        let prompt = max(0, charge) - fixed
         while true {
             try Task.checkCancellation()
             let now = clock.now
@@ -55,17 +71,22 @@ public actor Scheduler {
                 var ramping = false
                 for name in pool {
                     guard var governor = governors[name], governor.quota.priority == priority else { continue }
-                    let wait = governor.wait(charge: charge, now: now)
+                    let wait = governor.wait(charge: governor.predict(prompt: prompt, fixed: fixed), now: now)
                     governors[name] = governor
                     guard let wait else { continue }
                     usable = true
                     if wait <= 0 { ready.append(name) } else { earliest = min(earliest, wait) }
                     if wait == .infinity && governor.rampingUp { ramping = true }
                 }
-                if let name = pick(ready) {
-                    governors[name]?.admit(charge: charge, reservedOutput: reservedOutput, now: now)
+                if let name = pick(ready), var governor = governors[name] {
+                    let predicted = governor.predict(prompt: prompt, fixed: fixed)
+                    let paced = governor.pacedByTokens
+                    governor.admit(charge: predicted, reservedOutput: fixed, now: now)
+                    governors[name] = governor
                     nextID += 1
-                    return Admission(deployment: name, time: now, charge: charge, id: nextID)
+                    return Admission(
+                        deployment: name, time: now, charge: prompt + fixed, predicted: predicted,
+                        reservedOutput: fixed, paced: paced, id: nextID)
                 }
                 // Not known to be full yet: wait for it instead of spilling to a lower priority.
                 if ramping { break priorities }
@@ -96,7 +117,7 @@ public actor Scheduler {
     @discardableResult
     public func finish(_ admission: Admission, _ report: CallReport) -> String? {
         let stopped = governors[admission.deployment]?.finish(
-            admittedAt: admission.time, charge: admission.charge, report: report, now: clock.now)
+            admission.request, paced: admission.paced, report: report, now: clock.now)
         if let stopped { note(stopped, key: "stopped " + admission.deployment) }
         let key = "over-reservation " + admission.deployment
         if !warned.contains(key), let warning = governors[admission.deployment]?.overReservation {
@@ -107,7 +128,7 @@ public actor Scheduler {
 
     /// Gives an admission back without a call (the request was never sent).
     public func cancel(_ admission: Admission) {
-        governors[admission.deployment]?.release()
+        governors[admission.deployment]?.release(charge: admission.predicted)
     }
 
     private func note(_ message: String, key: String) {

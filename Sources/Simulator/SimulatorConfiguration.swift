@@ -53,7 +53,21 @@ public struct SimulatorConfiguration: Sendable, Hashable {
         public static let none = Faults()
     }
 
+    /// How a standard deployment's TPM counter is charged for a request's prompt at arrival.
+    public enum ChargeRule: String, Sendable, Hashable, CaseIterable {
+        /// Azure's documented kind of estimate: characters / 4 of the messages (roles, names and
+        /// contents), not a token count. It differs from the tokens by language and content.
+        case chars
+        /// The prompt's tokens, as the usage reports them.
+        case tokens
+    }
+
     public var deployments: [Deployment]
+    /// Standard deployments: the prompt part of the arrival charge (max_tokens is added as sent, × n).
+    public var charge: ChargeRule = .chars
+    /// Multiplies the prompt part of the arrival charge (0.8, 1.25, ...) to rehearse a service that
+    /// estimates lower or higher.
+    public var chargeSkew: Double = 1
     /// Deployments not listed are created with this kind when first called; nil answers 404.
     public var defaultKind: Deployment.Kind?
     /// The key clients must send as `api-key` or `Authorization: Bearer`; nil accepts anything.

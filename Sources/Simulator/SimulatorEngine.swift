@@ -35,6 +35,8 @@ final class SimulatorEngine: Sendable {
         var requestsThisWindow = 0
         var bucketLevel: Double = 0
         var bucketTime: Double = 0
+        /// Provisioned: corrections to actual usage, applied when each request ends (simulated time).
+        var corrections: [(due: Double, delta: Double)] = []
         /// Tokens the provisioned bucket has drained (processed) since the start.
         var drained: Double = 0
     }
@@ -147,14 +149,14 @@ final class SimulatorEngine: Sendable {
             return error(404, "DeploymentNotFound", "The API deployment for this resource does not exist.")
         }
         let encoding = BytePairEncoding.encoding(ModelEncoding.resolve(model: model).encoding)
-        let counted = encoding.estimatePromptTokens(chat)
-        let charge = (counted + maxTokens) * n
+        let counted = Self.promptTokens(chat, encoding: encoding)
         let decision: Result<(DeploymentState, [(String, String)]), SimulatedResponse> = state.withLock { state in
             guard var deployment = state.deployments[deploymentName] else {
                 return .failure(
                     error(404, "DeploymentNotFound", "The API deployment for this resource does not exist."))
             }
             let drainedBefore = deployment.drained
+            let charge = arrivalCharge(deployment.deployment.kind, messages: chat, promptTokens: counted, maxTokens: maxTokens, n: n)
             let admission = Self.admit(&deployment, charge: charge, now: now)
             state.deployments[deploymentName] = deployment
             let minute = Int(now / 60)
@@ -162,7 +164,7 @@ final class SimulatorEngine: Sendable {
             counters.drainedTokens += Int(deployment.drained - drainedBefore)
             defer { state.statistics.timeline[deploymentName, default: [:]][minute] = counters }
             if configuration.recordArrivals {
-                var arrival = Arrival(time: now, status: 200, retryAfter: nil)
+                var arrival = Arrival(time: now, status: 200, retryAfter: nil, charge: charge)
                 if case .failure(let response) = admission {
                     arrival.status = response.status
                     arrival.retryAfter =
@@ -258,9 +260,11 @@ final class SimulatorEngine: Sendable {
             + "\"prompt_tokens_details\":{\"cached_tokens\":0},\"total_tokens\":\(promptTokens + completionTokens * n)}}"
         var body = Array(completion.utf8)
         if case .provisioned(_, let weight, _) = deployment.deployment.kind {
+            // The charge is corrected to the usage when the request ends, not when it is admitted.
+            let ends = now + configuration.baseLatency + configuration.perTokenLatency * Double(completionTokens)
             correctBucket(
                 deploymentName, admitted: (promptTokens + maxTokens) * n,
-                actual: promptTokens + completionTokens * n * weight)
+                actual: promptTokens + completionTokens * n * weight, at: ends)
         }
         headers.append(contentsOf: [
             ("content-type", "application/json"), ("apim-request-id", UUID().uuidString.lowercased()),
@@ -325,21 +329,29 @@ final class SimulatorEngine: Sendable {
                 deployment.requestsThisWindow = 0
             }
             let windowLimit = max(1, Int(Double(rpm) * windowSeconds / 60))
+            // Remaining tokens count down the minute's TPM; remaining requests the RPM window's share.
+            func limits(_ response: inout SimulatedResponse) {
+                response.headers.append(contentsOf: [
+                    ("x-ratelimit-limit-tokens", String(tpm)), ("x-ratelimit-limit-requests", String(rpm)),
+                ])
+            }
             if deployment.requestsThisWindow >= windowLimit {
                 let wait = max(1, Int((Double(window + 1) * windowSeconds - now).rounded(.up)))
-                return .failure(
-                    rateLimited(
-                        "Requests to the ChatCompletions_Create Operation have exceeded call rate limit of your current pricing tier. Please retry after \(wait) seconds.",
-                        retryAfter: wait, remainingTokens: tpm - deployment.tokensThisMinute,
-                        remainingRequests: rpm - deployment.requestsThisMinute))
+                var response = rateLimited(
+                    "Requests to the ChatCompletions_Create Operation have exceeded call rate limit of your current pricing tier. Please retry after \(wait) seconds.",
+                    retryAfter: wait, remainingTokens: tpm - deployment.tokensThisMinute,
+                    remainingRequests: windowLimit - deployment.requestsThisWindow)
+                limits(&response)
+                return .failure(response)
             }
             if deployment.tokensThisMinute + charge > tpm {
                 let wait = max(1, Int((Double(minute + 1) * 60 - now).rounded(.up)))
-                return .failure(
-                    rateLimited(
-                        "Requests to the ChatCompletions_Create Operation have exceeded token rate limit of your current pricing tier. Please retry after \(wait) seconds.",
-                        retryAfter: wait, remainingTokens: tpm - deployment.tokensThisMinute,
-                        remainingRequests: rpm - deployment.requestsThisMinute))
+                var response = rateLimited(
+                    "Requests to the ChatCompletions_Create Operation have exceeded token rate limit of your current pricing tier. Please retry after \(wait) seconds.",
+                    retryAfter: wait, remainingTokens: tpm - deployment.tokensThisMinute,
+                    remainingRequests: windowLimit - deployment.requestsThisWindow)
+                limits(&response)
+                return .failure(response)
             }
             deployment.tokensThisMinute += charge
             deployment.requestsThisMinute += 1
@@ -347,14 +359,11 @@ final class SimulatorEngine: Sendable {
             return .success([
                 ("x-ratelimit-limit-tokens", String(tpm)), ("x-ratelimit-limit-requests", String(rpm)),
                 ("x-ratelimit-remaining-tokens", String(max(0, tpm - deployment.tokensThisMinute))),
-                ("x-ratelimit-remaining-requests", String(max(0, rpm - deployment.requestsThisMinute))),
+                ("x-ratelimit-remaining-requests", String(max(0, windowLimit - deployment.requestsThisWindow))),
             ])
         case .provisioned(let tpm, _, let bucketSeconds):
             let rate = Double(tpm) / 60
-            let drain = min(deployment.bucketLevel, max(0, now - deployment.bucketTime) * rate)
-            deployment.drained += drain
-            deployment.bucketLevel -= drain
-            deployment.bucketTime = now
+            drain(&deployment, rate: rate, until: now)
             let capacity = rate * bucketSeconds
             let utilization = deployment.bucketLevel / capacity
             if utilization > 1 {
@@ -378,11 +387,32 @@ final class SimulatorEngine: Sendable {
         }
     }
 
-    private func correctBucket(_ name: String, admitted: Int, actual: Int) {
+    private func correctBucket(_ name: String, admitted: Int, actual: Int, at due: Double) {
         state.withLock { state in
-            state.deployments[name]?.bucketLevel += Double(actual - admitted)
-            if let level = state.deployments[name]?.bucketLevel, level < 0 { state.deployments[name]?.bucketLevel = 0 }
+            guard var deployment = state.deployments[name] else { return }
+            let index = deployment.corrections.firstIndex { $0.due > due } ?? deployment.corrections.endIndex
+            deployment.corrections.insert((due, Double(actual - admitted)), at: index)
+            state.deployments[name] = deployment
         }
+    }
+
+    /// Drains the provisioned bucket up to `now`, applying each correction at its own time.
+    private static func drain(_ deployment: inout DeploymentState, rate: Double, until now: Double) {
+        func drain(to time: Double) {
+            let amount = min(deployment.bucketLevel, max(0, time - deployment.bucketTime) * rate)
+            deployment.drained += amount
+            deployment.bucketLevel -= amount
+            deployment.bucketTime = max(deployment.bucketTime, time)
+        }
+        var applied = 0
+        for correction in deployment.corrections {
+            guard correction.due <= now else { break }
+            drain(to: correction.due)
+            deployment.bucketLevel = max(0, deployment.bucketLevel + correction.delta)
+            applied += 1
+        }
+        deployment.corrections.removeFirst(applied)
+        drain(to: now)
     }
 
     private static func rateLimited(_ message: String, retryAfter: Int, remainingTokens: Int?, remainingRequests: Int?)
@@ -530,6 +560,8 @@ public struct Arrival: Sendable, Codable, Hashable {
     public var status: Int
     /// The retry-after a 429 carried, in seconds.
     public var retryAfter: Double?
+    /// What the quota was (or would have been) charged at arrival.
+    public var charge: Int = 0
 }
 
 /// One deployment's counters in one simulated minute.

@@ -181,7 +181,8 @@ struct DeploymentOptions: ParsableArguments {
         return DeploymentsFile.Entry(
             name: name, endpoint: endpoint, api: api.deployment(apiVersion: version), deployment: name,
             model: modelName.isEmpty ? nil : modelName, auth: auth,
-            quota: DeploymentQuota(name: name, kind: quotaKind, maxConcurrency: kind == .provisioned ? 128 : 16),
+            quota: DeploymentQuota(name: name, kind: quotaKind, maxConcurrency: kind == .provisioned ? 128 : 16)
+                .withFacts(of: modelName),
             derivedRPM: derived, timeoutSeconds: timeout, spillover: nil, billing: billing)
     }
 

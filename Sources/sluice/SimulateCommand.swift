@@ -31,6 +31,20 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Standard deployments: RPM window in seconds (1 or 10).")
     var rpmWindow: Double = 1
 
+    @Option(
+        help: """
+            Standard deployments: how the TPM counter is charged for a prompt at arrival: chars (Azure's \
+            kind of estimate: characters / 4 of the messages) or tokens (the usage's prompt tokens). \
+            max_tokens is added as sent; usage.prompt_tokens is exact either way.
+            """)
+    var charge: SimulatorConfiguration.ChargeRule = .chars
+
+    @Option(
+        help:
+            "Multiplies the prompt part of the arrival charge (e.g. 0.8 or 1.25), to rehearse a service that estimates lower or higher."
+    )
+    var chargeSkew: Double = 1
+
     @Option(help: "Provisioned deployments: input tokens per minute of capacity.")
     var ptuTpm: Int?
 
@@ -78,9 +92,14 @@ struct SimulateCommand: AsyncParsableCommand {
         } else {
             kind = .unlimited
         }
-        let configuration = SimulatorConfiguration(
+        guard chargeSkew.isFinite, chargeSkew > 0, chargeSkew <= 100 else {
+            throw ValidationError("--charge-skew must be a number above 0 and at most 100, not \(chargeSkew)")
+        }
+        var configuration = SimulatorConfiguration(
             defaultKind: kind, apiKey: apiKey, baseLatency: latency, perTokenLatency: perTokenLatency, speedUp: speedup,
             replyTokens: replyTokens, faults: faults, seed: seed)
+        configuration.charge = charge
+        configuration.chargeSkew = chargeSkew
         let server = try await SimulatorServer.start(configuration: configuration, host: host, port: port)
         FileHandle.standardOutput.write(Data((server.endpoint + "\n").utf8))
         let (signals, continuation) = AsyncStream.makeStream(of: Void.self)
@@ -90,3 +109,5 @@ struct SimulateCommand: AsyncParsableCommand {
         try await server.stop()
     }
 }
+
+extension SimulatorConfiguration.ChargeRule: ExpressibleByArgument {}
