@@ -24,7 +24,8 @@ public final class PipelineRunner: Sendable {
     let client: ChatCompletionClient
     let logger: Logger
     let metrics = RunMetrics()
-    let scheduler: Scheduler
+    /// Admission for the call stage (its deployments' states: `statuses()`).
+    public let scheduler: Scheduler
     /// `--max-cost`, when set.
     let budget: Budget?
     private let finished = Atomic<Bool>(false)

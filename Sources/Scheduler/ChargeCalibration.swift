@@ -71,8 +71,8 @@ struct ChargeCalibration: Sendable {
     private(set) var inferredLimit: Int?
     /// Observations that informed the ratio.
     private(set) var pairs = 0
-    /// The last limit header seen (a deployment's TPM, when the service sends it).
-    private(set) var limitHeader: Int?
+    /// The last limit seen with a reading (the limit header, or the TPM given).
+    private(set) var knownLimit: Int?
 
     /// The ratio learned from whole minutes, and how much evidence it carries.
     private var settled: (ratio: Double, weight: Double) = (1, 0)
@@ -88,9 +88,9 @@ struct ChargeCalibration: Sendable {
     /// - Parameter inFlightCharge: Predicted charges of our requests in flight (how far reordering
     ///   can push a reading above the lowest one of its minute).
     mutating func observe(_ reading: Reading, request: Request, inFlightCharge: Double) -> Double {
-        if let limit = reading.limit, limit > 0 { limitHeader = limit }
+        if let limit = reading.limit, limit > 0 { knownLimit = limit }
         guard let remaining = reading.remaining, remaining > 0 else { return 0 }
-        let limit = reading.limit.flatMap { $0 > 0 ? $0 : nil } ?? limitHeader
+        let limit = reading.limit.flatMap { $0 > 0 ? $0 : nil } ?? knownLimit
         if let limit, remaining > limit { return 0 }
         inferredLimit = max(inferredLimit ?? 0, remaining + Int(request.predicted.rounded()))
         let key = reading.region ?? ""

@@ -38,6 +38,8 @@ struct Governor {
     private(set) var rateFactor: Double = 1
     private(set) var largestCharge = 0.0
     private var inFlightCharge = 0.0
+    /// A request waits for the balance to be paid off (not idle).
+    private var tokensAwaited = false
 
     // Learning.
     private(set) var calibration = ChargeCalibration()
@@ -112,8 +114,9 @@ struct Governor {
         return Double(tpm) / 600
     }
 
-    /// How far credits (a service that charged less than predicted) may lift the balance.
-    private var creditCap: Double { capacity + largestCharge }
+    /// How far credits (requests the service charged less than predicted) may lift the balance: two
+    /// seconds' budget, so that what the prediction overestimated is used, but never in a burst.
+    private var creditCap: Double { max(capacity + largestCharge, Double(tokensPerMinute ?? 0) / 30) }
 
     /// Tokens per second released. Standard: the TPM less the bank and one request (so no 60-second
     /// window can exceed it). Provisioned: the capacity. Both times the rate factor.
@@ -145,8 +148,11 @@ struct Governor {
     private mutating func refill(_ now: Double) {
         let elapsed = max(0, now - lastRefill)
         lastRefill = now
-        if pacedByTokens, tokenBalance < capacity {
-            tokenBalance = min(capacity, tokenBalance + tokensPerSecond * elapsed)
+        // Idle, the bank is small; while a request waits for tokens, what the wait's lateness
+        // accrues is kept (it is spent at once), so a late timer costs no quota.
+        let cap = tokensAwaited ? creditCap : capacity
+        if pacedByTokens, tokenBalance < cap {
+            tokenBalance = min(cap, tokenBalance + tokensPerSecond * elapsed)
         }
         if let rate = requestsPerSecond { requestBalance = min(1, requestBalance + rate * elapsed) }
     }
@@ -168,6 +174,7 @@ struct Governor {
         if inFlight >= concurrency { return .infinity }
         if pacedByTokens, tokenBalance < -0.5 {
             // Admitted once the debt of the last admissions is paid off.
+            tokensAwaited = true
             let rate = tokensPerSecond
             wait = max(wait, rate > 0 ? -tokenBalance / rate : 1)
         }
@@ -180,6 +187,7 @@ struct Governor {
     /// Charges an admitted request (call after `wait` returned 0 at the same `now`).
     mutating func admit(charge: Double, reservedOutput: Int, now: Double) {
         largestCharge = max(largestCharge, charge)
+        tokensAwaited = false
         if pacedByTokens { tokenBalance -= charge }
         if requestsPerSecond != nil { requestBalance -= 1 }
         inFlight += 1
@@ -293,8 +301,10 @@ struct Governor {
 
     /// Standard: the bucket pays what the service's counter lost; a refused request was not charged.
     private mutating func trueUpStandard(_ request: ChargeCalibration.Request, report: CallReport) {
+        // The counter restarts at its limit: the one sent, else the TPM given.
         let reading = ChargeCalibration.Reading(
-            remaining: report.remainingTokens, limit: report.limitTokens, region: report.region)
+            remaining: report.remainingTokens,
+            limit: report.limitTokens ?? (tokensPerMinuteInferred ? nil : tokensPerMinute), region: report.region)
         var debit: Double
         if case .rateLimited = report.result {
             // Its reading still shows what others took; its own charge is given back.
@@ -304,7 +314,7 @@ struct Governor {
             debit = calibration.observe(reading, request: request, inFlightCharge: inFlightCharge)
         }
         if case .standard(nil, _) = quota.kind, tokensPerMinute == nil || tokensPerMinuteInferred,
-            calibration.limitHeader == nil, let inferred = calibration.inferredLimit
+            calibration.knownLimit == nil, let inferred = calibration.inferredLimit
         {
             // No limit given or sent: the counter's own readings bound it from below.
             if tokensPerMinute == nil { (debit, tokenBalance) = (0, 0) }

@@ -164,7 +164,7 @@ final class SimulatorEngine: Sendable {
             counters.drainedTokens += Int(deployment.drained - drainedBefore)
             defer { state.statistics.timeline[deploymentName, default: [:]][minute] = counters }
             if configuration.recordArrivals {
-                var arrival = Arrival(time: now, status: 200, retryAfter: nil, charge: charge)
+                var arrival = Arrival(time: now, status: 200, retryAfter: nil, charge: charge, client: clientID)
                 if case .failure(let response) = admission {
                     arrival.status = response.status
                     arrival.retryAfter =
@@ -562,6 +562,8 @@ public struct Arrival: Sendable, Codable, Hashable {
     public var retryAfter: Double?
     /// What the quota was (or would have been) charged at arrival.
     public var charge: Int = 0
+    /// The request's `x-ms-client-request-id`.
+    public var client: String?
 }
 
 /// One deployment's counters in one simulated minute.

@@ -174,21 +174,31 @@ struct BenchIngestCommand: ParsableCommand {
 struct BenchQuotaCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "quota",
-        abstract: "Share of a deployment's quota a run uses, and its 429s, against the simulator (sped up).",
+        abstract: "Share of a deployment's quota a run uses, its 429s and bursts, against the simulator (sped up).",
         discussion: """
-            standard: 300,000 TPM / 1,800 RPM. provisioned: 200,000 tokens/min of capacity. pool: \
-            provisioned (150,000/min, priority 1) and standard (300,000 TPM, priority 2). Prompts of \
-            about 1,000 tokens, max_tokens 300. Minute 0 is ramp-up and left out of the steady state.
+            The simulator charges the TPM with a character-based estimate (characters / 4 + max_tokens, \
+            as Azure's documented rule), on documents mixing English and German prose, source code and \
+            Chinese, chunked at 600 tokens with max_tokens 300. Each scenario runs with Sluice's pacer \
+            and with a naive one (its exact token count + max_tokens, nothing learned; provisioned: the \
+            closed loop alone). Scenarios: skew-0.8, skew-1.0, skew-1.25 (standard 300,000 TPM / 1,800 \
+            RPM, the service's estimate × the skew); no-limits (the same, nothing given); shared \
+            (another client spends about 90,000 TPM); rpm-10s (RPM over 10 s windows); rpm-bound (tiny \
+            prompts); provisioned (125,000 tokens/min, output weight 4); pool (provisioned 100,000/min \
+            first, standard 300,000 TPM for the overflow). BURST is the largest charge admitted in any \
+            10 s ÷ a sixth of the minute's limit. Minute 0 is ramp-up and left out of the steady state.
             """)
 
-    @Option(help: "standard, provisioned, pool or all.")
+    @Option(help: "A scenario (skew-0.8, skew-1.0, skew-1.25, no-limits, shared, rpm-10s, rpm-bound, provisioned, pool) or all.")
     var scenario = "all"
 
-    @Option(help: "Simulated minutes to run (at least 4 gives 3 of steady state).")
+    @Option(help: "Steady-state minutes to measure (after a first minute of ramp-up).")
     var minutes = 4
 
     @Option(help: "Simulated time runs this many times faster than real time (beyond ~5, timer jitter costs quota).")
     var speedup: Double = 5
+
+    @Option(help: "sluice, naive or both.")
+    var pacer = "both"
 
     @Option(help: "Working folder (recreated).")
     var directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-bench-quota").path
@@ -197,10 +207,12 @@ struct BenchQuotaCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
+        let pacers = pacer == "both" ? QuotaBenchmark.Pacer.allCases : [QuotaBenchmark.Pacer(rawValue: pacer)].compactMap { $0 }
+        guard !pacers.isEmpty else { throw ValidationError("--pacer: sluice, naive or both") }
         try await runScenarios(QuotaBenchmark.Scenario.self, named: scenario, json: json) { scenario in
-            let report = try await QuotaBenchmark(scenario: scenario, minutes: minutes, speedUp: speedup).run(
-                directory: directory
-            ) { Terminal.status($0) }
+            let report = try await QuotaBenchmark(
+                scenario: scenario, minutes: minutes, speedUp: speedup, pacers: pacers
+            ).run(directory: directory) { Terminal.status($0) }
             return (report, report.formatted())
         }
     }

@@ -103,16 +103,23 @@ extension DeploymentsFile.Entry.Auth {
 func deploymentLines(_ statuses: [DeploymentStatus]) -> [String] {
     guard !statuses.isEmpty else { return [] }
     var lines = [
-        "deployment           in flight  concurrency  tokens/min (last 60 s) / limit   429s  failures  mean latency  state"
+        "deployment           in flight  concurrency  tokens/min (last 60 s) / limit  charge ratio   429s  failures  mean latency  state"
     ]
     for status in statuses {
         let limit = status.tokensPerMinuteLimit.map { " / \($0)" } ?? " / ?"
+        let ratio = status.chargeRatio.map { String(format: "%.3f", $0) } ?? "-"
+        var state = status.state
+        if let others = status.othersTokensPerMinute, others > 0 { state += "; others use \(others) tokens/min" }
+        if let utilization = status.utilization { state += String(format: "; utilization %.0f%%", utilization * 100) }
         lines.append(
             status.name.padding(toLength: 20, withPad: " ", startingAt: 0) + " " + String(status.inFlight).leftPadded(9)
                 + " " + String(status.concurrency).leftPadded(12) + " "
-                + ("\(status.tokensLastMinute)" + limit).leftPadded(32) + " " + String(status.rateLimited).leftPadded(6)
-                + " " + String(status.failures).leftPadded(9) + " "
-                + String(format: "%11.2fs", status.meanLatencySeconds) + "  " + status.state)
+                + ("\(status.tokensLastMinute)" + limit).leftPadded(32) + " " + ratio.leftPadded(12) + " "
+                + String(status.rateLimited).leftPadded(6) + " " + String(status.failures).leftPadded(9) + " "
+                + String(format: "%11.2fs", status.meanLatencySeconds) + "  " + state)
     }
+    lines.append(
+        "charge ratio: what the service charges per token of Sluice's prompt estimate (standard: learned from x-ratelimit-remaining-tokens; provisioned: from the usage)"
+    )
     return lines
 }
