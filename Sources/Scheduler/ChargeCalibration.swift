@@ -47,9 +47,17 @@ struct ChargeCalibration: Sendable {
         var minRemaining: Int
         /// The counter's limit when known: consumed = limit − remaining.
         var limit: Int?
-        var samples: [(remaining: Int, prompt: Double, fixed: Double)] = []
+        var samples: [Sample] = []
         var lastAdmitted: Double
         var sinceEstimate = 0
+    }
+
+    /// One of our readings: the remaining value, the request's charge parts and its admission time.
+    fileprivate struct Sample {
+        var remaining: Int
+        var prompt: Double
+        var fixed: Double
+        var admittedAt: Double
     }
 
     private struct Backend {
@@ -85,9 +93,14 @@ struct ChargeCalibration: Sendable {
     /// Takes one counter reading of a response to our request; returns the tokens to debit from the
     /// bucket (negative: credit) so that it has paid what the counter lost.
     ///
-    /// - Parameter inFlightCharge: Predicted charges of our requests in flight (how far reordering
-    ///   can push a reading above the lowest one of its minute).
-    mutating func observe(_ reading: Reading, request: Request, inFlightCharge: Double) -> Double {
+    /// - Parameters:
+    ///   - inFlightCharge: Predicted charges of our requests in flight (how far reordering can push a
+    ///     reading above the lowest one of its minute).
+    ///   - inFlight: Admission times of our requests in flight, sorted: a drop between two readings
+    ///     whose requests were admitted around one of them holds its charge too, and says nothing yet.
+    mutating func observe(_ reading: Reading, request: Request, inFlightCharge: Double, inFlight: [Double] = [])
+        -> Double
+    {
         if let limit = reading.limit, limit > 0 { knownLimit = limit }
         guard let remaining = reading.remaining, remaining > 0 else { return 0 }
         let limit = reading.limit.flatMap { $0 > 0 ? $0 : nil } ?? knownLimit
@@ -122,19 +135,19 @@ struct ChargeCalibration: Sendable {
                 current.sinceEstimate += 1
                 if current.sinceEstimate >= 16 {
                     current.sinceEstimate = 0
-                    estimate(current, final: false)
+                    estimate(current, final: false, inFlight: inFlight)
                 }
                 backend.current = current
                 return debit
             }
-            estimate(current, final: true)
+            estimate(current, final: true, inFlight: inFlight)
             backend.previous = current
         }
         // A new minute (or the first reading): the counter restarted at its limit.
         var segment = Segment(
             openedBy: request.admittedAt, afterReset: backend.current != nil, minRemaining: remaining,
             limit: counterLimit, lastAdmitted: request.admittedAt)
-        segment.samples.append((remaining, request.prompt, request.fixed))
+        segment.samples.append(Sample(remaining, request))
         backend.current = segment
         guard let counterLimit else { return 0 }
         return Double(counterLimit - remaining) - request.predicted
@@ -143,7 +156,7 @@ struct ChargeCalibration: Sendable {
     /// A reading inside a minute: a new low is the drop since the last one; a value above the low was
     /// counted already (with an earlier reading), so its predicted charge is given back.
     private static func take(_ segment: inout Segment, remaining: Int, request: Request) -> Double {
-        segment.samples.append((remaining, request.prompt, request.fixed))
+        segment.samples.append(Sample(remaining, request))
         segment.lastAdmitted = max(segment.lastAdmitted, request.admittedAt)
         guard remaining < segment.minRemaining else { return -request.predicted }
         let drop = segment.minRemaining - remaining
@@ -153,12 +166,15 @@ struct ChargeCalibration: Sendable {
 
     /// The ratio from one minute's pairs of neighbouring readings; at the end of a minute, its
     /// estimate joins the settled one and other clients' use is worked out.
-    private mutating func estimate(_ segment: Segment, final: Bool) {
+    private mutating func estimate(_ segment: Segment, final: Bool, inFlight: [Double]) {
         let sorted = segment.samples.sorted { $0.remaining > $1.remaining }
         guard sorted.count > 1 else { return }
         var ratios: [(ratio: Double, charged: Double, prompt: Double)] = []
         ratios.reserveCapacity(sorted.count)
         for index in 1..<sorted.count where sorted[index].prompt > 0 {
+            let span = min(sorted[index - 1].admittedAt, sorted[index].admittedAt)...max(
+                sorted[index - 1].admittedAt, sorted[index].admittedAt)
+            if Self.contains(inFlight, span) { continue }
             let drop = Double(sorted[index - 1].remaining - sorted[index].remaining)
             let charged = drop - sorted[index].fixed
             ratios.append((charged / sorted[index].prompt, charged, sorted[index].prompt))
@@ -201,8 +217,25 @@ struct ChargeCalibration: Sendable {
         }
     }
 
+    /// Whether a sorted list has a value in the range.
+    private static func contains(_ sorted: [Double], _ range: ClosedRange<Double>) -> Bool {
+        var low = 0
+        var high = sorted.count
+        while low < high {
+            let middle = (low + high) / 2
+            if sorted[middle] < range.lowerBound { low = middle + 1 } else { high = middle }
+        }
+        return low < sorted.count && sorted[low] <= range.upperBound
+    }
+
     private static func clamp(_ value: Double) -> Double {
         guard value.isFinite else { return 1 }
         return min(bounds.upperBound, max(bounds.lowerBound, value))
+    }
+}
+
+extension ChargeCalibration.Sample {
+    fileprivate init(_ remaining: Int, _ request: ChargeCalibration.Request) {
+        self.init(remaining: remaining, prompt: request.prompt, fixed: request.fixed, admittedAt: request.admittedAt)
     }
 }

@@ -38,6 +38,8 @@ struct Governor {
     private(set) var rateFactor: Double = 1
     private(set) var largestCharge = 0.0
     private var inFlightCharge = 0.0
+    /// Admission times of the requests in flight, sorted.
+    private var inFlightTimes: [Double] = []
     /// A request waits for the balance to be paid off (not idle).
     private var tokensAwaited = false
 
@@ -192,15 +194,18 @@ struct Governor {
         if requestsPerSecond != nil { requestBalance -= 1 }
         inFlight += 1
         inFlightCharge += charge
+        let index = inFlightTimes.lastIndex { $0 <= now }.map { $0 + 1 } ?? 0
+        inFlightTimes.insert(now, at: index)
         self.reservedOutput += reservedOutput
         admissions.append((now, charge))
         trimHistory(now)
     }
 
     /// Frees the slot of an admission whose request was never sent (its tokens stay spent).
-    mutating func release(charge: Double) {
+    mutating func release(charge: Double, admittedAt: Double) {
         inFlight = max(0, inFlight - 1)
         inFlightCharge = max(0, inFlightCharge - charge)
+        if let index = inFlightTimes.lastIndex(of: admittedAt) { inFlightTimes.remove(at: index) }
     }
 
     /// Takes a finished call into account; returns a message when the deployment stops.
@@ -211,7 +216,7 @@ struct Governor {
     mutating func finish(_ request: ChargeCalibration.Request, paced: Bool, report: CallReport, now: Double)
         -> String?
     {
-        release(charge: request.predicted)
+        release(charge: request.predicted, admittedAt: request.admittedAt)
         calls += 1
         latencyTotal += report.latencySeconds
         learnLimits(report)
@@ -309,9 +314,12 @@ struct Governor {
         if case .rateLimited = report.result {
             // Its reading still shows what others took; its own charge is given back.
             let probe = ChargeCalibration.Request(prompt: 0, fixed: 0, predicted: 0, admittedAt: request.admittedAt)
-            debit = calibration.observe(reading, request: probe, inFlightCharge: inFlightCharge) - request.predicted
+            debit =
+                calibration.observe(reading, request: probe, inFlightCharge: inFlightCharge, inFlight: inFlightTimes)
+                - request.predicted
         } else {
-            debit = calibration.observe(reading, request: request, inFlightCharge: inFlightCharge)
+            debit = calibration.observe(
+                reading, request: request, inFlightCharge: inFlightCharge, inFlight: inFlightTimes)
         }
         if case .standard(nil, _) = quota.kind, tokensPerMinute == nil || tokensPerMinuteInferred,
             calibration.knownLimit == nil, let inferred = calibration.inferredLimit

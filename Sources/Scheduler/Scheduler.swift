@@ -128,7 +128,7 @@ public actor Scheduler {
 
     /// Gives an admission back without a call (the request was never sent).
     public func cancel(_ admission: Admission) {
-        governors[admission.deployment]?.release(charge: admission.predicted)
+        governors[admission.deployment]?.release(charge: admission.predicted, admittedAt: admission.time)
     }
 
     private func note(_ message: String, key: String) {
