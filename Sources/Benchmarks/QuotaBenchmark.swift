@@ -220,7 +220,9 @@ public struct QuotaBenchmark: Sendable {
         for status in statuses { result.chargeRatio[status.name] = status.chargeRatio }
         if ProcessInfo.processInfo.environment["SLUICE_BENCH_DEBUG"] != nil {
             progress("\(statuses)")
-            let mine = (statistics.arrivals["paygo"] ?? []).filter { $0.status == 200 && !($0.client?.hasPrefix("other-") ?? false) }
+            let mine = (statistics.arrivals["paygo"] ?? []).filter {
+                $0.status == 200 && !($0.client?.hasPrefix("other-") ?? false)
+            }
             progress("service charged ours: \(mine.reduce(0) { $0 + $1.charge }) in \(mine.count)")
         }
         return result

@@ -45,6 +45,9 @@ struct ChargeCalibration: Sendable {
         /// Whether it was opened by a reset seen (else it is the first minute seen, joined part way).
         var afterReset: Bool
         var minRemaining: Int
+        /// When the request of the lowest reading was admitted: one admitted before it arrived before
+        /// it, so however far above the low its reading is, it is a late answer, not a reset.
+        var lowAdmitted: Double
         /// The counter's limit when known: consumed = limit − remaining.
         var limit: Int?
         var samples: [Sample] = []
@@ -102,25 +105,32 @@ struct ChargeCalibration: Sendable {
         -> Double
     {
         if let limit = reading.limit, limit > 0 { knownLimit = limit }
-        guard let remaining = reading.remaining, remaining > 0 else { return 0 }
+        guard let remaining = reading.remaining, remaining > 0 else { return unread(request) }
         let limit = reading.limit.flatMap { $0 > 0 ? $0 : nil } ?? knownLimit
-        if let limit, remaining > limit { return 0 }
-        inferredLimit = max(inferredLimit ?? 0, remaining + Int(request.predicted.rounded()))
+        if let limit, remaining > limit { return unread(request) }
+        // A TPM is set in steps of 1,000: the bound is rounded down to one (a prediction a little high
+        // must not lift it above the limit).
+        inferredLimit = max(inferredLimit ?? 0, (remaining + Int(request.predicted)) / 1_000 * 1_000)
         let key = reading.region ?? ""
         var backend = backends[key] ?? Backend(lastSeen: request.admittedAt)
         backend.seen += 1
         backend.lastSeen = request.admittedAt
         defer { backends[key] = backend }
-        // One backend's counter paces; another one's values would look like resets and drops.
-        if primary == nil || primary == key || (backends[primary ?? ""]?.lastSeen ?? -.infinity) < request.admittedAt - 30
+        // One backend's counter paces, the one that answers most (or the only one heard from in 30 s);
+        // another one's values would look like resets and drops.
+        let current = primary.flatMap { backends[$0] }
+        if current == nil || primary == key || backend.seen > (current?.seen ?? 0)
+            || (current?.lastSeen ?? -.infinity) < request.admittedAt - 30
         {
             primary = key
         } else {
-            return 0
+            return unread(request)
         }
         let counterLimit = limit ?? inferredLimit
         if var previous = backend.previous, let current = backend.current, request.admittedAt < current.openedBy {
-            // Admitted before the reset was seen: it belongs to the minute before.
+            // Admitted before the reset was seen: it belongs to the minute before, unless it is older
+            // still (a long request): a reading of a counter gone says nothing, and its charge stands.
+            guard request.admittedAt >= previous.openedBy else { return 0 }
             let debit = Self.take(&previous, remaining: remaining, request: request)
             backend.previous = previous
             return debit
@@ -129,8 +139,9 @@ struct ChargeCalibration: Sendable {
             let jump = remaining - current.minRemaining
             let reorder = 1.5 * inFlightCharge + 0.02 * Double(counterLimit ?? 0) + 2 * request.predicted
             let tooSoon = current.afterReset && request.admittedAt - current.openedBy < 30
-            if Double(jump) <= reorder || tooSoon {
-                guard Double(jump) <= reorder else { return 0 }  // a stray value: not a reset this soon
+            let late = request.admittedAt <= current.lowAdmitted
+            if Double(jump) <= reorder || tooSoon || late {
+                guard Double(jump) <= reorder || late else { return 0 }  // a stray value: not a reset this soon
                 let debit = Self.take(&current, remaining: remaining, request: request)
                 current.sinceEstimate += 1
                 if current.sinceEstimate >= 16 {
@@ -146,11 +157,21 @@ struct ChargeCalibration: Sendable {
         // A new minute (or the first reading): the counter restarted at its limit.
         var segment = Segment(
             openedBy: request.admittedAt, afterReset: backend.current != nil, minRemaining: remaining,
-            limit: counterLimit, lastAdmitted: request.admittedAt)
+            lowAdmitted: request.admittedAt, limit: counterLimit, lastAdmitted: request.admittedAt)
         segment.samples.append(Sample(remaining, request))
         backend.current = segment
         guard let counterLimit else { return 0 }
         return Double(counterLimit - remaining) - request.predicted
+    }
+
+    /// A request whose reading says nothing (missing, -1, 0, another backend's) while the counter is
+    /// being read: what it was charged shows in the next drop of the counter, so its prediction is given
+    /// back rather than paid twice. With no readings coming in, its prediction stands.
+    private func unread(_ request: Request) -> Double {
+        guard let primary, let backend = backends[primary], backend.current != nil,
+            backend.lastSeen >= request.admittedAt - 10
+        else { return 0 }
+        return -request.predicted
     }
 
     /// A reading inside a minute: a new low is the drop since the last one; a value above the low was
@@ -161,6 +182,7 @@ struct ChargeCalibration: Sendable {
         guard remaining < segment.minRemaining else { return -request.predicted }
         let drop = segment.minRemaining - remaining
         segment.minRemaining = remaining
+        segment.lowAdmitted = request.admittedAt
         return Double(drop) - request.predicted
     }
 
@@ -172,8 +194,10 @@ struct ChargeCalibration: Sendable {
         var ratios: [(ratio: Double, charged: Double, prompt: Double)] = []
         ratios.reserveCapacity(sorted.count)
         for index in 1..<sorted.count where sorted[index].prompt > 0 {
-            let span = min(sorted[index - 1].admittedAt, sorted[index].admittedAt)...max(
-                sorted[index - 1].admittedAt, sorted[index].admittedAt)
+            let span =
+                min(
+                    sorted[index - 1].admittedAt, sorted[index].admittedAt)...max(
+                    sorted[index - 1].admittedAt, sorted[index].admittedAt)
             if Self.contains(inFlight, span) { continue }
             let drop = Double(sorted[index - 1].remaining - sorted[index].remaining)
             let charged = drop - sorted[index].fixed

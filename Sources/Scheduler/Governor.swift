@@ -142,7 +142,8 @@ struct Governor {
         let (prompt, fixed) = (Double(prompt), Double(fixed))
         guard configuration.calibrates else { return prompt + fixed }
         if quota.isProvisioned {
-            return provisionedUsage.expectedCost(prompt: prompt, maxTokens: fixed, outputWeight: quota.outputTokenWeight)
+            return provisionedUsage.expectedCost(
+                prompt: prompt, maxTokens: fixed, outputWeight: quota.outputTokenWeight)
         }
         return calibration.predict(prompt: prompt, fixed: fixed)
     }

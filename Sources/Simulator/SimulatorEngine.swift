@@ -156,7 +156,8 @@ final class SimulatorEngine: Sendable {
                     error(404, "DeploymentNotFound", "The API deployment for this resource does not exist."))
             }
             let drainedBefore = deployment.drained
-            let charge = arrivalCharge(deployment.deployment.kind, messages: chat, promptTokens: counted, maxTokens: maxTokens, n: n)
+            let charge = arrivalCharge(
+                deployment.deployment.kind, messages: chat, promptTokens: counted, maxTokens: maxTokens, n: n)
             let admission = Self.admit(&deployment, charge: charge, now: now)
             state.deployments[deploymentName] = deployment
             let minute = Int(now / 60)

@@ -188,7 +188,10 @@ struct BenchQuotaCommand: AsyncParsableCommand {
             10 s ÷ a sixth of the minute's limit. Minute 0 is ramp-up and left out of the steady state.
             """)
 
-    @Option(help: "A scenario (skew-0.8, skew-1.0, skew-1.25, no-limits, shared, rpm-10s, rpm-bound, provisioned, pool) or all.")
+    @Option(
+        help:
+            "A scenario (skew-0.8, skew-1.0, skew-1.25, no-limits, shared, rpm-10s, rpm-bound, provisioned, pool) or all."
+    )
     var scenario = "all"
 
     @Option(help: "Steady-state minutes to measure (after a first minute of ramp-up).")
@@ -207,7 +210,8 @@ struct BenchQuotaCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let pacers = pacer == "both" ? QuotaBenchmark.Pacer.allCases : [QuotaBenchmark.Pacer(rawValue: pacer)].compactMap { $0 }
+        let pacers =
+            pacer == "both" ? QuotaBenchmark.Pacer.allCases : [QuotaBenchmark.Pacer(rawValue: pacer)].compactMap { $0 }
         guard !pacers.isEmpty else { throw ValidationError("--pacer: sluice, naive or both") }
         try await runScenarios(QuotaBenchmark.Scenario.self, named: scenario, json: json) { scenario in
             let report = try await QuotaBenchmark(

@@ -23,7 +23,8 @@ import Testing
         let status = try SluiceProcess.run(["status", "--db", database, "--json"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
         let deployments = try #require(object["deployments"] as? [[String: Any]])
-        let ratio = try #require(deployments.first?["chargeRatio"] as? Double ?? deployments.first?["charge_ratio"] as? Double)
+        let ratio = try #require(
+            deployments.first?["chargeRatio"] as? Double ?? deployments.first?["charge_ratio"] as? Double)
         #expect(ratio >= 0.2 && ratio <= 5)
         let formatted = String(format: "%.3f", ratio)
         return (ratio, run.stderr.contains(formatted) ? formatted : run.stderr)
