@@ -218,13 +218,6 @@ public struct QuotaBenchmark: Sendable {
         try await server.stop()
         var result = report(statistics, pacer: pacer)
         for status in statuses { result.chargeRatio[status.name] = status.chargeRatio }
-        if ProcessInfo.processInfo.environment["SLUICE_BENCH_DEBUG"] != nil {
-            progress("\(statuses)")
-            let mine = (statistics.arrivals["paygo"] ?? []).filter {
-                $0.status == 200 && !($0.client?.hasPrefix("other-") ?? false)
-            }
-            progress("service charged ours: \(mine.reduce(0) { $0 + $1.charge }) in \(mine.count)")
-        }
         return result
     }
 

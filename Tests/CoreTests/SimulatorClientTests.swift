@@ -50,18 +50,19 @@ import Testing
     }
 
     @Test func standardQuotaAnswers429WithRetryAfterAndHeaders() async throws {
-        let configuration = SimulatorConfiguration(
+        var configuration = SimulatorConfiguration(
             deployments: [
                 .init(name: "std", kind: .standard(tokensPerMinute: 1_000, requestsPerMinute: 600, rpmWindowSeconds: 1))
             ],
             defaultKind: nil, baseLatency: 0, perTokenLatency: 0)
+        configuration.charge = .tokens
         let server = try await SimulatorServer.start(configuration: configuration)
         let target = deployment(server, api: .azureV1, name: "std")
         var outcomes: [CallOutcome] = []
         for index in 0..<20 { outcomes.append(await client.send(body: Self.body, to: target, customID: "c\(index)")) }
         let admitted = outcomes.filter(\.succeeded)
         let limited = outcomes.filter { $0.errorClass == .rateLimited }
-        // Each request is charged its prompt + max_tokens (50) at arrival against 1,000 TPM.
+        // Charged by tokens here: each request costs its prompt + max_tokens (50) at arrival against 1,000 TPM.
         #expect(admitted.count >= 10 && admitted.count <= 16)
         #expect(!limited.isEmpty)
         #expect(limited.allSatisfy { ($0.retryAfter ?? 0) >= 1 && $0.message?.contains("RateLimitReached") == true })
