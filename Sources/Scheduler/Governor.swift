@@ -3,8 +3,8 @@ import Foundation
 /// One deployment's admission state: pure, with time passed in, so every rule is testable without a clock.
 ///
 /// - Standard deployments with a known TPM (given, from `x-ratelimit-limit-tokens`, or inferred from
-///   remaining-tokens readings): a token bucket releasing the minute's budget evenly (a quarter
-///   second's worth, or one request, may be banked: never a minute's). Each request is charged the
+///   remaining-tokens readings): a token bucket releasing the minute's budget evenly (a tenth of a
+///   second's worth and one request may be banked: never a minute's). Each request is charged the
 ///   calibrated prediction of Azure's arrival estimate (``ChargeCalibration``), and every
 ///   remaining-tokens reading trues the bucket up to what the service's counter lost, so other
 ///   clients' use and any error of the prediction are paid as soon as they are seen. A request
@@ -210,10 +210,10 @@ struct Governor {
     }
 
     /// Takes a finished call into account; returns a message when the deployment stops.
-    @discardableResult
     ///
     /// - Parameter paced: Whether the bucket was charged when it was admitted (it is not before the
     ///   limits are known).
+    @discardableResult
     mutating func finish(_ request: ChargeCalibration.Request, paced: Bool, report: CallReport, now: Double)
         -> String?
     {
