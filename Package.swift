@@ -123,6 +123,9 @@ let package = Package(
             dependencies: [
                 "Simulator", "Pipeline", "Queue", "SluiceCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ],
             path: "Tests/SluiceTesting",
             swiftSettings: swiftSettings

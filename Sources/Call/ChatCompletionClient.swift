@@ -19,6 +19,8 @@ public final class ChatCompletionClient: Sendable {
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, connectionsPerHost))
         configuration.timeout = .init(connect: .seconds(10))
         configuration.decompression = .enabled(limit: .ratio(50))
+        // A redirect would carry the key and the document to another origin: never followed.
+        configuration.redirectConfiguration = .disallow
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.logger = logger
     }
@@ -80,6 +82,12 @@ public final class ChatCompletionClient: Sendable {
             let buffer = try await response.body.collect(upTo: Self.maxBodyBytes)
             outcome.body = Data(buffer.readableBytesView)
             Self.classify(&outcome)
+            if (300..<400).contains(outcome.statusCode ?? 0) {
+                let location = response.headers.first(name: "location").map { " to \(Self.printable($0))" } ?? ""
+                outcome.errorClass = .redirected
+                outcome.message =
+                    "HTTP \(outcome.statusCode ?? 0): the endpoint redirects\(location); redirects are not followed with credentials (check the endpoint URL)"
+            }
         } catch let error as HTTPClientError where error == .deadlineExceeded || error == .readTimeout {
             outcome.errorClass = .timeout
             outcome.message = "no complete response within \(deployment.timeoutSeconds) s"
@@ -140,20 +148,39 @@ public final class ChatCompletionClient: Sendable {
         }
     }
 
-    /// `retry-after-ms`, else `retry-after` (seconds or an HTTP date), in seconds.
-    static func retryAfter(_ headers: HTTPHeaders) -> Double? {
-        if let milliseconds = headers.first(name: "retry-after-ms").flatMap(Double.init), milliseconds >= 0 {
-            return milliseconds / 1000
+    /// A header value for a message: control characters escaped, at most 300 characters.
+    static func printable(_ value: String) -> String {
+        var text = ""
+        for scalar in value.unicodeScalars.prefix(300) {
+            text += scalar.properties.generalCategory == .control ? scalar.escaped(asASCII: true) : String(scalar)
         }
-        guard let value = headers.first(name: "retry-after") else { return nil }
-        if let seconds = Double(value), seconds >= 0 { return seconds }
+        return text
+    }
+
+    /// Retry-after values are clamped to this (a day): beyond it a value says "not today", and a
+    /// larger one (or `inf`) must not reach arithmetic that expects a time.
+    public static let maxRetryAfterSeconds: Double = 86_400
+
+    /// `retry-after-ms`, else `retry-after` (seconds or an HTTP date), in seconds: finite, not negative,
+    /// at most ``maxRetryAfterSeconds``; nil when absent or not a number or a date.
+    static func retryAfter(_ headers: HTTPHeaders) -> Double? {
+        func bounded(_ seconds: Double) -> Double? {
+            guard !seconds.isNaN, seconds >= 0 else { return nil }
+            return min(seconds, maxRetryAfterSeconds)  // +inf included
+        }
+        if let milliseconds = headers.first(name: "retry-after-ms").flatMap(Double.init),
+            let seconds = bounded(milliseconds / 1000)
+        {
+            return seconds
+        }
+        guard let value = headers.first(name: "retry-after")?.trimmingCharacters(in: .whitespaces) else { return nil }
+        if let seconds = Double(value) { return bounded(seconds) }
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(identifier: "GMT")
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss zzz"
-        return formatter.date(from: value).map { max(0, $0.timeIntervalSinceNow) }
+        return formatter.date(from: value).flatMap { bounded(max(0, $0.timeIntervalSinceNow)) }
     }
-
 }
 
 extension Duration {

@@ -7,18 +7,23 @@ public struct RetryPolicy: Sendable, Hashable {
     public var baseSeconds: Double
     /// Largest backoff in seconds.
     public var capSeconds: Double
+    /// Largest wait a service's retry-after can ask for before a retry (`--max-retry-after`).
+    public var maxRetryAfterSeconds: Double
 
-    public init(maxAttempts: Int = 6, baseSeconds: Double = 0.5, capSeconds: Double = 30) {
+    public init(
+        maxAttempts: Int = 6, baseSeconds: Double = 0.5, capSeconds: Double = 30, maxRetryAfterSeconds: Double = 120
+    ) {
         self.maxAttempts = maxAttempts
         self.baseSeconds = baseSeconds
         self.capSeconds = capSeconds
+        self.maxRetryAfterSeconds = maxRetryAfterSeconds
     }
 
     /// Seconds to wait before the next attempt, after `attempts` counted failures.
     public func delay(
         afterAttempts attempts: Int, retryAfter: Double?, using generator: inout some RandomNumberGenerator
     ) -> Double {
-        if let retryAfter { return retryAfter }
+        if let retryAfter, retryAfter.isFinite { return min(max(0, retryAfter), max(0, maxRetryAfterSeconds)) }
         let ceiling = min(capSeconds, baseSeconds * Double(1 << min(max(attempts - 1, 0), 20)))
         return Double.random(in: 0...ceiling, using: &generator)
     }

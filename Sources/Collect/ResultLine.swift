@@ -32,7 +32,8 @@ public enum ResultLine {
         var fields: [String] = [
             "\"document\":" + json(input.document.path),
             "\"document_sha256\":" + json(input.document.sha256),
-            "\"chunk\":\(input.chunk)",
+            // A reduce's or the document's line is no chunk's: a join on (document, chunk) must not match it.
+            "\"chunk\":" + (input.reduce == nil ? String(input.chunk) : "null"),
             "\"chunks\":\(input.chunks)",
             "\"heading_path\":" + (input.headingPath.map { json($0.joined(separator: " > ")) } ?? "null"),
             "\"page\":" + (input.page.map(String.init) ?? "null"),

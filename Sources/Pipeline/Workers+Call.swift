@@ -134,7 +134,8 @@ extension Workers {
         let result: CallReport.Result
         switch outcome.errorClass {
         case .rateLimited: result = .rateLimited(retryAfter: outcome.retryAfter)
-        case .serverError, .timeout, .connection, .invalidResponse: result = .failed
+        // A redirect fails every request alike: the circuit breaker stops calling it.
+        case .serverError, .timeout, .connection, .invalidResponse, .redirected: result = .failed
         default: result = .answered  // success, or a client error that says nothing about the deployment
         }
         return CallReport(

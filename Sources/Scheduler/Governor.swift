@@ -249,7 +249,8 @@ struct Governor {
         case .rateLimited(let retryAfter):
             rateLimited += 1
             consecutiveFailures = 0
-            let wait = retryAfter ?? 1
+            // Finite and not negative, whatever the caller parsed.
+            let wait = retryAfter.map { $0.isNaN ? 1 : min(max(0, $0), 1e9) } ?? 1
             if wait > configuration.maxRetryAfterSeconds {
                 stopped =
                     "\(quota.name): the service asked to retry after \(Int(wait)) s (quota used up, or a daily cap?), longer than the \(Int(configuration.maxRetryAfterSeconds)) s cap; no more requests go to it in this run"

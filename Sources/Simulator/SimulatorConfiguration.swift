@@ -85,6 +85,11 @@ public struct SimulatorConfiguration: Sendable, Hashable {
     public var seed: UInt64
     /// Keep every arrival's time and answer in the statistics (for tests; grows with the run).
     public var recordArrivals = false
+    /// A request body larger than this is answered 413 and its connection closed.
+    public var maxBodyBytes = 16 << 20
+    /// Real seconds a connection may stay silent (no request coming in, none being answered) before
+    /// it is closed.
+    public var idleTimeoutSeconds: Double = 120
 
     public init(
         deployments: [Deployment] = [], defaultKind: Deployment.Kind? = .unlimited, apiKey: String? = "sim-key",

@@ -31,11 +31,15 @@ public final class SimulatorServer: Sendable {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 512)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            // A TCP-level option (at the socket level its number is SO_DEBUG, refused to non-root users).
+            .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let idle = TimeAmount.nanoseconds(Int64(max(0.05, configuration.idleTimeoutSeconds) * 1e9))
+                    try channel.pipeline.syncOperations.addHandler(IdleStateHandler(readTimeout: idle))
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(SimulatorHandler(engine: engine))
+                    try channel.pipeline.syncOperations.addHandler(
+                        SimulatorHandler(engine: engine, maxBodyBytes: configuration.maxBodyBytes))
                 }
             }
             .bind(host: host, port: port).get()
@@ -67,21 +71,42 @@ final class SimulatorHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let engine: SimulatorEngine
+    private let maxBodyBytes: Int
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
+    private var tooLarge = false
+    /// Requests read whose answers are not written yet.
+    private var answering = 0
 
-    init(engine: SimulatorEngine) { self.engine = engine }
+    init(engine: SimulatorEngine, maxBodyBytes: Int) {
+        self.engine = engine
+        self.maxBodyBytes = max(1, maxBodyBytes)
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head(let head):
             self.head = head
             body.removeAll(keepingCapacity: true)
+            tooLarge = false
         case .body(var buffer):
-            if let bytes = buffer.readBytes(length: buffer.readableBytes) { body += bytes }
+            guard !tooLarge else { return }
+            if body.count + buffer.readableBytes > maxBodyBytes {
+                tooLarge = true
+                body.removeAll()
+            } else if let bytes = buffer.readBytes(length: buffer.readableBytes) {
+                body += bytes
+            }
         case .end:
             guard let head else { return }
             self.head = nil
+            answering += 1
+            if tooLarge {
+                let response = SimulatorEngine.errorResponse(
+                    413, "request_too_large", "The request body is larger than \(maxBodyBytes) bytes.")
+                write(response, keepAlive: false, context: context)
+                return
+            }
             let headers = head.headers.map { ($0.name, $0.value) }
             let response = engine.handle(method: head.method.rawValue, uri: head.uri, headers: headers, body: body)
             let keepAlive = head.isKeepAlive
@@ -96,7 +121,17 @@ final class SimulatorHandler: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// A connection silent for the idle timeout, with nothing to answer, is closed.
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            if answering == 0 && head == nil { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     private func write(_ response: SimulatedResponse, keepAlive: Bool, context: ChannelHandlerContext) {
+        answering = max(0, answering - 1)
         if response.delivery == .stall {
             context.close(promise: nil)
             return

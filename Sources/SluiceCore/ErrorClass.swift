@@ -11,6 +11,8 @@ public enum ErrorClass: String, Sendable, Codable, CaseIterable {
     case contextLengthExceeded = "context_length_exceeded"
     case badRequest = "bad_request"
     case unauthorized
+    /// The endpoint answered with a redirect (3xx): never followed with a key, so a configuration error.
+    case redirected
     case unreadableDocument = "unreadable_document"
     case invalidJob = "invalid_job"
     /// The reply was not valid JSON for the pipeline's response format, after the allowed retries.

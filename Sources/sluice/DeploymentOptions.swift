@@ -68,6 +68,21 @@ struct DeploymentOptions: ParsableArguments {
     @Option(help: .hidden)
     var timeScale: Double = 1
 
+    func validate() throws {
+        for (name, value) in [("--tpm", tpm), ("--rpm", rpm), ("--ptu", ptu)] {
+            if let value, value < 1 {
+                throw ValidationError("\(name) must be a whole number of at least 1, not \(value)")
+            }
+        }
+        if !(timeout.isFinite && timeout > 0) {
+            throw ValidationError("--timeout must be a number of seconds above 0, not \(timeout)")
+        }
+        if !(maxRetryAfter.isFinite && maxRetryAfter >= 0) {
+            throw ValidationError("--max-retry-after must be a number of seconds of at least 0, not \(maxRetryAfter)")
+        }
+        if !(timeScale.isFinite && timeScale > 0) { throw ValidationError("--time-scale must be above 0") }
+    }
+
     enum APIShape: String, ExpressibleByArgument, CaseIterable {
         case azure
         case azureV1 = "azure-v1"

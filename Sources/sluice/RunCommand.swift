@@ -57,7 +57,13 @@ struct RunCommand: AsyncParsableCommand {
 
     func validate() throws {
         if directory != nil && pipeline == nil { throw ValidationError("--pipeline is required with a directory") }
-        if let maxCost, !(maxCost >= 0) { throw ValidationError("--max-cost must be an amount of at least 0") }
+        if let maxCost, !(maxCost >= 0 && maxCost.isFinite) {
+            throw ValidationError("--max-cost must be an amount of at least 0")
+        }
+        if maxAttempts < 1 { throw ValidationError("--max-attempts must be at least 1, not \(maxAttempts)") }
+        if !(progressInterval.isFinite && progressInterval > 0) {
+            throw ValidationError("--progress-interval must be a number of seconds above 0")
+        }
     }
 
     func run() async throws {
@@ -86,7 +92,7 @@ struct RunCommand: AsyncParsableCommand {
             var configuration = RunConfiguration(
                 outputPath: outputPath, deployments: deployments,
                 defaultDeployment: target.chosen(among: entries),
-                retry: RetryPolicy(maxAttempts: maxAttempts))
+                retry: RetryPolicy(maxAttempts: maxAttempts, maxRetryAfterSeconds: target.maxRetryAfter))
             configuration.quotas = quotas
             configuration.pools = pools
             configuration.catalog = catalog

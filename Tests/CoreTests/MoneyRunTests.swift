@@ -160,6 +160,13 @@ import Testing
             let chunkCount = try #require(chunks.first.flatMap { Self.sluice($0)["chunks"] as? Int })
             #expect(chunks.count == chunkCount, "\(name)")
             #expect(documents.count == 1, "\(name): one document line")
+            // A join on (document, chunk) finds each chunk once: reduce and document lines are no chunk's.
+            let numbers = chunks.compactMap { Self.sluice($0)["chunk"] as? Int }
+            #expect(numbers.sorted() == Array(0..<chunkCount), "\(name): \(numbers)")
+            #expect(
+                mine.filter { Self.sluice($0)["kind"] as? String != "chunk" }.allSatisfy {
+                    Self.sluice($0)["chunk"] is NSNull
+                }, "\(name)")
             // The document's cost is every call behind it: chunks, intermediate reduces and its own.
             let total = mine.reduce(0.0) {
                 $0 + ((Self.sluice($1)["cost"] as? [String: Any])?["total"] as? Double ?? 0)

@@ -4,6 +4,10 @@ import Simulator
 import SluiceCore
 import Testing
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The client against the simulator over real HTTP on loopback: URL shapes, auth, quota answers,
 /// and every fault kind classified.
 @Suite struct SimulatorClientTests {
@@ -134,5 +138,46 @@ import Testing
         #expect(tooLong.errorClass == .contextLengthExceeded)
         for result in [filtered, tooLong] { #expect(result.errorClass?.isRetryable == false) }
         try await client.shutdown()
+    }
+
+    @Test func anOversizedBodyIsRefusedAndAnIdleConnectionClosed() async throws {
+        var configuration = SimulatorConfiguration(baseLatency: 0, perTokenLatency: 0)
+        configuration.maxBodyBytes = 4_096
+        configuration.idleTimeoutSeconds = 0.3
+        let server = try await SimulatorServer.start(configuration: configuration)
+        let large =
+            #"{"max_tokens":5,"messages":[{"content":"\#(String(repeating: "x", count: 10_000))","role":"user"}]}"#
+        let refused = await client.send(body: large, to: deployment(server, api: .azureV1), customID: "big")
+        #expect(refused.statusCode == 413, "\(refused.message ?? "")")
+        let fine = await client.send(body: Self.body, to: deployment(server, api: .azureV1), customID: "small")
+        #expect(fine.succeeded, "\(fine.message ?? "")")
+        // A connection that sends nothing is closed by the server after its idle timeout.
+        let started = ContinuousClock.now
+        let closed = try Self.waitForClose(port: server.port, limitSeconds: 10)
+        #expect(closed, "the silent connection stayed open")
+        #expect(ContinuousClock.now - started < .seconds(5))
+        try await server.stop()
+        try await client.shutdown()
+    }
+
+    /// Connects, sends nothing and reads: true when the server closes the connection in time.
+    static func waitForClose(port: Int, limitSeconds: Int) throws -> Bool {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw POSIXError(.EIO) }
+        defer { close(socket) }
+        var timeout = timeval(tv_sec: limitSeconds, tv_usec: 0)
+        setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw POSIXError(.ECONNREFUSED) }
+        var byte: UInt8 = 0
+        return recv(socket, &byte, 1, 0) == 0  // 0: closed by the peer; -1: timed out
     }
 }
