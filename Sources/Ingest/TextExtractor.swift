@@ -33,8 +33,10 @@ public enum TextExtractor {
     }
 
     /// Decodes a text file's bytes: UTF-8 with or without a byte order mark; UTF-16 or UTF-32 (LE or
-    /// BE) with one; otherwise Windows-1252, unless the bytes look binary (an error).
-    public static func decode(_ data: Data, name: String) throws(Failure) -> String {
+    /// BE) with one; UTF-16 without one when its zero bytes say so (ASCII text as UTF-16); UTF-8 with
+    /// its few bad bytes replaced (U+FFFD, said through `warn`) when the rest is valid UTF-8;
+    /// otherwise Windows-1252, unless the bytes look binary (an error).
+    public static func decode(_ data: Data, name: String, warn: (String) -> Void = { _ in }) throws(Failure) -> String {
         let bytes = [UInt8](data)
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
             guard let text = String(validating: bytes.dropFirst(3), as: UTF8.self) else {
@@ -67,31 +69,80 @@ public enum TextExtractor {
             return String(scalars)
         }
         if bytes.starts(with: [0xFF, 0xFE]) || bytes.starts(with: [0xFE, 0xFF]) {
-            let bigEndian = bytes[0] == 0xFE
             guard (bytes.count - 2) % 2 == 0 else {
                 throw Failure(message: "\(name): UTF-16 text with an odd number of bytes (truncated?)")
             }
-            var units: [UInt16] = []
-            units.reserveCapacity((bytes.count - 2) / 2)
-            var index = 2
-            while index + 1 < bytes.count {
-                let high = UInt16(bytes[bigEndian ? index : index + 1])
-                let low = UInt16(bytes[bigEndian ? index + 1 : index])
-                units.append(high << 8 | low)
-                index += 2
-            }
-            guard let text = String(validating: units, as: UTF16.self) else {
+            guard let text = utf16(bytes, from: 2, bigEndian: bytes[0] == 0xFE) else {
                 throw Failure(message: "\(name): invalid UTF-16 (unpaired surrogate)")
             }
             return text
         }
+        // NUL bytes are valid UTF-8, so UTF-16 without a mark is looked for first.
+        if let bigEndian = utf16WithoutMark(bytes), let text = utf16(bytes, from: 0, bigEndian: bigEndian),
+            !text.unicodeScalars.contains(where: {
+                $0.value == 0 || ($0.value < 0x20 && !"\t\n\r\u{0C}".unicodeScalars.contains($0))
+            })
+        {
+            return text
+        }
         if let text = String(validating: bytes, as: UTF8.self) { return text }
-        // Not UTF-8 and no byte order mark: binary data is refused; other text is read as
-        // Windows-1252 (a superset of ISO 8859-1 in its printable range), the most common legacy encoding.
+        // Not UTF-8 and no byte order mark: binary data is refused.
         if looksBinary(bytes) {
             throw Failure(message: "\(name): binary data, not text (NUL or control bytes, no valid UTF-8)")
         }
+        let (valid, invalid) = utf8Sequences(bytes)
+        if valid > 0 && invalid <= valid {
+            // Mostly UTF-8 (its non-ASCII characters decode): a few bad bytes are damage, not another encoding.
+            warn("\(name): \(invalid) invalid UTF-8 byte sequence\(invalid == 1 ? "" : "s") replaced with U+FFFD")
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        // Other text is read as Windows-1252 (a superset of ISO 8859-1 in its printable range), the
+        // most common legacy encoding.
         return windows1252(bytes)
+    }
+
+    /// UTF-16 code units from `offset` (an even count of bytes), decoded; nil with an unpaired surrogate.
+    static func utf16(_ bytes: [UInt8], from offset: Int, bigEndian: Bool) -> String? {
+        var units: [UInt16] = []
+        units.reserveCapacity((bytes.count - offset) / 2)
+        var index = offset
+        while index + 1 < bytes.count {
+            let high = UInt16(bytes[bigEndian ? index : index + 1])
+            let low = UInt16(bytes[bigEndian ? index + 1 : index])
+            units.append(high << 8 | low)
+            index += 2
+        }
+        return String(validating: units, as: UTF16.self)
+    }
+
+    /// Whether bytes without a byte order mark are UTF-16 (true: big-endian, false: little-endian):
+    /// an even length, and the high byte of most code units zero (text in Latin script) while the
+    /// low bytes are not.
+    static func utf16WithoutMark(_ bytes: [UInt8]) -> Bool? {
+        guard bytes.count >= 4, bytes.count % 2 == 0 else { return nil }
+        var zeros = (even: 0, odd: 0)
+        for index in stride(from: 0, to: bytes.count, by: 2) {
+            if bytes[index] == 0 { zeros.even += 1 }
+            if bytes[index + 1] == 0 { zeros.odd += 1 }
+        }
+        let units = bytes.count / 2
+        if zeros.odd * 10 >= units * 4 && zeros.even * 20 <= units { return false }
+        if zeros.even * 10 >= units * 4 && zeros.odd * 20 <= units { return true }
+        return nil
+    }
+
+    /// Counts of valid multi-byte UTF-8 sequences and of invalid ones.
+    static func utf8Sequences(_ bytes: [UInt8]) -> (valid: Int, invalid: Int) {
+        var parser = Unicode.UTF8.ForwardParser()
+        var iterator = bytes.makeIterator()
+        var counts = (valid: 0, invalid: 0)
+        while true {
+            switch parser.parseScalar(from: &iterator) {
+            case .valid(let scalar): if scalar.count > 1 { counts.valid += 1 }
+            case .error: counts.invalid += 1
+            case .emptyInput: return counts
+            }
+        }
     }
 
     /// NUL bytes, or more than 10% control characters other than tab, line feed, carriage return and form feed.
@@ -133,12 +184,12 @@ public enum TextExtractor {
     }
 
     /// Reads and decodes an enqueued document, checking it is still the version that was enqueued.
-    public static func extract(_ input: IngestInput) throws(Failure) -> ChunkInput {
+    public static func extract(_ input: IngestInput, warn: (String) -> Void = { _ in }) throws(Failure) -> ChunkInput {
         let (sha, data) = try hash(file: input.file)
         guard sha == input.document.sha256 else {
             throw Failure(message: "\(input.document.path): changed since it was enqueued; enqueue the folder again")
         }
-        let text = try text(of: data, file: input.file, name: input.document.path)
+        let text = try text(of: data, file: input.file, name: input.document.path, warn: warn)
         return ChunkInput(document: input.document, text: text)
     }
 
@@ -150,7 +201,10 @@ public enum TextExtractor {
     /// - Parameters:
     ///   - file: The file on disk (PDF is read by `pdftotext` from there).
     ///   - name: How errors name the document.
-    public static func text(of data: Data, file: String, name: String) throws(Failure) -> String {
+    ///   - warn: Told what was read but not as it was (bad bytes replaced).
+    public static func text(of data: Data, file: String, name: String, warn: (String) -> Void = { _ in })
+        throws(Failure) -> String
+    {
         let format = format(of: name)
         let text: String
         switch format {
@@ -159,13 +213,17 @@ public enum TextExtractor {
         case "docx", "pptx", "xlsx", "odt", "odp", "ods", "epub":
             text = try OfficeExtractor.extract(data, format: format, name: name)
         case "csv", "tsv":
-            text = DataExtractor.delimited(try decode(data, name: name), separator: format == "csv" ? "," : "\t")
+            text = DataExtractor.delimited(
+                try decode(data, name: name, warn: warn), separator: format == "csv" ? "," : "\t")
         case "json", "jsonl", "ndjson":
             text = try DataExtractor.json(data, lines: format != "json", name: name)
         case "pdf": text = try PDFExtractor.extract(file: file, name: name)
-        default: text = try decode(data, name: name)
+        default: text = try decode(data, name: name, warn: warn)
         }
-        guard !text.isEmpty else { throw Failure(message: "\(name): empty document (no text)") }
+        // Only white space is no text either: nothing to send.
+        guard text.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else {
+            throw Failure(message: "\(name): empty document (no text)")
+        }
         return text
     }
 }

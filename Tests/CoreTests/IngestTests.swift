@@ -67,6 +67,34 @@ import Testing
         }
     }
 
+    @Test func damagedUTF8StaysUTF8AndUTF16WithoutAMarkIsRecognized() throws {
+        // One stray byte in UTF-8 German: the rest is read as UTF-8, the byte replaced and reported.
+        let bytes = Array("Der Vertrag enthält eine Kündigungsfrist.".utf8) + [0xFF] + Array(" Ende für heute.".utf8)
+        var warnings: [String] = []
+        let text = try TextExtractor.decode(Data(bytes), name: "vertrag.txt") { warnings.append($0) }
+        #expect(text == "Der Vertrag enthält eine Kündigungsfrist.\u{FFFD} Ende für heute.")
+        #expect(warnings.count == 1 && warnings[0].contains("vertrag.txt") && warnings[0].contains("U+FFFD"))
+        // UTF-16 without a byte order mark (ASCII with NULs), both byte orders.
+        let english = "Hello, world: a plain report.\n"
+        let little = english.utf16.flatMap { [UInt8($0 & 0xFF), UInt8($0 >> 8)] }
+        let big = english.utf16.flatMap { [UInt8($0 >> 8), UInt8($0 & 0xFF)] }
+        #expect(try TextExtractor.decode(Data(little), name: "le.txt") == english)
+        #expect(try TextExtractor.decode(Data(big), name: "be.txt") == english)
+        // Legacy text with a few non-ASCII bytes is still Windows-1252, silently.
+        var quiet: [String] = []
+        let legacy = try TextExtractor.decode(Data([0x4B, 0xFC, 0x6E, 0x64, 0x69, 0x67, 0x75, 0x6E, 0x67]), name: "a") {
+            quiet.append($0)
+        }
+        #expect(legacy == "Kündigung" && quiet.isEmpty)
+        // White space alone is an empty document: no call for it.
+        do {
+            _ = try TextExtractor.text(of: Data(" \n\t\r\n  ".utf8), file: "/none", name: "blank.txt")
+            Issue.record("a whitespace-only document was accepted")
+        } catch {
+            #expect(error.message == "blank.txt: empty document (no text)")
+        }
+    }
+
     @Test func extractionNoticesAFileChangedSinceEnqueue() throws {
         let directory = try TemporaryDirectory()
         let file = try directory.write("a.txt", "before")
