@@ -3,9 +3,11 @@ import SluiceCore
 
 /// Finds the documents under a root directory.
 ///
-/// Walks recursively in sorted order; follows symbolic links but never enters a directory twice
-/// (a link loop is reported as skipped); skips hidden files and folders unless asked; never opens
-/// FIFOs, sockets or devices; applies include and exclude globs to paths relative to the root.
+/// Walks recursively in sorted order; follows symbolic links that stay inside the root (one whose
+/// target lies outside is skipped with the reason, unless asked to follow it) but never enters a
+/// directory twice (a link loop is reported as skipped); skips hidden files and folders unless asked;
+/// never opens FIFOs, sockets or devices; applies include and exclude globs to paths relative to the
+/// root.
 public struct DirectoryWalker: Sendable {
     /// A file to ingest.
     public struct Entry: Sendable, Hashable {
@@ -24,23 +26,26 @@ public struct DirectoryWalker: Sendable {
     public var formats: Set<String>
     /// Files larger than this are skipped.
     public var maxFileSize: Int64
+    /// Follow symbolic links whose target lies outside the root.
+    public var followsExternalLinks: Bool
 
     public init(
         include: [String] = [], exclude: [String] = [], hidden: Bool = false,
-        formats: Set<String> = TextExtractor.formats, maxFileSize: Int64 = 256 << 20
+        formats: Set<String> = TextExtractor.formats, maxFileSize: Int64 = 256 << 20, followsExternalLinks: Bool = false
     ) {
         self.include = include.map(Glob.init)
         self.exclude = exclude.map(Glob.init)
         self.hidden = hidden
         self.formats = formats
         self.maxFileSize = maxFileSize
+        self.followsExternalLinks = followsExternalLinks
     }
 
     /// The walker a pipeline's file selection describes.
     public init(_ selection: PipelineDefinition.Selection) {
         self.init(
             include: selection.include, exclude: selection.exclude, hidden: selection.hidden,
-            maxFileSize: selection.maxFileSize)
+            maxFileSize: selection.maxFileSize, followsExternalLinks: selection.followsExternalLinks)
     }
 
     /// A root as runs record it: absolute, standardized, symbolic links resolved.
@@ -62,8 +67,16 @@ public struct DirectoryWalker: Sendable {
         var files: [Entry] = []
         var skipped: [SkippedFile] = []
         var visited: Set<FileIdentity> = [FileIdentity(info)]
-        visit(directory: root, relative: "", files: &files, skipped: &skipped, visited: &visited)
+        let inside = Self.realPath(root).map { $0 == "/" ? $0 : $0 + "/" }
+        visit(directory: root, relative: "", inside: inside, files: &files, skipped: &skipped, visited: &visited)
         return (files, skipped)
+    }
+
+    /// The path with every symbolic link resolved, nil when it cannot be.
+    static func realPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// The entries of a folder (without `.` and `..`), sorted; names that are not valid UTF-8 apart.
@@ -117,8 +130,9 @@ public struct DirectoryWalker: Sendable {
         }
     }
 
+    /// - Parameter inside: The root's real path with a trailing `/`: a link must resolve below it.
     private func visit(
-        directory: String, relative: String, files: inout [Entry], skipped: inout [SkippedFile],
+        directory: String, relative: String, inside: String?, files: inout [Entry], skipped: inout [SkippedFile],
         visited: inout Set<FileIdentity>
     ) {
         let names: [String]
@@ -151,6 +165,21 @@ public struct DirectoryWalker: Sendable {
                 skipped.append(SkippedFile(path: path, reason: reason))
                 continue
             }
+            if !followsExternalLinks, let inside {
+                var link = stat()
+                if lstat(file, &link) == 0, link.st_mode & S_IFMT == S_IFLNK {
+                    let target = Self.realPath(file) ?? "?"
+                    if !(target + "/").hasPrefix(inside) {
+                        skipped.append(
+                            SkippedFile(
+                                path: path,
+                                reason:
+                                    "symbolic link to \(target), outside the folder (--follow-external-links reads it)"
+                            ))
+                        continue
+                    }
+                }
+            }
             switch info.st_mode & S_IFMT {
             case S_IFDIR:
                 let identity = FileIdentity(info)
@@ -158,7 +187,9 @@ public struct DirectoryWalker: Sendable {
                     skipped.append(SkippedFile(path: path, reason: "symbolic link loop: folder already visited"))
                     continue
                 }
-                visit(directory: file, relative: path, files: &files, skipped: &skipped, visited: &visited)
+                visit(
+                    directory: file, relative: path, inside: inside, files: &files, skipped: &skipped, visited: &visited
+                )
             case S_IFREG:
                 if !include.isEmpty && !include.contains(where: { $0.matches(path) }) { continue }
                 if exclude.contains(where: { $0.matches(path) }) { continue }

@@ -33,6 +33,13 @@ public struct PipelineDefinition: Sendable, Codable, Hashable {
         public var hidden: Bool
         /// Files larger than this many bytes are skipped (default 256 MB).
         public var maxFileSize: Int64
+        /// Symbolic links whose target lies outside the enqueued folder are followed (nil: they are
+        /// skipped with the reason). Optional so that runs recorded before it decode and hash alike.
+        public var externalLinks: Bool?
+        public var followsExternalLinks: Bool {
+            get { externalLinks ?? false }
+            set { externalLinks = newValue ? true : nil }
+        }
 
         /// The default size cap: 256 MiB.
         public static let defaultMaxFileSize: Int64 = 256 << 20

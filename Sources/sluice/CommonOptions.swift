@@ -29,6 +29,9 @@ struct SelectionOptions: ParsableArguments {
         help: "Skip files larger than this, e.g. 64MB or 1GiB (default: the pipeline's files.max_size, or 256MiB).")
     var maxFileSize: String?
 
+    @Flag(help: "Follow symbolic links that lead out of the folder (by default they are skipped with the reason).")
+    var followExternalLinks = false
+
     @Option(
         name: .customLong("var"), parsing: .singleValue,
         help: ArgumentHelp(
@@ -51,6 +54,7 @@ struct SelectionOptions: ParsableArguments {
             }
             pipeline.selection.maxFileSize = bytes
         }
+        if followExternalLinks { pipeline.selection.followsExternalLinks = true }
         return pipeline
     }
 }

@@ -29,6 +29,34 @@ import Testing
         #expect(!withHidden.files.map(\.path).contains("docs/b.md"))
     }
 
+    @Test func linksOutOfTheFolderAreSkippedUnlessAskedFor() throws {
+        let outside = try TemporaryDirectory()
+        try outside.write("secret.txt", "not for the model")
+        try outside.write("tree/deep.txt", "nor this")
+        let directory = try TemporaryDirectory()
+        try directory.write("docs/a.txt", "a")
+        let links = [
+            ("passwd.txt", outside.file("secret.txt")), ("etc", outside.file("tree")), ("up", ".."),
+            ("inner.txt", "docs/a.txt"), ("docs/sibling", "../docs"),
+        ]
+        for (name, target) in links {
+            try FileManager.default.createSymbolicLink(atPath: directory.file(name), withDestinationPath: target)
+        }
+        let (files, skipped) = try DirectoryWalker().walk(root: directory.path)
+        #expect(files.map(\.path) == ["docs/a.txt", "inner.txt"])
+        let reasons = Dictionary(uniqueKeysWithValues: skipped.map { ($0.path, $0.reason) })
+        for name in ["passwd.txt", "etc", "up"] {
+            #expect(reasons[name]?.contains("outside the folder") == true, "\(name): \(reasons[name] ?? "-")")
+        }
+        #expect(reasons["passwd.txt"]?.contains("secret.txt") == true)
+        #expect(reasons["docs/sibling"]?.contains("loop") == true)
+        // Asked for, they are read (all but the parent folder, which is no test's business to walk).
+        try FileManager.default.removeItem(atPath: directory.file("up"))
+        let followed = try DirectoryWalker(followsExternalLinks: true).walk(root: directory.path)
+        #expect(followed.files.map(\.path).contains("passwd.txt"))
+        #expect(followed.files.map(\.path).contains("etc/deep.txt"))
+    }
+
     @Test(arguments: [
         ("*.md", "docs/a.md", true), ("docs/*.md", "docs/a.md", true), ("docs/*.md", "docs/x/a.md", false),
         ("docs/**/*.md", "docs/x/y/a.md", true), ("**/*.md", "a.md", true), ("report-?.txt", "report-1.txt", true),
