@@ -104,9 +104,17 @@ public final class PipelineRunner: Sendable {
                 run: run, renderer: renderer, chunker: chunker,
                 facts: configuration.catalog.facts(for: run.pipeline.model), schema: schema)
         }
-        let output = try OutputFile(
-            path: configuration.outputPath,
-            committedLength: try await queue.committedOutputLength(path: configuration.outputPath))
+        let committed = try await queue.committedOutputLength(path: configuration.outputPath)
+        try Self.checkOutput(
+            configuration.outputPath, database: databasePath, recorded: committed != nil,
+            replaces: configuration.replacesOutput)
+        if committed == nil {
+            // Recorded before it is created: a crash before the first line leaves a file this queue owns.
+            try await queue.commitCollected(
+                jobIDs: [], owner: owner.id, path: configuration.outputPath, length: 0,
+                now: Date().timeIntervalSince1970)
+        }
+        let output = try OutputFile(path: configuration.outputPath, committedLength: committed ?? 0)
         let workers = Workers(runner: self, owner: owner.id, contexts: contexts)
         let outputBox = OutputBox(output)
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -156,6 +164,40 @@ public final class PipelineRunner: Sendable {
             try? await Task.sleep(for: .milliseconds(50))
         }
         finished.store(true, ordering: .relaxed)
+    }
+
+    /// Refuses an output path that is the queue database (or its -wal, -shm or -journal file), and an
+    /// existing non-empty file no run of this queue wrote, unless it may be replaced: the collector
+    /// cuts its file back to what was committed, which for a file it never wrote is nothing.
+    static func checkOutput(_ path: String, database: String, recorded: Bool, replaces: Bool) throws {
+        var output = stat()
+        let exists = stat(path, &output) == 0
+        let outputName = resolvedName(path)
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            var file = stat()
+            let sameFile =
+                exists && stat(database + suffix, &file) == 0 && file.st_dev == output.st_dev
+                && file.st_ino == output.st_ino
+            if sameFile || outputName == resolvedName(database).map({ $0 + suffix }) {
+                let what = suffix.isEmpty ? "the queue database" : "the queue database's \(suffix) file"
+                throw SluiceError(
+                    .invalidConfiguration, "\(path): the output would overwrite \(what); choose another --output")
+            }
+        }
+        guard exists, !recorded, !replaces, output.st_mode & S_IFMT == S_IFREG, output.st_size > 0 else { return }
+        throw SluiceError(
+            .invalidConfiguration,
+            "\(path): exists with \(output.st_size) bytes that no run of this queue wrote; choose another --output, or pass --force to replace it"
+        )
+    }
+
+    /// A path with its folder's symbolic links resolved (the file itself need not exist).
+    private static func resolvedName(_ path: String) -> String? {
+        let url = URL(fileURLWithPath: path).standardizedFileURL
+        let folder = url.deletingLastPathComponent().path
+        guard let real = realpath(folder, nil) else { return url.path }
+        defer { free(real) }
+        return String(cString: real) + "/" + url.lastPathComponent
     }
 
     func makeProgress(_ statistics: QueueStatistics) async throws -> RunProgress {

@@ -7,6 +7,9 @@ import Scheduler
 public struct RunConfiguration: Sendable {
     /// The JSONL output file.
     public var outputPath: String
+    /// An existing output file that no run of this queue wrote may be replaced (`--force`); by
+    /// default it is refused, never truncated.
+    public var replacesOutput = false
     /// Deployments by name.
     public var deployments: [String: Deployment]
     /// The deployment for pipelines that name none (`--deployment`).

@@ -38,8 +38,9 @@ public protocol JobQueue: Sendable {
     /// A stored result for a unit of work, if it was ever paid for.
     func unitResult(unitKey: String) async throws -> [UInt8]?
 
-    /// The byte length of an output file that committed lines account for.
-    func committedOutputLength(path: String) async throws -> Int64
+    /// The byte length of an output file that committed lines account for; nil when no run of this
+    /// queue has written it.
+    func committedOutputLength(path: String) async throws -> Int64?
     /// Marks collect jobs done together with the output length after their lines.
     func commitCollected(jobIDs: [Int64], owner: String, path: String, length: Int64, now: Double) async throws
 

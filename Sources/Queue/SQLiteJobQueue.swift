@@ -482,11 +482,11 @@ public final class SQLiteJobQueue: JobQueue {
 
     // MARK: Output
 
-    public func committedOutputLength(path: String) async throws -> Int64 {
+    public func committedOutputLength(path: String) async throws -> Int64? {
         try await database.perform { connection in
             let select = try connection.statement("SELECT committed_length FROM outputs WHERE path = ?")
             try select.bind([.text(path)])
-            return try select.step() ? select.int(0) : 0
+            return try select.step() ? select.int(0) : nil
         }
     }
 

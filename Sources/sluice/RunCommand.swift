@@ -55,6 +55,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Print the summary as JSON on stdout.")
     var json = false
 
+    @Flag(help: "Replace an existing output file that no run of this database wrote (by default it is refused).")
+    var force = false
+
     func validate() throws {
         if directory != nil && pipeline == nil { throw ValidationError("--pipeline is required with a directory") }
         if let maxCost, !(maxCost >= 0 && maxCost.isFinite) {
@@ -93,6 +96,7 @@ struct RunCommand: AsyncParsableCommand {
                 outputPath: outputPath, deployments: deployments,
                 defaultDeployment: target.chosen(among: entries),
                 retry: RetryPolicy(maxAttempts: maxAttempts, maxRetryAfterSeconds: target.maxRetryAfter))
+            configuration.replacesOutput = force
             configuration.quotas = quotas
             configuration.pools = pools
             configuration.catalog = catalog

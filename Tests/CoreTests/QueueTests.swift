@@ -106,7 +106,7 @@ import Testing
     @Test func collectedLinesCommitWithTheOutputLength() async throws {
         try await queue.enqueue(jobs(2, stage: .collect))
         let claimed = try await queue.claim(stage: .collect, limit: 2, owner: "a", leaseSeconds: 60, now: 100)
-        #expect(try await queue.committedOutputLength(path: "/out.jsonl") == 0)
+        #expect(try await queue.committedOutputLength(path: "/out.jsonl") == nil)
         try await queue.commitCollected(
             jobIDs: claimed.map(\.id), owner: "a", path: "/out.jsonl", length: 420, now: 101)
         #expect(try await queue.committedOutputLength(path: "/out.jsonl") == 420)

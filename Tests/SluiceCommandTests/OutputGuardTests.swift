@@ -1,0 +1,56 @@
+import Foundation
+import SluiceTesting
+import Testing
+
+/// `--output` never destroys a file that is not the run's own: not the queue database, not a file
+/// no run of this database wrote (unless `--force`).
+@Suite struct OutputGuardTests {
+    static let pipeline = """
+        name: guard
+        model: gpt-4o-mini
+        max_tokens: 20
+        chunking: {max_tokens: 200}
+        messages:
+          - role: user
+            content: "Summarize: {{chunk.text}}"
+        """
+
+    @Test func theDatabaseAndForeignFilesAreRefusedAndOwnOutputResumes() throws {
+        let directory = try TemporaryDirectory()
+        try directory.write("docs/a.txt", "The first document has one sentence.")
+        try directory.write("pipeline.yaml", Self.pipeline)
+        let db = directory.file("s.db")
+        let common = [directory.file("docs"), "--pipeline", directory.file("pipeline.yaml"), "--db", db, "--simulate"]
+        try SluiceProcess.run(["enqueue"] + Array(common.dropLast())).check()
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: db)[.size] as? Int)
+        for target in [db, db + "-wal", db + "-shm", directory.path + "/./s.db"] {
+            let refused = try SluiceProcess.run(["run", "--db", db, "--simulate", "--output", target])
+            #expect(refused.status == 3, "\(target): \(refused.stderr)")
+            #expect(refused.stderr.contains("queue database"), "\(refused.stderr)")
+        }
+        #expect(try FileManager.default.attributesOfItem(atPath: db)[.size] as? Int == size)
+        // Somebody's notes: refused and kept, byte for byte.
+        let notes = try directory.write("notes.md", "# My notes\n\nDo not lose these.\n")
+        let refused = try SluiceProcess.run(["run"] + common + ["--output", notes])
+        #expect(refused.status == 3 && refused.stderr.contains("no run of this queue wrote"), "\(refused.stderr)")
+        #expect(try String(contentsOfFile: notes, encoding: .utf8) == "# My notes\n\nDo not lose these.\n")
+        // The run's own output file is resumed as before; --force replaces a foreign one.
+        let output = directory.file("out.jsonl")
+        try SluiceProcess.run(["run"] + common + ["--output", output]).check()
+        try SluiceProcess.run(["run"] + common + ["--output", output]).check()
+        try directory.write("docs/b.txt", "A second document, for the forced run to write.")
+        let forced = try SluiceProcess.run(["run"] + common + ["--output", notes, "--force"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        let replaced = try String(contentsOfFile: notes, encoding: .utf8)
+        #expect(replaced.hasPrefix("{\"custom_id\"") && replaced.contains("b.txt"), "\(replaced)")
+    }
+}
+
+extension SluiceProcess.Output {
+    /// Fails the test with the output when the command did not succeed.
+    @discardableResult
+    func check(sourceLocation: SourceLocation = #_sourceLocation) -> Self {
+        #expect(status == 0, "exit \(status): \(stderr)", sourceLocation: sourceLocation)
+        return self
+    }
+}
