@@ -16,6 +16,8 @@ public struct DirectoryWalker: Sendable {
         /// Absolute path.
         public var file: String
         public var size: Int64
+        /// The later of the modification and the status change time (seconds since 1970): a file
+        /// whose size and stamp are unchanged keeps its recorded hash.
         public var mtime: Double
     }
 
@@ -204,8 +206,11 @@ public struct DirectoryWalker: Sendable {
                     skipped.append(SkippedFile(path: path, reason: "larger than the size cap of \(maxFileSize) bytes"))
                     continue
                 }
+                // The later of the modification and the status change: an edit that puts the
+                // modification time back (`touch -r`) still changes the status change time.
                 let mtime = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
-                files.append(Entry(path: path, file: file, size: Int64(info.st_size), mtime: mtime))
+                let ctime = Double(info.st_ctim.tv_sec) + Double(info.st_ctim.tv_nsec) / 1e9
+                files.append(Entry(path: path, file: file, size: Int64(info.st_size), mtime: max(mtime, ctime)))
             default:
                 skipped.append(SkippedFile(path: path, reason: "not a regular file (FIFO, socket or device)"))
             }

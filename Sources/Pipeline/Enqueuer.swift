@@ -10,8 +10,8 @@ public struct Enqueuer: Sendable {
 
     public init(queue: any JobQueue) { self.queue = queue }
 
-    /// Walks `root`, hashes new and changed files (a file whose size and modification time are
-    /// unchanged keeps its recorded hash) and queues an ingest job for each new document version.
+    /// Walks `root`, hashes new and changed files (a file whose size, modification and status change
+    /// times are unchanged keeps its recorded hash) and queues an ingest job for each new document version.
     public func enqueue(root: String, pipeline: PipelineDefinition) async throws -> (RunRecord, EnqueueSummary) {
         let absolute = DirectoryWalker.absolute(root)
         let hash = try PromptRenderer.hash(pipeline)

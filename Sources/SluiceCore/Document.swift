@@ -6,7 +6,8 @@ public struct DocumentRef: Sendable, Hashable, Codable {
     public var sha256: String
     /// Size in bytes.
     public var size: Int64
-    /// Modification time, seconds since 1970.
+    /// The later of the file's modification and status change time, seconds since 1970 (what
+    /// decides whether the file is hashed again).
     public var mtime: Double
 
     public init(path: String, sha256: String, size: Int64, mtime: Double) {

@@ -52,6 +52,24 @@ import Testing
         #expect(rerun.stderr.contains("calls: 1 sent"))
     }
 
+    @Test func anEditThatKeepsSizeAndModificationTimeIsStillSeen() throws {
+        let directory = try TemporaryDirectory()
+        let file = try directory.write("docs/a.txt", "The price is 100 euros.")
+        try directory.write("pipeline.yaml", Self.pipeline)
+        let common = [
+            directory.file("docs"), "--pipeline", directory.file("pipeline.yaml"), "--db", directory.file("q.db"),
+        ]
+        #expect(try SluiceProcess.run(["enqueue"] + common).stdout.hasPrefix("documents: 1 new"))
+        let modified = try #require(try FileManager.default.attributesOfItem(atPath: file)[.modificationDate] as? Date)
+        // Same size, and the modification time put back as `touch -r` does.
+        try Data("The price is 900 euros.".utf8).write(to: URL(fileURLWithPath: file))
+        try FileManager.default.setAttributes([.modificationDate: modified], ofItemAtPath: file)
+        let again = try SluiceProcess.run(["enqueue"] + common)
+        #expect(again.stdout == "documents: 0 new, 1 changed, 0 unchanged, 0 skipped, 0 deleted\n", "\(again.stderr)")
+        let still = try SluiceProcess.run(["enqueue"] + common)
+        #expect(still.stdout == "documents: 0 new, 0 changed, 1 unchanged, 0 skipped, 0 deleted\n")
+    }
+
     @Test func missingConfigurationIsAClearErrorWithItsOwnStatus() throws {
         let directory = try TemporaryDirectory()
         try directory.write("docs/a.txt", "Text.")
