@@ -59,7 +59,7 @@ struct StatusCommand: AsyncParsableCommand {
                         + statistics.retryingByClass.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(
                             separator: ", "))
             }
-            for line in spendLines(spend) { print(line) }
+            for line in spendLines(spend) { print(Printable.escaped(line)) }
             if let age, !deployments.isEmpty {
                 print(
                     age < 30
@@ -68,7 +68,9 @@ struct StatusCommand: AsyncParsableCommand {
                 for line in deploymentLines(deployments) { print(line) }
             }
             for failure in failures {
-                print("failed \(failure.stage.rawValue) \(failure.key): \(failure.errorClass): \(failure.message)")
+                print(
+                    Printable.escaped(
+                        "failed \(failure.stage.rawValue) \(failure.key): \(failure.errorClass): \(failure.message)"))
             }
         }
     }

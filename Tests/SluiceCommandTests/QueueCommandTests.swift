@@ -70,6 +70,24 @@ import Testing
         #expect(still.stdout == "documents: 0 new, 0 changed, 1 unchanged, 0 skipped, 0 deleted\n")
     }
 
+    @Test func controlCharactersInFileNamesNeverReachTheTerminalRaw() throws {
+        let directory = try TemporaryDirectory()
+        try directory.write("docs/evil\u{1B}[31mred\nline.png", "PNG")
+        try directory.write("docs/title\u{1B}]0;owned\u{07}.txt", "This one says SLUICE-CONTENT-FILTER and is refused.")
+        try directory.write("pipeline.yaml", Self.pipeline)
+        let db = directory.file("q.db")
+        let enqueue = try SluiceProcess.run(
+            ["enqueue", directory.file("docs"), "--pipeline", directory.file("pipeline.yaml"), "--db", db])
+        let run = try SluiceProcess.run(["run", "--db", db, "--simulate"])
+        let status = try SluiceProcess.run(["status", "--db", db])
+        for (name, text) in [("enqueue", enqueue.stderr), ("run", run.stderr), ("status", status.stdout)] {
+            #expect(!text.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" }, "\(name): \(text)")
+        }
+        #expect(enqueue.stderr.contains("evil\\u{1B}[31mred\\nline.png: unsupported format .png"), "\(enqueue.stderr)")
+        // One line per skipped file: the name's newline did not split it.
+        #expect(enqueue.stderr.split(separator: "\n").filter { $0.contains("unsupported format") }.count == 1)
+    }
+
     @Test func missingConfigurationIsAClearErrorWithItsOwnStatus() throws {
         let directory = try TemporaryDirectory()
         try directory.write("docs/a.txt", "Text.")
