@@ -45,17 +45,62 @@ package struct FieldReader {
         return value
     }
 
-    package func int(_ key: String, minimum: Int = .min) throws -> Int? {
+    /// Whole numbers are bounded (by default to 10^12) so that no count or product of counts overflows.
+    package func int(_ key: String, minimum: Int = .min, maximum: Int = 1_000_000_000_000) throws -> Int? {
         guard let node = node(key) else { return nil }
         guard let value = node.int else { throw error(key, "must be a whole number") }
         guard value >= minimum else { throw error(key, "must be at least \(minimum)") }
+        guard value <= maximum else { throw error(key, "must be at most \(maximum)") }
         return value
     }
 
-    package func double(_ key: String) throws -> Double? {
+    /// Numbers are finite (`.nan` and `.inf` are YAML numbers too) and within `range` when given.
+    package func double(_ key: String, in range: ClosedRange<Double>? = nil) throws -> Double? {
         guard let node = node(key) else { return nil }
-        guard let value = node.float else { throw error(key, "must be a number") }
+        guard let value = node.float, value.isFinite else { throw error(key, "must be a finite number") }
+        if let range, !range.contains(value) {
+            throw error(key, "must be from \(range.lowerBound) to \(range.upperBound)")
+        }
         return value
+    }
+
+    /// Composes YAML text, refusing what is too large to be a configuration file: more than 1 MiB of
+    /// text, or aliases that expand it past 100,000 nodes (a "billion laughs" of a few hundred bytes).
+    package static func compose(_ text: String, file: String, code: SluiceError.Code) throws -> Node? {
+        let maxBytes = 1 << 20
+        guard text.utf8.count <= maxBytes else {
+            throw SluiceError(code, "\(file): larger than \(maxBytes) bytes; not a configuration file")
+        }
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: text)
+        } catch {
+            throw SluiceError(code, "\(file): not valid YAML: \(error)")
+        }
+        if let node {
+            var budget = 100_000
+            guard within(node, budget: &budget) else {
+                throw SluiceError(
+                    code, "\(file): its aliases expand it past 100,000 values (an alias bomb?); refused")
+            }
+        }
+        return node
+    }
+
+    /// Counts a node's values as expanded (aliases copy what they name), stopping once over budget.
+    private static func within(_ node: Node, budget: inout Int) -> Bool {
+        budget -= 1
+        guard budget >= 0 else { return false }
+        switch node {
+        case .scalar, .alias: return true
+        case .sequence(let sequence):
+            for item in sequence where !within(item, budget: &budget) { return false }
+        case .mapping(let mapping):
+            for (key, value) in mapping where !within(key, budget: &budget) || !within(value, budget: &budget) {
+                return false
+            }
+        }
+        return true
     }
 
     package func bool(_ key: String) throws -> Bool? {

@@ -110,12 +110,7 @@ public struct ModelCatalog: Sendable, Hashable {
 
     /// Reads a catalog file.
     public static func parse(_ text: String, file: String) throws -> ModelCatalog {
-        let node: Node?
-        do {
-            node = try Yams.compose(yaml: text)
-        } catch {
-            throw SluiceError(.invalidConfiguration, "\(file): not valid YAML: \(error)")
-        }
+        let node = try FieldReader.compose(text, file: file, code: .invalidConfiguration)
         guard let mapping = node?.mapping else {
             throw SluiceError(.invalidConfiguration, "\(file): expected a mapping with 'models'")
         }

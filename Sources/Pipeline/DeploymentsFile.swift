@@ -96,12 +96,7 @@ public struct DeploymentsFile: Sendable {
     }
 
     public static func parse(_ text: String, file: String) throws -> DeploymentsFile {
-        let node: Node?
-        do {
-            node = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw SluiceError(.invalidConfiguration, "\(file): not valid YAML: \(error)")
-        }
+        let node = try FieldReader.compose(text, file: file, code: .invalidConfiguration)
         guard let mapping = node?.mapping else {
             throw SluiceError(.invalidConfiguration, "\(file): expected a mapping with 'deployments'")
         }
@@ -202,12 +197,15 @@ public struct DeploymentsFile: Sendable {
         }
         let quota = DeploymentQuota(
             name: name, kind: kind,
-            maxConcurrency: try reader.int("max_concurrency", minimum: 1) ?? (kind.isProvisioned ? 128 : 32),
-            priority: try reader.int("priority") ?? 1, weight: try reader.double("weight") ?? 1
+            maxConcurrency: try reader.int("max_concurrency", minimum: 1, maximum: 100_000)
+                ?? (kind.isProvisioned ? 128 : 32),
+            priority: try reader.int("priority", minimum: -1_000_000, maximum: 1_000_000) ?? 1,
+            weight: try reader.double("weight", in: 0.0001...1_000_000) ?? 1
         ).withFacts(of: model ?? "", catalog: catalog)
         return Entry(
             name: name, endpoint: endpoint, api: api, deployment: try reader.string("deployment") ?? name, model: model,
-            auth: auth, quota: quota, derivedRPM: derived, timeoutSeconds: try reader.double("timeout") ?? 120,
+            auth: auth, quota: quota, derivedRPM: derived,
+            timeoutSeconds: try reader.double("timeout", in: 0.001...86_400) ?? 120,
             spillover: try reader.string("spillover"), billing: billing)
     }
 

@@ -48,12 +48,7 @@ public enum PipelineFile {
     public static func parse(
         _ text: String, file: String, defaultName: String, catalog: ModelCatalog = .builtIn
     ) throws -> PipelineDefinition {
-        let node: Node?
-        do {
-            node = try Yams.compose(yaml: text)
-        } catch let error as YamlError {
-            throw SluiceError(.invalidPipeline, "\(file): not valid YAML: \(error)")
-        }
+        let node = try FieldReader.compose(text, file: file, code: .invalidPipeline)
         guard let root = node, let mapping = root.mapping else {
             throw SluiceError(.invalidPipeline, "\(file): expected a mapping of pipeline fields")
         }
@@ -63,8 +58,8 @@ public enum PipelineFile {
             "chunking", "files", "variables", "messages", "response_format", "output_retries", "reduce",
         ])
         let model = try reader.string("model", required: true) ?? ""
-        let maxTokens = try reader.int("max_tokens", minimum: 1)
-        let maxCompletion = try reader.int("max_completion_tokens", minimum: 1)
+        let maxTokens = try reader.int("max_tokens", minimum: 1, maximum: 10_000_000)
+        let maxCompletion = try reader.int("max_completion_tokens", minimum: 1, maximum: 10_000_000)
         if maxTokens != nil && maxCompletion != nil {
             throw reader.error("max_completion_tokens", "give max_tokens or max_completion_tokens, not both")
         }
@@ -74,8 +69,8 @@ public enum PipelineFile {
                 "\(file): field 'max_tokens' (or 'max_completion_tokens') is required: it sets the quota charge")
         }
         let chunking = try reader.mapping("chunking")
-        let maxChunk = try chunking?.int("max_tokens", minimum: 16) ?? 1_000
-        let overlap = try chunking?.int("overlap", minimum: 0) ?? 0
+        let maxChunk = try chunking?.int("max_tokens", minimum: 16, maximum: 10_000_000) ?? 1_000
+        let overlap = try chunking?.int("overlap", minimum: 0, maximum: 10_000_000) ?? 0
         try chunking?.rejectUnknown(["max_tokens", "overlap"])
         if overlap * 2 > maxChunk {
             throw (chunking ?? reader).error("overlap", "must be at most half of max_tokens (\(maxChunk))")
@@ -99,23 +94,24 @@ public enum PipelineFile {
         var definition = PipelineDefinition(
             name: try reader.string("name") ?? defaultName, model: model, deployment: try reader.string("deployment"),
             messages: messages, maxTokens: limit, useMaxCompletionTokens: maxCompletion != nil,
-            temperature: try reader.double("temperature"), topP: try reader.double("top_p"),
-            seed: try reader.int("seed"),
-            n: try reader.int("n", minimum: 1) ?? 1, chunking: .init(maxTokens: maxChunk, overlapTokens: overlap),
+            temperature: try reader.double("temperature", in: 0...2), topP: try reader.double("top_p", in: 0...1),
+            seed: try reader.int("seed", maximum: .max),
+            n: try reader.int("n", minimum: 1, maximum: 128) ?? 1,
+            chunking: .init(maxTokens: maxChunk, overlapTokens: overlap),
             selection: selection, variables: variables)
         definition.responseFormat = try responseFormat(reader, file: file)
-        definition.outputRetries = try reader.int("output_retries", minimum: 0)
+        definition.outputRetries = try reader.int("output_retries", minimum: 0, maximum: 100)
         if definition.outputRetries != nil && definition.responseFormat == nil {
             throw reader.error("output_retries", "needs a response_format to check replies against")
         }
         if let reduce = try reader.mapping("reduce") {
             try reduce.rejectUnknown(["messages", "max_tokens", "max_input_tokens"])
-            guard let reduceTokens = try reduce.int("max_tokens", minimum: 1) else {
+            guard let reduceTokens = try reduce.int("max_tokens", minimum: 1, maximum: 10_000_000) else {
                 throw SluiceError(.invalidPipeline, "\(file): field 'reduce.max_tokens' is required")
             }
             definition.reduce = .init(
                 messages: try reduce.messages("messages"), maxTokens: reduceTokens,
-                maxInputTokens: try reduce.int("max_input_tokens", minimum: 64))
+                maxInputTokens: try reduce.int("max_input_tokens", minimum: 64, maximum: 10_000_000))
         }
         try check(definition, file: file, reader: reader, catalog: catalog)
         return definition
@@ -150,7 +146,9 @@ public enum PipelineFile {
                     let text = String(data: data, encoding: .utf8)
                 else { throw format.error("schema_file", "names \(resolved), which cannot be read") }
                 // JSON is YAML: reading it as YAML keeps the order of the properties, which the model follows.
-                guard let parsed = try? Yams.compose(yaml: text), parsed.mapping != nil else {
+                guard let parsed = try FieldReader.compose(text, file: resolved, code: .invalidPipeline),
+                    parsed.mapping != nil
+                else {
                     throw format.error("schema_file", "names \(resolved), which is not a JSON object")
                 }
                 schemaNode = parsed
