@@ -146,6 +146,7 @@ let package = Package(
             dependencies: [
                 "SluiceTesting", "Queue", "Ingest", "Chunk", "Prompt", "Call", "Collect", "Pipeline", "Simulator",
                 "SluiceCore", "Tokenizer", "Scheduler", "Benchmarks", "Catalog",
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

@@ -4,15 +4,22 @@ import ZIPFoundation
 /// Text from the ZIP-based document formats: Word (.docx), PowerPoint (.pptx), Excel (.xlsx),
 /// OpenDocument (.odt, .odp, .ods) and EPUB.
 ///
-/// Archives are read within caps (total uncompressed size and compression ratio), so a zip bomb
-/// is refused with an error instead of filling memory.
+/// Archives are read within caps (total and per-part uncompressed size, compression ratio, entry
+/// count), counted on the bytes actually inflated, so a zip bomb is refused with an error instead of
+/// filling memory.
 enum OfficeExtractor {
     /// Largest total uncompressed size read from one archive.
     static let maxUncompressedBytes: UInt64 = 512 << 20
     /// Largest ratio of uncompressed to compressed size of one entry.
     static let maxRatio: UInt64 = 200
+    /// Largest uncompressed size of one part (one XML file of the archive), by default: 64 MiB.
+    static let maxPartBytes: UInt64 = 64 << 20
+    /// Most entries an archive may have (a 4,000-slide deck has about 12,000).
+    static let maxEntries = 50_000
 
-    static func extract(_ data: Data, format: String, name: String) throws(TextExtractor.Failure) -> String {
+    static func extract(_ data: Data, format: String, name: String, maxPartBytes: UInt64 = maxPartBytes)
+        throws(TextExtractor.Failure) -> String
+    {
         let archive: Archive
         do {
             archive = try Archive(data: data, accessMode: .read)
@@ -20,7 +27,7 @@ enum OfficeExtractor {
             throw TextExtractor.Failure(
                 message: "\(name): not a ZIP archive (\(format) files are ZIP; truncated or mislabelled?)")
         }
-        var reader = ArchiveReader(archive: archive, name: name)
+        var reader = try ArchiveReader(archive: archive, name: name, maxPartBytes: maxPartBytes)
         switch format {
         case "docx": return try docx(&reader)
         case "pptx": return try pptx(&reader)
@@ -314,43 +321,70 @@ enum OfficeExtractor {
 }
 
 /// Reads entries of an archive within the size and ratio caps.
+///
+/// The central directory is indexed once (a lookup by path would scan it every time), and what an
+/// entry inflates to is counted as it comes: its header's sizes may lie, so the first byte beyond the
+/// smallest of what it declares, the ratio cap × its compressed size, the cap on one part and what is
+/// left of the archive's total stops it.
 struct ArchiveReader {
     let archive: Archive
     let name: String
+    private let entries: [String: Entry]
     private var total: UInt64 = 0
+    private let maxPartBytes: UInt64
 
-    init(archive: Archive, name: String) {
+    init(archive: Archive, name: String, maxPartBytes: UInt64 = OfficeExtractor.maxPartBytes)
+        throws(TextExtractor.Failure)
+    {
         self.archive = archive
         self.name = name
+        self.maxPartBytes = maxPartBytes
+        var entries: [String: Entry] = [:]
+        for entry in archive {
+            guard entries.count < OfficeExtractor.maxEntries else {
+                throw TextExtractor.Failure(
+                    message: "\(name): more than \(OfficeExtractor.maxEntries) entries in the archive; refused")
+            }
+            if entries[entry.path] == nil { entries[entry.path] = entry }
+        }
+        self.entries = entries
     }
 
     func paths(prefix: String, suffix: String) -> [String] {
-        archive.map(\.path).filter {
+        entries.keys.filter {
             $0.hasPrefix(prefix) && $0.hasSuffix(suffix) && !$0.dropFirst(prefix.count).contains("/")
-        }
+        }.sorted()
     }
 
+    func contains(_ path: String) -> Bool { entries[path] != nil }
+
     mutating func data(_ path: String) throws(TextExtractor.Failure) -> Data {
-        guard let entry = archive[path] else {
+        guard let entry = entries[path] else {
             throw TextExtractor.Failure(message: "\(name): missing \(path) (not a complete document)")
         }
         let declared = entry.uncompressedSize
-        if declared > OfficeExtractor.maxRatio * max(entry.compressedSize, 1)
-            || total + declared > OfficeExtractor.maxUncompressedBytes
-        {
+        let byRatio = OfficeExtractor.maxRatio * max(entry.compressedSize, 1)
+        let left = OfficeExtractor.maxUncompressedBytes - total
+        if declared > byRatio || declared > left || declared > maxPartBytes {
             throw TextExtractor.Failure(
                 message:
                     "\(name): \(path) would expand to \(declared) bytes from \(entry.compressedSize) (zip bomb?); refused"
             )
         }
+        let limit = min(declared, byRatio, left, maxPartBytes)
         var output = Data()
-        var limit = OfficeExtractor.maxUncompressedBytes - total
+        var inflated: UInt64 = 0
         do {
             _ = try archive.extract(entry, skipCRC32: false) { chunk in
-                guard UInt64(chunk.count) <= limit else { throw CocoaError(.fileReadTooLarge) }
-                limit -= UInt64(chunk.count)
+                inflated += UInt64(chunk.count)
+                guard inflated <= limit else { throw OverExpansion() }
                 output.append(chunk)
             }
+        } catch is OverExpansion {
+            throw TextExtractor.Failure(
+                message:
+                    "\(name): \(path) inflates beyond the \(limit) bytes its header and the caps allow (zip bomb?); refused"
+            )
         } catch {
             throw TextExtractor.Failure(
                 message: "\(name): cannot read \(path) from the archive (truncated or corrupt): \(error)")
@@ -364,8 +398,10 @@ struct ArchiveReader {
     }
 
     mutating func optionalXML(_ path: String) throws(TextExtractor.Failure) -> MarkupNode? {
-        archive[path] == nil ? nil : try xml(path)
+        contains(path) ? try xml(path) : nil
     }
+
+    private struct OverExpansion: Error {}
 }
 
 extension TextExtractor {

@@ -184,12 +184,15 @@ public enum TextExtractor {
     }
 
     /// Reads and decodes an enqueued document, checking it is still the version that was enqueued.
-    public static func extract(_ input: IngestInput, warn: (String) -> Void = { _ in }) throws(Failure) -> ChunkInput {
+    public static func extract(
+        _ input: IngestInput, maxArchivePartBytes: Int64? = nil, warn: (String) -> Void = { _ in }
+    ) throws(Failure) -> ChunkInput {
         let (sha, data) = try hash(file: input.file)
         guard sha == input.document.sha256 else {
             throw Failure(message: "\(input.document.path): changed since it was enqueued; enqueue the folder again")
         }
-        let text = try text(of: data, file: input.file, name: input.document.path, warn: warn)
+        let text = try text(
+            of: data, file: input.file, name: input.document.path, maxArchivePartBytes: maxArchivePartBytes, warn: warn)
         return ChunkInput(document: input.document, text: text)
     }
 
@@ -201,17 +204,21 @@ public enum TextExtractor {
     /// - Parameters:
     ///   - file: The file on disk (PDF is read by `pdftotext` from there).
     ///   - name: How errors name the document.
+    ///   - maxArchivePartBytes: The largest part read from a ZIP-based document (nil: the default cap).
     ///   - warn: Told what was read but not as it was (bad bytes replaced).
-    public static func text(of data: Data, file: String, name: String, warn: (String) -> Void = { _ in })
-        throws(Failure) -> String
-    {
+    public static func text(
+        of data: Data, file: String, name: String, maxArchivePartBytes: Int64? = nil,
+        warn: (String) -> Void = { _ in }
+    ) throws(Failure) -> String {
         let format = format(of: name)
         let text: String
         switch format {
         case "html", "htm", "xhtml": text = try MarkupExtractor.html(data, name: name)
         case "xml": text = try MarkupExtractor.xml(data, name: name)
         case "docx", "pptx", "xlsx", "odt", "odp", "ods", "epub":
-            text = try OfficeExtractor.extract(data, format: format, name: name)
+            text = try OfficeExtractor.extract(
+                data, format: format, name: name,
+                maxPartBytes: maxArchivePartBytes.map { UInt64(max(1, $0)) } ?? OfficeExtractor.maxPartBytes)
         case "csv", "tsv":
             text = DataExtractor.delimited(
                 try decode(data, name: name, warn: warn), separator: format == "csv" ? "," : "\t")

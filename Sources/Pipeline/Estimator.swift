@@ -79,7 +79,9 @@ public enum Estimator {
                         let document = DocumentRef(path: file.path, sha256: sha, size: file.size, mtime: file.mtime)
                         let text = ChunkInput(
                             document: document,
-                            text: try TextExtractor.text(of: bytes, file: file.file, name: file.path))
+                            text: try TextExtractor.text(
+                                of: bytes, file: file.file, name: file.path,
+                                maxArchivePartBytes: pipeline.selection.maxArchivePartBytes))
                         let calls = try Workers.promptInputs(text, chunker: context.chunker).map(context.call(for:))
                         return (index, .calls(calls))
                     } catch {

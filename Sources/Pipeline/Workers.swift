@@ -88,7 +88,9 @@ struct Workers: Sendable {
                 let input = try job.decode(IngestInput.self)
                 let text: ChunkInput
                 do {
-                    text = try TextExtractor.extract(input) { runner.logger.warning("\(Printable.escaped($0))") }
+                    text = try TextExtractor.extract(
+                        input, maxArchivePartBytes: context.run.pipeline.selection.maxArchivePartBytes
+                    ) { runner.logger.warning("\(Printable.escaped($0))") }
                 } catch {
                     return .failed(
                         JobFailure(jobID: job.id, errorClass: .unreadableDocument, message: error.message, retryAt: nil)

@@ -33,6 +33,8 @@ public struct PipelineDefinition: Sendable, Codable, Hashable {
         public var hidden: Bool
         /// Files larger than this many bytes are skipped (default 256 MB).
         public var maxFileSize: Int64
+        /// The largest uncompressed part (one XML file) read from a ZIP-based document (nil: 64 MiB).
+        public var maxArchivePartBytes: Int64?
         /// Symbolic links whose target lies outside the enqueued folder are followed (nil: they are
         /// skipped with the reason). Optional so that runs recorded before it decode and hash alike.
         public var externalLinks: Bool?
