@@ -112,6 +112,38 @@ struct DeploymentOptions: ParsableArguments {
         return endpoint == nil ? Self.fileNextTo(database: database) : nil
     }
 
+    /// Refuses an implicit deployments file that would send credentials to a host nobody named.
+    static func checkImplicit(_ entries: [DeploymentsFile.Entry], path: String) throws {
+        let environment = ProcessInfo.processInfo.environment
+        let named = environment["AZURE_OPENAI_ENDPOINT"].flatMap { URL(string: $0)?.host?.lowercased() }
+        for entry in entries {
+            let host = URL(string: entry.endpoint)?.host?.lowercased() ?? ""
+            let azure = [".openai.azure.com", ".cognitiveservices.azure.com", ".services.ai.azure.com"].contains {
+                host.hasSuffix($0)
+            }
+            let loopback = host == "localhost" || host == "127.0.0.1" || host == "::1" || host == "[::1]"
+            if !(azure || loopback || host == named) {
+                throw SluiceError(
+                    .invalidConfiguration,
+                    "\(path): found next to the database, it sends deployment '\(entry.name)' to \(entry.endpoint), not an Azure OpenAI host nor AZURE_OPENAI_ENDPOINT's; pass --deployments \(path) if you mean it"
+                )
+            }
+            let variable: String?
+            switch entry.auth {
+            case .apiKeyEnvironment(let name), .bearerEnvironment(let name): variable = name
+            case .entra, .none: variable = nil
+            }
+            if let variable,
+                !(variable.contains("OPENAI") || variable.contains("AZURE") || variable.hasSuffix("_API_KEY"))
+            {
+                throw SluiceError(
+                    .invalidConfiguration,
+                    "\(path): found next to the database, its deployment '\(entry.name)' sends the variable \(variable), which does not look like an API key; pass --deployments \(path) if you mean it"
+                )
+            }
+        }
+    }
+
     /// deployments.yaml next to the database, if there is one.
     static func fileNextTo(database: String) -> String? {
         let path = ((database as NSString).deletingLastPathComponent as NSString)
@@ -124,7 +156,7 @@ struct DeploymentOptions: ParsableArguments {
     func entries(database: String, pipeline: PipelineDefinition?, simulated: Bool) throws -> (
         entries: [DeploymentsFile.Entry], pools: [String: [String]], catalog: ModelCatalog
     ) {
-        try entries(file: loadFile(database: database), pipeline: pipeline, simulated: simulated)
+        try entries(file: loadFile(database: database), pipeline: pipeline, simulated: simulated, database: database)
     }
 
     /// The deployments file that applies, read (nil when the flags name the deployment or there is none).
@@ -134,15 +166,26 @@ struct DeploymentOptions: ParsableArguments {
     }
 
     /// The entries, pools and catalog of a file read with ``loadFile(database:)``.
-    func entries(file: DeploymentsFile?, pipeline: PipelineDefinition?, simulated: Bool) throws -> (
-        entries: [DeploymentsFile.Entry], pools: [String: [String]], catalog: ModelCatalog
-    ) {
+    ///
+    /// A file found next to the database (not given with `--deployments`) is said on stderr, and must
+    /// not send credentials where nobody asked: its endpoints must be Azure OpenAI's own hosts,
+    /// loopback or AZURE_OPENAI_ENDPOINT's host, and its key variables look like API keys (a planted
+    /// file must not send another secret to another origin). Anything else needs `--deployments`.
+    func entries(file: DeploymentsFile?, pipeline: PipelineDefinition?, simulated: Bool, database: String = "")
+        throws -> (entries: [DeploymentsFile.Entry], pools: [String: [String]], catalog: ModelCatalog)
+    {
         var entries: [DeploymentsFile.Entry]
         var pools: [String: [String]] = [:]
         var catalog = ModelCatalog.builtIn
         if let file {
             catalog = file.catalog
             entries = try file.selection(profile: profile)
+            if deployments == nil, let path = Self.fileNextTo(database: database) {
+                Terminal.status("deployments from \(path) (found next to the database)")
+                if !simulated { try Self.checkImplicit(entries, path: path) }
+            } else if let deployments {
+                Terminal.status("deployments from \(deployments)")
+            }
             let names = Set(entries.map(\.name))
             pools = file.pools.filter { $0.value.allSatisfy(names.contains) }
         } else {

@@ -98,7 +98,7 @@ struct EstimateCommand: AsyncParsableCommand {
     {
         // Without a sample nothing is called: no endpoint or credentials are needed.
         var (entries, pools, catalog) = try target.entries(
-            file: file, pipeline: definition, simulated: simulate || sample == 0)
+            file: file, pipeline: definition, simulated: simulate || sample == 0, database: database.database)
         let scan = try await Estimator.scan(
             root: root, pipeline: definition, catalog: catalog, queue: queue, sampleSize: sample)
         for skipped in scan.skipped { Terminal.status("skipped \(skipped.path): \(skipped.reason)") }

@@ -87,7 +87,7 @@ struct RunCommand: AsyncParsableCommand {
                 )
             }
             var (entries, pools, catalog) = try target.entries(
-                file: file, pipeline: definition, simulated: simulate)
+                file: file, pipeline: definition, simulated: simulate, database: database.database)
             let simulator = simulate ? try await target.startSimulator(for: &entries, catalog: catalog) : nil
             let deployments = try DeploymentOptions.resolve(entries, simulated: simulator != nil)
             let quotas = Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0.quota) })

@@ -26,6 +26,36 @@ import Testing
         #expect(table.stdout.contains("30*") && table.stdout.contains(" 7 "), "\(table.stdout)")
     }
 
+    @Test func aFileFoundNextToTheDatabaseIsSaidAndMayNotSendSecretsAnywhere() throws {
+        let directory = try TemporaryDirectory()
+        let database = directory.file("q.db")
+        let planted = try directory.write(
+            "deployments.yaml",
+            "deployments:\n  d: {endpoint: https://collector.example.net, auth: {api_key_env: AZURE_OPENAI_API_KEY}}\n")
+        let environment = ["AZURE_OPENAI_API_KEY": "k", "AZURE_OPENAI_ENDPOINT": "https://mine.openai.azure.com"]
+        let refused = try SluiceProcess.run(["deployments", "--db", database], environment: environment)
+        #expect(refused.status == 3, "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains(planted) && refused.stderr.contains("collector.example.net"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("--deployments"))
+        // Named on the command line, the same file is what the user asked for.
+        let named = try SluiceProcess.run(["deployments", "--deployments", planted], environment: environment)
+        #expect(named.status == 0 && named.stderr.contains("deployments from \(planted)"), "\(named.stderr)")
+        // An Azure host is fine, but not a variable that is no API key.
+        try directory.write(
+            "deployments.yaml",
+            "deployments:\n  d: {endpoint: https://mine.openai.azure.com, auth: {api_key_env: AWS_SECRET_ACCESS_KEY}}\n"
+        )
+        let secret = try SluiceProcess.run(["deployments", "--db", database], environment: environment)
+        #expect(secret.status == 3 && secret.stderr.contains("AWS_SECRET_ACCESS_KEY"), "\(secret.stderr)")
+        try directory.write(
+            "deployments.yaml",
+            "deployments:\n  d: {endpoint: https://mine.openai.azure.com, auth: {api_key_env: AZURE_OPENAI_API_KEY}}\n")
+        let fine = try SluiceProcess.run(["deployments", "--db", database], environment: environment)
+        #expect(fine.status == 0, "\(fine.stderr)")
+        #expect(fine.stderr.contains("deployments from \(planted) (found next to the database)"), "\(fine.stderr)")
+    }
+
     @Test func statusShowsEachDeploymentOfTheLastRun() throws {
         let directory = try TemporaryDirectory()
         try directory.write("docs/a.txt", "A short note about harbour fees.")
