@@ -57,6 +57,14 @@ final class SQLiteConnection {
         return statement
     }
 
+    /// Resets every cached statement. A statement stepped to a row and left there keeps its read
+    /// transaction, and with it a snapshot of the database: once another process commits, the next
+    /// BEGIN IMMEDIATE on this connection fails at once ("database is locked"). Called after every
+    /// use of the connection.
+    func resetStatements() {
+        for statement in statements.values { statement.rewind() }
+    }
+
     /// Runs one statement with arguments, ignoring rows.
     func run(_ sql: String, _ arguments: [SQLiteValue] = []) throws {
         let statement = try statement(sql)
@@ -108,6 +116,9 @@ final class SQLiteStatement {
         sqlite3_reset(pointer)
         sqlite3_clear_bindings(pointer)
     }
+
+    /// Ends the statement's run (and the read transaction it holds); bindings stay.
+    func rewind() { sqlite3_reset(pointer) }
 
     func bind(_ arguments: [SQLiteValue]) throws {
         for (offset, value) in arguments.enumerated() {

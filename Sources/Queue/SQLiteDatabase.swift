@@ -19,7 +19,11 @@ final class SQLiteDatabase: @unchecked Sendable {
     func perform<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
-                continuation.resume(with: Result { try body(self.connection) })
+                continuation.resume(
+                    with: Result {
+                        defer { self.connection.resetStatements() }
+                        return try body(self.connection)
+                    })
             }
         }
     }
@@ -31,6 +35,9 @@ final class SQLiteDatabase: @unchecked Sendable {
 
     /// Runs `body` synchronously (for setup).
     func performNow<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
-        try queue.sync { try body(connection) }
+        try queue.sync {
+            defer { connection.resetStatements() }
+            return try body(connection)
+        }
     }
 }

@@ -22,6 +22,28 @@ import Testing
         (0..<count).map { NewJob(runID: run.id, stage: stage, key: "k\($0)", payload: Data("{\"n\":\($0)}".utf8)) }
     }
 
+    @Test func aReadLeavesNoSnapshotThatBlocksTheNextWriteAfterAnotherProcessCommits() async throws {
+        // Two connections to one file, as two processes have: every read and write of one must work
+        // after the other commits (a statement left stepped would keep a stale snapshot, and the next
+        // BEGIN IMMEDIATE would fail at once with "database is locked").
+        let other = try SQLiteJobQueue(path: directory.file("queue.db"))
+        try await queue.enqueue(jobs(3, stage: .collect))
+        let claimed = try await queue.claim(stage: .collect, limit: 3, owner: "a", leaseSeconds: 60, now: 100)
+        try await queue.commitCollected(jobIDs: claimed.map(\.id), owner: "a", path: "/o.jsonl", length: 7, now: 101)
+        for round in 0..<3 {
+            #expect(try await queue.committedOutputLength(path: "/o.jsonl") == 7)
+            _ = try await queue.runs()
+            _ = try await queue.statistics()
+            try await other.enqueue(
+                (0..<2).map {
+                    NewJob(runID: run.id, stage: .prompt, key: "other\(round)-\($0)", payload: Data("{}".utf8))
+                })
+            try await queue.enqueue(
+                [NewJob(runID: run.id, stage: .prompt, key: "mine\(round)", payload: Data("{}".utf8))])
+        }
+        #expect(try await queue.statistics().count(.prompt, .ready) == 9)
+    }
+
     @Test func enqueueIsIdempotentByKey() async throws {
         #expect(try await queue.enqueue(jobs(5)) == 5)
         #expect(try await queue.enqueue(jobs(7)) == 2)
