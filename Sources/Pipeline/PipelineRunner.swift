@@ -126,7 +126,9 @@ public final class PipelineRunner: Sendable {
             group.addTask { try await workers.collectStage(outputBox) }
             group.addTask { try await self.monitor(progress: progress) }
             do {
-                try await group.waitForAll()
+                // The first stage that fails stops the run (waitForAll would wait for the others,
+                // which keep waiting for work that stage will never hand on).
+                while try await group.next() != nil {}
             } catch {
                 finished.store(true, ordering: .relaxed)
                 group.cancelAll()

@@ -46,6 +46,28 @@ import Testing
     }
 }
 
+extension OutputGuardTests {
+    @Test func anOutputThatCannotBeWrittenStopsTheRunAtOnceAndTheRerunIsExact() throws {
+        let directory = try TemporaryDirectory()
+        try directory.write("docs/a.txt", "The first document has one sentence.")
+        try directory.write("docs/b.txt", "A second document, with another sentence.")
+        try directory.write("pipeline.yaml", Self.pipeline)
+        let common = [
+            directory.file("docs"), "--pipeline", directory.file("pipeline.yaml"), "--db", directory.file("s.db"),
+            "--simulate",
+        ]
+        // A full disk: the collector's first write fails, and every stage stops (not only that one).
+        let full = try SluiceProcess.run(["run"] + common + ["--output", "/dev/full"], timeoutSeconds: 60)
+        #expect(full.status == 4, "exit \(full.status): \(full.stderr)")
+        #expect(full.stderr.contains("/dev/full") && full.stderr.contains("No space left"), "\(full.stderr)")
+        // The rerun to a writable file has every line once.
+        let output = directory.file("out.jsonl")
+        try SluiceProcess.run(["run"] + common + ["--output", output], timeoutSeconds: 120).check()
+        let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 2, "\(lines)")
+    }
+}
+
 extension SluiceProcess.Output {
     /// Fails the test with the output when the command did not succeed.
     @discardableResult

@@ -21,10 +21,10 @@ public struct SluiceProcess {
         return URL(fileURLWithPath: "/usr/bin/false")
     }()
 
-    /// Runs `sluice` to completion.
-    public static func run(_ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:]) throws
-        -> Output
-    {
+    /// Runs `sluice` to completion; after `timeoutSeconds` it is killed (its status is then SIGKILL's).
+    public static func run(
+        _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:], timeoutSeconds: Double = 600
+    ) throws -> Output {
         let process = Process()
         process.executableURL = executable
         process.arguments = arguments
@@ -36,6 +36,10 @@ public struct SluiceProcess {
         process.standardError = err
         process.standardInput = input
         try process.run()
+        let pid = process.processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeoutSeconds, execute: watchdog)
+        defer { watchdog.cancel() }
         if let stdin { input.fileHandleForWriting.write(stdin) }
         try input.fileHandleForWriting.close()
         let errorReader = PipeReader(err)
