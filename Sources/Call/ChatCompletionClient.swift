@@ -83,7 +83,9 @@ public final class ChatCompletionClient: Sendable {
             outcome.body = Data(buffer.readableBytesView)
             Self.classify(&outcome)
             if (300..<400).contains(outcome.statusCode ?? 0) {
-                let location = response.headers.first(name: "location").map { " to \(Self.printable($0))" } ?? ""
+                let location =
+                    response.headers.first(name: "location").map { " to \(Printable.escaped(String($0.prefix(300))))" }
+                    ?? ""
                 outcome.errorClass = .redirected
                 outcome.message =
                     "HTTP \(outcome.statusCode ?? 0): the endpoint redirects\(location); redirects are not followed with credentials (check the endpoint URL)"
@@ -146,15 +148,6 @@ public final class ChatCompletionClient: Sendable {
                 outcome.errorClass = .badRequest
             }
         }
-    }
-
-    /// A header value for a message: control characters escaped, at most 300 characters.
-    static func printable(_ value: String) -> String {
-        var text = ""
-        for scalar in value.unicodeScalars.prefix(300) {
-            text += scalar.properties.generalCategory == .control ? scalar.escaped(asASCII: true) : String(scalar)
-        }
-        return text
     }
 
     /// Retry-after values are clamped to this (a day): beyond it a value says "not today", and a

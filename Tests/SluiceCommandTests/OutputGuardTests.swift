@@ -5,15 +5,8 @@ import Testing
 /// `--output` never destroys a file that is not the run's own: not the queue database, not a file
 /// no run of this database wrote (unless `--force`).
 @Suite struct OutputGuardTests {
-    static let pipeline = """
-        name: guard
-        model: gpt-4o-mini
-        max_tokens: 20
-        chunking: {max_tokens: 200}
-        messages:
-          - role: user
-            content: "Summarize: {{chunk.text}}"
-        """
+    /// The command tests' small pipeline.
+    static let pipeline = QueueCommandTests.pipeline
 
     @Test func theDatabaseAndForeignFilesAreRefusedAndOwnOutputResumes() throws {
         let directory = try TemporaryDirectory()
