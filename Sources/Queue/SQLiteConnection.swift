@@ -10,10 +10,30 @@ final class SQLiteConnection {
     private var statements: [String: SQLiteStatement] = [:]
     let path: String
 
-    init(path: String) throws {
+    /// - Parameter readOnly: Open for reading only; when even that fails (a WAL database in a folder
+    ///   this user cannot write, so no -shm file can be made), open it as immutable.
+    init(path: String, readOnly: Bool = false) throws {
         var handle: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
-        let result = sqlite3_open_v2(path, &handle, flags, nil)
+        var result: Int32
+        if readOnly {
+            result = sqlite3_open_v2(path, &handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil)
+            if result == SQLITE_OK, let opened = handle,
+                sqlite3_exec(opened, "SELECT count(*) FROM sqlite_master", nil, nil, nil) != SQLITE_OK
+            {
+                sqlite3_close(opened)
+                handle = nil
+                var components = URLComponents()
+                components.scheme = "file"
+                components.path = URL(fileURLWithPath: path).standardizedFileURL.path
+                components.queryItems = [URLQueryItem(name: "immutable", value: "1")]
+                let uri = components.string ?? "file:" + path
+                result = sqlite3_open_v2(
+                    uri, &handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, nil)
+            }
+        } else {
+            let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+            result = sqlite3_open_v2(path, &handle, flags, nil)
+        }
         guard result == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close(handle)

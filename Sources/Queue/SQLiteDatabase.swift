@@ -8,11 +8,15 @@ final class SQLiteDatabase: @unchecked Sendable {
     private let connection: SQLiteConnection
     private let queue: DispatchQueue
 
-    init(path: String) throws {
-        connection = try SQLiteConnection(path: path)
+    init(path: String, readOnly: Bool = false) throws {
+        connection = try SQLiteConnection(path: path, readOnly: readOnly)
         queue = DispatchQueue(label: "sluice.sqlite")
-        try connection.execute(
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;")
+        if readOnly {
+            try connection.execute("PRAGMA cache_size=-16384;")
+        } else {
+            try connection.execute(
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-16384;")
+        }
     }
 
     /// Runs `body` on the database's queue.

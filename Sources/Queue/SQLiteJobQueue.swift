@@ -26,6 +26,16 @@ public final class SQLiteJobQueue: JobQueue {
         }
     }
 
+    /// Opens an existing queue database for reading only (`sluice status` on a file or folder this user
+    /// may not write): nothing is created or migrated, and writes fail.
+    public init(readingOnly path: String) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw SluiceError(.database, "\(path): no such database")
+        }
+        self.path = path
+        database = try SQLiteDatabase(path: path, readOnly: true)
+    }
+
     /// Runs SQL on a database file without opening it as a queue (for tests of older databases).
     package static func execute(_ sql: String, inDatabaseAt path: String) throws {
         try SQLiteConnection(path: path).execute(sql)

@@ -18,6 +18,18 @@ struct DatabaseOptions: ParsableArguments {
         }
     }
 
+    /// Opens an existing queue for reading only (a database this user may not write is read all the
+    /// same); a missing one is opened as by ``open()``.
+    func openForReading() throws -> SQLiteJobQueue {
+        guard FileManager.default.fileExists(atPath: database) else { return try open() }
+        do {
+            return try SQLiteJobQueue(readingOnly: database)
+        } catch {
+            Terminal.error("\(error)")
+            throw ExitStatus.storage
+        }
+    }
+
     /// The default output file: next to the database, with the extension .jsonl.
     var defaultOutput: String { (database as NSString).deletingPathExtension + ".jsonl" }
 }

@@ -14,7 +14,7 @@ struct StatusCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let queue = try database.open()
+        let queue = try database.openForReading()
         try await reportingErrors {
             let statistics = try await queue.statistics()
             let failures = try await queue.failures(limit: 50)

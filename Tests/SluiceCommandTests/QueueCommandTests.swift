@@ -88,6 +88,49 @@ import Testing
         #expect(enqueue.stderr.split(separator: "\n").filter { $0.contains("unsupported format") }.count == 1)
     }
 
+    @Test func statusReadsADatabaseThisUserMayNotWrite() throws {
+        let directory = try TemporaryDirectory()
+        try directory.write("docs/a.txt", "The first document has one sentence.")
+        try directory.write("pipeline.yaml", Self.pipeline)
+        let folder = directory.file("shared")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let db = folder + "/q.db"
+        try SluiceProcess.run([
+            "run", directory.file("docs"), "--pipeline", directory.file("pipeline.yaml"), "--db", db, "--simulate",
+        ]).check()
+        // Read-only, folder and file (no -shm can be made), as a colleague's copy on a shared drive.
+        for item in try FileManager.default.contentsOfDirectory(atPath: folder) where item.hasPrefix("q.db-") {
+            try FileManager.default.removeItem(atPath: folder + "/" + item)
+        }
+        chmod(db, 0o444)
+        chmod(folder, 0o555)
+        defer { chmod(folder, 0o755) }
+        var arguments = ["status", "--db", db]
+        var program = SluiceProcess.executable.path
+        let bin = try TemporaryDirectory()
+        if getuid() == 0 {
+            // Root may write anything: ask as nobody, with a copy of the binary that user can run.
+            chmod(bin.path, 0o755)
+            try FileManager.default.copyItem(atPath: program, toPath: bin.file("sluice"))
+            chmod(directory.path, 0o755)
+            arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", bin.file("sluice")] + arguments
+            program = "/usr/bin/setpriv"
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: program)
+        process.arguments = arguments
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let problem = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(problem)")
+        #expect(text.contains("prompt") && text.contains("documents: 1 ok"), "\(text)")
+    }
+
     @Test func missingConfigurationIsAClearErrorWithItsOwnStatus() throws {
         let directory = try TemporaryDirectory()
         try directory.write("docs/a.txt", "Text.")
