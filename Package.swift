@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "sluice", targets: ["sluice"]),
+        .executable(name: "sluice-bench", targets: ["sluice-bench"]),
         .library(name: "Tokenizer", targets: ["Tokenizer"]),
         .library(name: "Pipeline", targets: ["Pipeline"]),
         .library(name: "Simulator", targets: ["Simulator"]),
@@ -109,10 +110,20 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Tokenizer", "Benchmarks", "Pipeline", "Simulator", "SluiceCore", "Queue", "Ingest", "Chunk",
+                "Tokenizer", "Pipeline", "Simulator", "SluiceCore", "Queue", "Ingest", "Chunk",
                 "Scheduler", "Catalog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The benchmarks: a binary of their own, beside the user's `sluice` (which `bench pipeline` runs)
+        .executableTarget(
+            name: "sluice-bench",
+            dependencies: [
+                "Benchmarks", "Tokenizer", "SluiceCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -6,7 +6,7 @@ import SluiceCore
 import Synchronization
 import Tokenizer
 
-/// `sluice bench ingest DIR`: extraction and extraction + chunking throughput per format.
+/// `sluice-bench ingest DIR`: extraction and extraction + chunking throughput per format.
 public struct IngestBenchmark: Sendable {
     public struct FormatFigures: Sendable, Codable {
         public var format: String

@@ -4,7 +4,7 @@ import Pipeline
 import Queue
 import SluiceCore
 
-/// `sluice bench pipeline`: chunks per second end to end (enqueue, ingest, chunk, prompt, call,
+/// `sluice-bench pipeline`: chunks per second end to end (enqueue, ingest, chunk, prompt, call,
 /// collect) against a simulator in a separate process with zero latency and no limits, and the
 /// peak resident memory of the run.
 public struct PipelineBenchmark: Sendable {

@@ -3,7 +3,7 @@ import Foundation
 import Queue
 import SluiceCore
 
-/// `sluice bench queue`: job transitions per second on a SQLite file.
+/// `sluice-bench queue`: job transitions per second on a SQLite file.
 ///
 /// Jobs go through four hops (prompt → call → collect → done) the way the workers move them:
 /// claimed in batches, then completed in batches, each completion inserting the next stage's job in

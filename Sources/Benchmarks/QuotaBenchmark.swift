@@ -6,7 +6,7 @@ import Scheduler
 import Simulator
 import SluiceCore
 
-/// `sluice bench quota`: how much of a deployment's quota a real run uses, and how many of its
+/// `sluice-bench quota`: how much of a deployment's quota a real run uses, and how many of its
 /// requests are answered 429, against the built-in simulator with Azure's rules (TPM charged at
 /// arrival with a character-based estimate + max_tokens, counted per minute; RPM over 1 s or 10 s
 /// windows; PTU as a leaky bucket corrected to the usage when each request ends), time sped up.

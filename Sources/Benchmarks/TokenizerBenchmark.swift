@@ -2,7 +2,7 @@ import Call
 import Foundation
 import Tokenizer
 
-/// `sluice bench tokenizer`: single-thread and multi-thread throughput of the tokenizer on real
+/// `sluice-bench tokenizer`: single-thread and multi-thread throughput of the tokenizer on real
 /// text, measured side by side with OpenAI's tiktoken on the same documents when it is installed.
 public struct TokenizerBenchmark: Sendable {
     /// Figures for one encoding.

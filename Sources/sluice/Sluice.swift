@@ -16,7 +16,7 @@ struct Sluice: AsyncParsableCommand {
             DeploymentsCommand.self,
             SimulateCommand.self,
             ExtractCommand.self, ChunkCommand.self,
-            TokensCommand.self, BenchCommand.self,
+            TokensCommand.self,
         ]
     )
 }

@@ -1,11 +1,14 @@
 import ArgumentParser
 import Benchmarks
 import Foundation
+import SluiceCore
 import Tokenizer
 
-struct BenchCommand: AsyncParsableCommand {
+/// `sluice-bench`: Sluice's benchmarks, a binary of their own (they are not in the user's `sluice`).
+@main
+struct SluiceBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench",
+        commandName: "sluice-bench",
         abstract: "Measure Sluice's throughput.",
         subcommands: [
             BenchTokenizerCommand.self, BenchQueueCommand.self, BenchPipelineCommand.self, BenchIngestCommand.self,
@@ -52,7 +55,9 @@ struct BenchTokenizerCommand: ParsableCommand {
         let benchmark = TokenizerBenchmark(
             rounds: rounds, threads: threads, reference: !noReference, encodings: encodings)
         var report = benchmark.run(corpus: corpus, loadMilliseconds: load) { Terminal.status($0) }
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        // The user's binary, built beside this one, serves as the simulator process.
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("sluice").path
         report.processMilliseconds = TokenizerBenchmark.measureFreshProcess(
             executable: executable, encodings: encodings)
         if json {
@@ -112,7 +117,9 @@ struct BenchPipelineCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+        // The user's binary, built beside this one, serves as the simulator process.
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("sluice").path
         let simulator = Process()
         simulator.executableURL = URL(fileURLWithPath: executable)
         simulator.arguments = [
@@ -276,5 +283,12 @@ func runScenarios<Scenario: RawRepresentable & CaseIterable, Report: Encodable>(
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         print(String(decoding: try encoder.encode(reports), as: UTF8.self))
+    }
+}
+
+/// Progress lines on stderr (stdout carries the reports).
+enum Terminal {
+    static func status(_ line: String) {
+        FileHandle.standardError.write(Data(("sluice-bench: " + Printable.escaped(line) + "\n").utf8))
     }
 }
