@@ -75,7 +75,7 @@ public struct DirectoryWalker: Sendable {
     }
 
     /// The path with every symbolic link resolved, nil when it cannot be.
-    static func realPath(_ path: String) -> String? {
+    public static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)

@@ -353,7 +353,7 @@ struct ArchiveReader {
     func paths(prefix: String, suffix: String) -> [String] {
         entries.keys.filter {
             $0.hasPrefix(prefix) && $0.hasSuffix(suffix) && !$0.dropFirst(prefix.count).contains("/")
-        }.sorted()
+        }
     }
 
     func contains(_ path: String) -> Bool { entries[path] != nil }

@@ -79,9 +79,7 @@ public enum TextExtractor {
         }
         // NUL bytes are valid UTF-8, so UTF-16 without a mark is looked for first.
         if let bigEndian = utf16WithoutMark(bytes), let text = utf16(bytes, from: 0, bigEndian: bigEndian),
-            !text.unicodeScalars.contains(where: {
-                $0.value == 0 || ($0.value < 0x20 && !"\t\n\r\u{0C}".unicodeScalars.contains($0))
-            })
+            !text.unicodeScalars.contains(where: { isStrayControl($0.value) })
         {
             return text
         }
@@ -148,8 +146,13 @@ public enum TextExtractor {
     /// NUL bytes, or more than 10% control characters other than tab, line feed, carriage return and form feed.
     static func looksBinary(_ bytes: [UInt8]) -> Bool {
         if bytes.contains(0) { return true }
-        let controls = bytes.lazy.filter { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D && $0 != 0x0C }.count
+        let controls = bytes.lazy.filter { $0 != 0 && isStrayControl(UInt32($0)) }.count
         return controls * 10 > bytes.count
+    }
+
+    /// NUL, or a control character other than tab, line feed, carriage return and form feed.
+    static func isStrayControl(_ value: UInt32) -> Bool {
+        value < 0x20 && value != 0x09 && value != 0x0A && value != 0x0D && value != 0x0C
     }
 
     /// Decodes Windows-1252; its five unassigned bytes become U+FFFD.

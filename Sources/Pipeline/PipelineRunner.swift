@@ -174,13 +174,13 @@ public final class PipelineRunner: Sendable {
     static func checkOutput(_ path: String, database: String, recorded: Bool, replaces: Bool) throws {
         var output = stat()
         let exists = stat(path, &output) == 0
-        let outputName = resolvedName(path)
+        let (outputName, databaseName) = (resolvedName(path), resolvedName(database))
         for suffix in ["", "-wal", "-shm", "-journal"] {
             var file = stat()
             let sameFile =
                 exists && stat(database + suffix, &file) == 0 && file.st_dev == output.st_dev
                 && file.st_ino == output.st_ino
-            if sameFile || outputName == resolvedName(database).map({ $0 + suffix }) {
+            if sameFile || outputName == databaseName + suffix {
                 let what = suffix.isEmpty ? "the queue database" : "the queue database's \(suffix) file"
                 throw SluiceError(
                     .invalidConfiguration, "\(path): the output would overwrite \(what); choose another --output")
@@ -194,12 +194,10 @@ public final class PipelineRunner: Sendable {
     }
 
     /// A path with its folder's symbolic links resolved (the file itself need not exist).
-    private static func resolvedName(_ path: String) -> String? {
+    private static func resolvedName(_ path: String) -> String {
         let url = URL(fileURLWithPath: path).standardizedFileURL
-        let folder = url.deletingLastPathComponent().path
-        guard let real = realpath(folder, nil) else { return url.path }
-        defer { free(real) }
-        return String(cString: real) + "/" + url.lastPathComponent
+        let folder = DirectoryWalker.realPath(url.deletingLastPathComponent().path)
+        return folder.map { $0 + "/" + url.lastPathComponent } ?? url.path
     }
 
     func makeProgress(_ statistics: QueueStatistics) async throws -> RunProgress {

@@ -171,7 +171,7 @@ struct DeploymentOptions: ParsableArguments {
     /// not send credentials where nobody asked: its endpoints must be Azure OpenAI's own hosts,
     /// loopback or AZURE_OPENAI_ENDPOINT's host, and its key variables look like API keys (a planted
     /// file must not send another secret to another origin). Anything else needs `--deployments`.
-    func entries(file: DeploymentsFile?, pipeline: PipelineDefinition?, simulated: Bool, database: String = "")
+    func entries(file: DeploymentsFile?, pipeline: PipelineDefinition?, simulated: Bool, database: String)
         throws -> (entries: [DeploymentsFile.Entry], pools: [String: [String]], catalog: ModelCatalog)
     {
         var entries: [DeploymentsFile.Entry]
