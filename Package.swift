@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         // C libraries and data
@@ -35,6 +37,15 @@ let package = Package(
         // Leaves
         .target(name: "Tokenizer", dependencies: ["CTokenizerData"], swiftSettings: swiftSettings),
         .target(name: "SluiceCore", swiftSettings: swiftSettings),
+        // Programs run for one piece of work (pdftotext, az): deadline, output cap, process group.
+        .target(
+            name: "Tools",
+            dependencies: [
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: swiftSettings
+        ),
 
         // The durable job queue
         .target(name: "Queue", dependencies: ["SluiceCore", "CSQLite"], swiftSettings: swiftSettings),
@@ -43,7 +54,7 @@ let package = Package(
         .target(
             name: "Ingest",
             dependencies: [
-                "SluiceCore", "CLibXML2", .product(name: "Crypto", package: "swift-crypto"),
+                "SluiceCore", "Tools", "CLibXML2", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
             swiftSettings: swiftSettings
@@ -60,7 +71,7 @@ let package = Package(
         .target(
             name: "Call",
             dependencies: [
-                "SluiceCore", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "SluiceCore", "Tools", .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -110,7 +121,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Tokenizer", "Pipeline", "Simulator", "SluiceCore", "Queue", "Ingest", "Chunk",
+                "Tokenizer", "Tools", "Pipeline", "Simulator", "SluiceCore", "Queue", "Ingest", "Chunk",
                 "Scheduler", "Catalog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -156,7 +167,7 @@ let package = Package(
             name: "CoreTests",
             dependencies: [
                 "SluiceTesting", "Queue", "Ingest", "Chunk", "Prompt", "Call", "Collect", "Pipeline", "Simulator",
-                "SluiceCore", "Tokenizer", "Scheduler", "Benchmarks", "Catalog",
+                "SluiceCore", "Tokenizer", "Scheduler", "Benchmarks", "Catalog", "Tools",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],
             exclude: ["Fixtures"],

@@ -35,7 +35,7 @@ public struct IngestBenchmark: Sendable {
         self.maxTokens = maxTokens
     }
 
-    public func run(directory: String) throws -> Report {
+    public func run(directory: String) async throws -> Report {
         let (entries, _) = try DirectoryWalker(hidden: false).walk(root: directory)
         var byFormat: [String: [(String, Data)]] = [:]
         for entry in entries {
@@ -47,21 +47,24 @@ public struct IngestBenchmark: Sendable {
         for format in byFormat.keys.sorted() {
             let files = byFormat[format] ?? []
             var failures = 0
-            let extractSeconds = Self.time {
-                for (file, data) in files where (try? TextExtractor.text(of: data, file: file, name: file)) == nil {
+            let extractSeconds = await Self.time {
+                for (file, data) in files where (try? await TextExtractor.text(of: data, file: file, name: file)) == nil
+                {
                     failures += 1
                 }
             }
-            let chunkSeconds = Self.time {
-                for (file, data) in files { _ = Self.extractAndChunk(file, data, format, chunker) }
+            let chunkSeconds = await Self.time {
+                for (file, data) in files { _ = await Self.extractAndChunk(file, data, format, chunker) }
             }
-            let parallel = Self.time {
-                let next = Atomic<Int>(0)
-                DispatchQueue.concurrentPerform(iterations: threads) { _ in
-                    while true {
-                        let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                        guard index < files.count else { return }
-                        _ = Self.extractAndChunk(files[index].0, files[index].1, format, chunker)
+            let parallel = await Self.time {
+                // One task per thread, each taking every `threads`-th file.
+                await withTaskGroup(of: Void.self) { group in
+                    for first in 0..<threads {
+                        group.addTask {
+                            for index in stride(from: first, to: files.count, by: threads) {
+                                _ = await Self.extractAndChunk(files[index].0, files[index].1, format, chunker)
+                            }
+                        }
                     }
                 }
             }
@@ -76,16 +79,17 @@ public struct IngestBenchmark: Sendable {
         return Report(directory: directory, threads: threads, maxTokens: maxTokens, formats: figures)
     }
 
-    static func extractAndChunk(_ file: String, _ data: Data, _ format: String, _ chunker: Chunker) -> Int {
-        guard let text = try? TextExtractor.text(of: data, file: file, name: file) else { return 0 }
+    static func extractAndChunk(_ file: String, _ data: Data, _ format: String, _ chunker: Chunker) async -> Int {
+        guard let text = try? await TextExtractor.text(of: data, file: file, name: file) else { return 0 }
         let outline = DocumentOutline(text: text, format: format)
         let chunks = chunker.chunks(text)
         return chunks.reduce(0) { $0 + (outline.position(at: $1.offset).page ?? 0) + $1.tokens }
     }
 
-    static func time(_ body: () -> Void) -> Double {
-        let clock = ContinuousClock()
-        return clock.measure(body).seconds
+    static func time(_ body: () async -> Void) async -> Double {
+        let start = ContinuousClock.now
+        await body()
+        return (ContinuousClock.now - start).seconds
     }
 }
 

@@ -1,7 +1,9 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
+import SluiceCore
 import Synchronization
+import Tools
 
 /// Microsoft Entra ID access tokens for Azure OpenAI (scope `https://cognitiveservices.azure.com`),
 /// fetched when first needed and again five minutes before they expire. Tokens live in memory only.
@@ -18,6 +20,8 @@ public final class EntraTokenSource: Sendable, Hashable {
     /// The current token, or the fetch every caller waits for (one `az` process or one request, not one per call).
     private let current = Mutex<Task<(token: String, expires: Date), any Error>?>(nil)
     static let resource = "https://cognitiveservices.azure.com"
+    /// How long `az` may take to answer (it may refresh its own credentials over the network).
+    static let cliTimeout: Duration = .seconds(60)
 
     public init(method: Method) { self.method = method }
 
@@ -46,22 +50,31 @@ public final class EntraTokenSource: Sendable, Hashable {
     private func fetch() async throws -> (token: String, expires: Date) {
         switch method {
         case .azureCLI:
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["az", "account", "get-access-token", "--resource", Self.resource, "--output", "json"]
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = Pipe()
-            try process.run()
-            let data = output.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            guard process.terminationStatus == 0,
-                let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+            let tool = ExternalTool(
+                "az", arguments: ["account", "get-access-token", "--resource", Self.resource, "--output", "json"],
+                timeout: Self.cliTimeout, outputLimit: 1 << 20)
+            let outcome: ExternalTool.Outcome
+            do {
+                outcome = try await tool.run()
+            } catch {
+                switch error.reason {
+                case .notFound:
+                    throw EntraError(message: "az (the Azure CLI) was not found on PATH; install it and run `az login`")
+                case .cancelled: throw CancellationError()
+                default: throw EntraError(message: "az account get-access-token: \(error.message)")
+                }
+            }
+            guard outcome.succeeded,
+                let object = try? JSONSerialization.jsonObject(with: Data(outcome.output)) as? [String: Any],
                 let token = object["accessToken"] as? String
             else {
+                // The first line of what az said (its own words, never a token: it failed).
+                let said = outcome.errorText.split(whereSeparator: \.isNewline).first.map {
+                    ": " + Printable.escaped(String($0.prefix(300)))
+                }
+                let status = outcome.exitStatus.map { "exit \($0)" } ?? "signal \(outcome.signal ?? 0)"
                 throw EntraError(
-                    message:
-                        "az account get-access-token failed (exit \(process.terminationStatus)); run `az login` first")
+                    message: "az account get-access-token failed (\(status))\(said ?? ""); run `az login` first")
             }
             let expires = (object["expires_on"] as? Int).map { Date(timeIntervalSince1970: Double($0)) }
             return (token, expires ?? Date().addingTimeInterval(3_000))

@@ -13,7 +13,30 @@ public enum TextExtractor {
     /// A failure to read or decode a document; the message names the file and the problem.
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public let message: String
+        /// Not a fault of the document: the run stopped while it was read (it is read again on resume).
+        public var cancelled = false
         public var description: String { message }
+
+        public init(message: String, cancelled: Bool = false) {
+            self.message = message
+            self.cancelled = cancelled
+        }
+    }
+
+    /// How far reading one document may go.
+    public struct Limits: Sendable {
+        /// The most bytes one part expands to: one XML part of a ZIP-based document, a PDF's text.
+        public var maxPartBytes: Int64 = Int64(OfficeExtractor.maxPartBytes)
+        /// How long an external program (`pdftotext`) may take for one document.
+        public var toolTimeout: Duration = PDFExtractor.defaultTimeout
+
+        public init() {}
+
+        /// The limits a pipeline's `files` section sets.
+        public init(_ selection: PipelineDefinition.Selection) {
+            if let bytes = selection.maxArchivePartBytes { maxPartBytes = max(1, bytes) }
+            if let seconds = selection.extractTimeoutSeconds { toolTimeout = .milliseconds(Int64(seconds * 1_000)) }
+        }
     }
 
     /// Reads a file and returns its bytes' SHA-256 (lowercase hex).
@@ -188,14 +211,13 @@ public enum TextExtractor {
 
     /// Reads and decodes an enqueued document, checking it is still the version that was enqueued.
     public static func extract(
-        _ input: IngestInput, maxArchivePartBytes: Int64? = nil, warn: (String) -> Void = { _ in }
-    ) throws(Failure) -> ChunkInput {
+        _ input: IngestInput, limits: Limits = Limits(), warn: (String) -> Void = { _ in }
+    ) async throws(Failure) -> ChunkInput {
         let (sha, data) = try hash(file: input.file)
         guard sha == input.document.sha256 else {
             throw Failure(message: "\(input.document.path): changed since it was enqueued; enqueue the folder again")
         }
-        let text = try text(
-            of: data, file: input.file, name: input.document.path, maxArchivePartBytes: maxArchivePartBytes, warn: warn)
+        let text = try await text(of: data, file: input.file, name: input.document.path, limits: limits, warn: warn)
         return ChunkInput(document: input.document, text: text)
     }
 
@@ -207,12 +229,11 @@ public enum TextExtractor {
     /// - Parameters:
     ///   - file: The file on disk (PDF is read by `pdftotext` from there).
     ///   - name: How errors name the document.
-    ///   - maxArchivePartBytes: The largest part read from a ZIP-based document (nil: the default cap).
+    ///   - limits: How large a part may grow and how long `pdftotext` may take.
     ///   - warn: Told what was read but not as it was (bad bytes replaced).
     public static func text(
-        of data: Data, file: String, name: String, maxArchivePartBytes: Int64? = nil,
-        warn: (String) -> Void = { _ in }
-    ) throws(Failure) -> String {
+        of data: Data, file: String, name: String, limits: Limits = Limits(), warn: (String) -> Void = { _ in }
+    ) async throws(Failure) -> String {
         let format = format(of: name)
         let text: String
         switch format {
@@ -220,14 +241,13 @@ public enum TextExtractor {
         case "xml": text = try MarkupExtractor.xml(data, name: name)
         case "docx", "pptx", "xlsx", "odt", "odp", "ods", "epub":
             text = try OfficeExtractor.extract(
-                data, format: format, name: name,
-                maxPartBytes: maxArchivePartBytes.map { UInt64(max(1, $0)) } ?? OfficeExtractor.maxPartBytes)
+                data, format: format, name: name, maxPartBytes: UInt64(max(1, limits.maxPartBytes)))
         case "csv", "tsv":
             text = DataExtractor.delimited(
                 try decode(data, name: name, warn: warn), separator: format == "csv" ? "," : "\t")
         case "json", "jsonl", "ndjson":
             text = try DataExtractor.json(data, lines: format != "json", name: name)
-        case "pdf": text = try PDFExtractor.extract(file: file, name: name)
+        case "pdf": text = try await PDFExtractor.extract(file: file, name: name, limits: limits)
         default: text = try decode(data, name: name, warn: warn)
         }
         // Only white space is no text either: nothing to send.

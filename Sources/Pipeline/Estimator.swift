@@ -79,9 +79,9 @@ public enum Estimator {
                         let document = DocumentRef(path: file.path, sha256: sha, size: file.size, mtime: file.mtime)
                         let text = ChunkInput(
                             document: document,
-                            text: try TextExtractor.text(
+                            text: try await TextExtractor.text(
                                 of: bytes, file: file.file, name: file.path,
-                                maxArchivePartBytes: pipeline.selection.maxArchivePartBytes))
+                                limits: TextExtractor.Limits(pipeline.selection)))
                         let calls = try Workers.promptInputs(text, chunker: context.chunker).map(context.call(for:))
                         return (index, .calls(calls))
                     } catch {

@@ -13,7 +13,7 @@ import Yams
 /// max_tokens: 300            # or max_completion_tokens for reasoning models
 /// temperature: 0.2
 /// chunking: {max_tokens: 800, overlap: 80}
-/// files: {include: ["**/*.md"], exclude: [], hidden: false, max_part_size: 64MiB}
+/// files: {include: ["**/*.md"], exclude: [], hidden: false, max_part_size: 64MiB, extract_timeout: 120}
 /// variables: {language: English}
 /// messages:
 ///   - role: system
@@ -76,12 +76,13 @@ public enum PipelineFile {
             throw (chunking ?? reader).error("overlap", "must be at most half of max_tokens (\(maxChunk))")
         }
         let files = try reader.mapping("files")
-        try files?.rejectUnknown(["include", "exclude", "hidden", "max_size", "max_part_size"])
+        try files?.rejectUnknown(["include", "exclude", "hidden", "max_size", "max_part_size", "extract_timeout"])
         var selection = PipelineDefinition.Selection(
             include: try files?.strings("include") ?? [], exclude: try files?.strings("exclude") ?? [],
             hidden: try files?.bool("hidden") ?? false,
             maxFileSize: try files?.byteSize("max_size") ?? PipelineDefinition.Selection.defaultMaxFileSize)
         selection.maxArchivePartBytes = try files?.byteSize("max_part_size")
+        selection.extractTimeoutSeconds = try files?.double("extract_timeout", in: 0.1...86_400)
         var variables: [String: String] = [:]
         if let variableMapping = try reader.mapping("variables") {
             for (key, value) in variableMapping.mapping {

@@ -40,14 +40,14 @@ struct Workers: Sendable {
                 var next = 0
                 while next < min(width, jobs.count) {
                     let job = jobs[next]
-                    group.addTask { process(job) }
+                    group.addTask { await process(job) }
                     next += 1
                 }
                 while let outcome = await group.next() {
                     outcomes.append(outcome)
                     if next < jobs.count {
                         let job = jobs[next]
-                        group.addTask { process(job) }
+                        group.addTask { await process(job) }
                         next += 1
                     }
                 }
@@ -74,7 +74,7 @@ struct Workers: Sendable {
         try await queue.release(jobIDs: released, owner: owner)
     }
 
-    private func process(_ job: Job) -> Outcome {
+    private func process(_ job: Job) async -> Outcome {
         guard let context = contexts[job.runID] else {
             return .failed(
                 JobFailure(
@@ -88,10 +88,12 @@ struct Workers: Sendable {
                 let input = try job.decode(IngestInput.self)
                 let text: ChunkInput
                 do {
-                    text = try TextExtractor.extract(
-                        input, maxArchivePartBytes: context.run.pipeline.selection.maxArchivePartBytes
+                    text = try await TextExtractor.extract(
+                        input, limits: TextExtractor.Limits(context.run.pipeline.selection)
                     ) { runner.logger.warning("\(Printable.escaped($0))") }
                 } catch {
+                    // Stopped part-way (the run is stopping): read again on resume, not a failure.
+                    if error.cancelled { return .released(job.id) }
                     return .failed(
                         JobFailure(jobID: job.id, errorClass: .unreadableDocument, message: error.message, retryAt: nil)
                     )

@@ -33,8 +33,11 @@ public struct PipelineDefinition: Sendable, Codable, Hashable {
         public var hidden: Bool
         /// Files larger than this many bytes are skipped (default 256 MB).
         public var maxFileSize: Int64
-        /// The largest uncompressed part (one XML file) read from a ZIP-based document (nil: 64 MiB).
+        /// The most bytes one part of a document expands to: one XML file of a ZIP-based document, the
+        /// text `pdftotext` writes for a PDF (nil: 64 MiB).
         public var maxArchivePartBytes: Int64?
+        /// How long `pdftotext` may take for one PDF, in seconds (nil: 120).
+        public var extractTimeoutSeconds: Double?
         /// Symbolic links whose target lies outside the enqueued folder are followed (nil: they are
         /// skipped with the reason). Optional so that runs recorded before it decode and hash alike.
         public var externalLinks: Bool?

@@ -155,7 +155,7 @@ struct BenchPipelineCommand: AsyncParsableCommand {
     }
 }
 
-struct BenchIngestCommand: ParsableCommand {
+struct BenchIngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest", abstract: "Extraction and extraction + chunking throughput per format.")
 
@@ -168,8 +168,8 @@ struct BenchIngestCommand: ParsableCommand {
     @Flag(help: "Print the report as JSON.")
     var json = false
 
-    func run() throws {
-        let report = try IngestBenchmark(threads: threads).run(directory: directory)
+    func run() async throws {
+        let report = try await IngestBenchmark(threads: threads).run(directory: directory)
         if json {
             print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
         } else {

@@ -5,7 +5,7 @@ import Ingest
 import SluiceCore
 import Tokenizer
 
-struct ChunkCommand: ParsableCommand {
+struct ChunkCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "chunk",
         abstract: "Show how documents are cut into chunks: token counts and heading paths.",
@@ -38,14 +38,14 @@ struct ChunkCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let chunker = Chunker(
             encoding: try BytePairEncoding.encoding(named: encoding), maxTokens: maxTokens, overlapTokens: overlap)
         var failures = 0
         for file in files {
             do {
                 let (_, data) = try TextExtractor.hash(file: file)
-                let text = try TextExtractor.text(of: data, file: file, name: file)
+                let text = try await TextExtractor.text(of: data, file: file, name: file)
                 let outline = DocumentOutline(text: text, format: TextExtractor.format(of: file))
                 let chunks = chunker.chunks(text)
                 for (index, chunk) in chunks.enumerated() {

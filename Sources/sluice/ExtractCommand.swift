@@ -3,7 +3,7 @@ import Foundation
 import Ingest
 import SluiceCore
 
-struct ExtractCommand: ParsableCommand {
+struct ExtractCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "extract",
         abstract: "Print the text Sluice extracts from documents: what the model will see.",
@@ -21,12 +21,12 @@ struct ExtractCommand: ParsableCommand {
     @Argument(help: "Documents to extract.")
     var files: [String]
 
-    func run() throws {
+    func run() async throws {
         var failures = 0
         for file in files {
             do {
                 let (_, data) = try TextExtractor.hash(file: file)
-                let text = try TextExtractor.text(of: data, file: file, name: file)
+                let text = try await TextExtractor.text(of: data, file: file, name: file)
                 if json {
                     let format = TextExtractor.format(of: file)
                     let blocks = TextBlock.blocks(of: text, format: format)

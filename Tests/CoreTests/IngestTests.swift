@@ -5,7 +5,7 @@ import SluiceTesting
 import Testing
 
 @Suite struct IngestTests {
-    @Test func walksRecursivelyWithGlobsHiddenFilesAndSkips() throws {
+    @Test func walksRecursivelyWithGlobsHiddenFilesAndSkips() async throws {
         let directory = try TemporaryDirectory()
         try directory.write("a.txt", "a")
         try directory.write("docs/b.md", "b")
@@ -29,7 +29,7 @@ import Testing
         #expect(!withHidden.files.map(\.path).contains("docs/b.md"))
     }
 
-    @Test func linksOutOfTheFolderAreSkippedUnlessAskedFor() throws {
+    @Test func linksOutOfTheFolderAreSkippedUnlessAskedFor() async throws {
         let outside = try TemporaryDirectory()
         try outside.write("secret.txt", "not for the model")
         try outside.write("tree/deep.txt", "nor this")
@@ -66,7 +66,7 @@ import Testing
         #expect(Glob(pattern).matches(path) == matches)
     }
 
-    @Test func decodesUTF8WithAndWithoutBOMAndUTF16() throws {
+    @Test func decodesUTF8WithAndWithoutBOMAndUTF16() async throws {
         let text = "Grüße, 世界"
         #expect(try TextExtractor.decode(Data(text.utf8), name: "a") == text)
         #expect(try TextExtractor.decode(Data([0xEF, 0xBB, 0xBF] + text.utf8), name: "a") == text)
@@ -95,7 +95,7 @@ import Testing
         }
     }
 
-    @Test func damagedUTF8StaysUTF8AndUTF16WithoutAMarkIsRecognized() throws {
+    @Test func damagedUTF8StaysUTF8AndUTF16WithoutAMarkIsRecognized() async throws {
         // One stray byte in UTF-8 German: the rest is read as UTF-8, the byte replaced and reported.
         let bytes = Array("Der Vertrag enthält eine Kündigungsfrist.".utf8) + [0xFF] + Array(" Ende für heute.".utf8)
         var warnings: [String] = []
@@ -116,19 +116,19 @@ import Testing
         #expect(legacy == "Kündigung" && quiet.isEmpty)
         // White space alone is an empty document: no call for it.
         do {
-            _ = try TextExtractor.text(of: Data(" \n\t\r\n  ".utf8), file: "/none", name: "blank.txt")
+            _ = try await TextExtractor.text(of: Data(" \n\t\r\n  ".utf8), file: "/none", name: "blank.txt")
             Issue.record("a whitespace-only document was accepted")
         } catch {
             #expect(error.message == "blank.txt: empty document (no text)")
         }
     }
 
-    @Test func extractionNoticesAFileChangedSinceEnqueue() throws {
+    @Test func extractionNoticesAFileChangedSinceEnqueue() async throws {
         let directory = try TemporaryDirectory()
         let file = try directory.write("a.txt", "before")
         let (sha, _) = try TextExtractor.hash(file: file)
         try directory.write("a.txt", "after")
         let input = IngestInput(document: DocumentRef(path: "a.txt", sha256: sha, size: 6, mtime: 0), file: file)
-        #expect(throws: TextExtractor.Failure.self) { try TextExtractor.extract(input) }
+        await #expect(throws: TextExtractor.Failure.self) { try await TextExtractor.extract(input) }
     }
 }

@@ -9,13 +9,13 @@ import Testing
 @Suite struct OfficeExtractionTests {
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures")
 
-    func extract(_ name: String, data: Data? = nil) throws -> String {
-        try extractedText(name, try data ?? Data(contentsOf: Self.fixtures.appendingPathComponent(name)))
+    func extract(_ name: String, data: Data? = nil) async throws -> String {
+        try await extractedText(name, try data ?? Data(contentsOf: Self.fixtures.appendingPathComponent(name)))
     }
 
-    @Test func word() throws {
+    @Test func word() async throws {
         #expect(
-            try extract("agreement.docx") == """
+            try await extract("agreement.docx") == """
                 # Service Agreement
 
                 Northwind Analytics GmbH provides document classification to Contoso Logistics Ltd.
@@ -34,9 +34,9 @@ import Testing
                 """)
     }
 
-    @Test func powerPoint() throws {
+    @Test func powerPoint() async throws {
         #expect(
-            try extract("review.pptx") == """
+            try await extract("review.pptx") == """
                 --- Slide 1 ---
 
                 ## Quarterly Review
@@ -53,11 +53,11 @@ import Testing
                 """)
     }
 
-    @Test func excel() throws {
+    @Test func excel() async throws {
         // Numbers as displayed: thousands separators, percentages, dates and times (in ISO order),
         // currency, a negative section, and General for unformatted cells.
         #expect(
-            try extract("volumes.xlsx") == """
+            try await extract("volumes.xlsx") == """
                 # Sheet: Hubs
 
                 Hub | Shipments | On time | Audited
@@ -78,9 +78,9 @@ import Testing
                 """)
     }
 
-    @Test func openDocumentPresentationAndSpreadsheet() throws {
+    @Test func openDocumentPresentationAndSpreadsheet() async throws {
         #expect(
-            try extract("hafen.odp") == """
+            try await extract("hafen.odp") == """
                 --- Slide 1 ---
 
                 ## Hafenbetrieb 2025
@@ -96,7 +96,7 @@ import Testing
                 Zweiter Kran ab Mai
                 """)
         #expect(
-            try extract("lager.ods") == """
+            try await extract("lager.ods") == """
                 # Sheet: Lager
 
                 Standort | Paletten
@@ -111,13 +111,13 @@ import Testing
 
                 Nacht | 14
                 """)
-        let blocks = TextBlock.blocks(of: try extract("hafen.odp"), format: "odp")
+        let blocks = TextBlock.blocks(of: try await extract("hafen.odp"), format: "odp")
         #expect(blocks.first { $0.text == "Zweiter Kran ab Mai" }?.page == 2)
     }
 
-    @Test func openDocument() throws {
+    @Test func openDocument() async throws {
         #expect(
-            try extract("energie.odt") == """
+            try await extract("energie.odt") == """
                 # Energiebericht
 
                 Der Stromverbrauch sank um 8 Prozent.
@@ -128,56 +128,58 @@ import Testing
                 """)
     }
 
-    @Test func epubInSpineOrder() throws {
+    @Test func epubInSpineOrder() async throws {
         #expect(
-            try extract("guide.epub")
+            try await extract("guide.epub")
                 == "# Before Your Shift\n\nTake a scanner with a green light.\n\n# Receiving Goods\n\nScan the delivery note first."
         )
     }
 
-    @Test func zipBombsTruncatedAndMislabelledFilesAreRefused() throws {
-        func failure(_ name: String, data: Data? = nil) -> String {
+    @Test func zipBombsTruncatedAndMislabelledFilesAreRefused() async throws {
+        func failure(_ name: String, data: Data? = nil) async -> String {
             do {
-                _ = try extract(name, data: data)
+                _ = try await extract(name, data: data)
                 return "accepted"
             } catch {
                 return (error as? TextExtractor.Failure)?.message ?? "\(error)"
             }
         }
-        #expect(failure("bomb.docx").contains("zip bomb"))
+        #expect(await failure("bomb.docx").contains("zip bomb"))
         let docx = try Data(contentsOf: Self.fixtures.appendingPathComponent("agreement.docx"))
-        #expect(failure("agreement.docx", data: docx.prefix(docx.count / 2)).contains("agreement.docx"))
-        #expect(failure("agreement.docx", data: Data("plain text, not a zip".utf8)).contains("not a ZIP archive"))
+        #expect(await failure("agreement.docx", data: docx.prefix(docx.count / 2)).contains("agreement.docx"))
+        #expect(await failure("agreement.docx", data: Data("plain text, not a zip".utf8)).contains("not a ZIP archive"))
     }
 }
 
 /// CSV, TSV, JSON, JSON Lines and PDF.
 @Suite struct DataExtractionTests {
-    func extract(_ name: String, _ data: Data) throws -> String { try extractedText(name, data) }
+    func extract(_ name: String, _ data: Data) async throws -> String { try await extractedText(name, data) }
 
-    @Test func delimitedRows() throws {
+    @Test func delimitedRows() async throws {
         let csv =
             "hub,shipments,note\r\nRotterdam,512000,\"largest, by far\"\r\nLyon,318000,\"said \"\"outage\"\"\"\r\n"
         #expect(
-            try extract("hubs.csv", Data(csv.utf8))
+            try await extract("hubs.csv", Data(csv.utf8))
                 == "hub | shipments | note\n\nRotterdam | 512000 | largest, by far\n\nLyon | 318000 | said \"outage\"")
-        #expect(try extract("hubs.tsv", Data("a\tb\n1\t2\n".utf8)) == "a | b\n\n1 | 2")
+        #expect(try await extract("hubs.tsv", Data("a\tb\n1\t2\n".utf8)) == "a | b\n\n1 | 2")
     }
 
-    @Test func jsonAsKeyValueLines() throws {
+    @Test func jsonAsKeyValueLines() async throws {
         let json = #"{"title": "Q4", "hubs": [{"name": "Lyon", "late": true}], "total": 1.84, "note": null}"#
         #expect(
-            try extract("report.json", Data(json.utf8))
+            try await extract("report.json", Data(json.utf8))
                 == "hubs[0].late: true\nhubs[0].name: Lyon\nnote: null\ntitle: Q4\ntotal: 1.84")
-        #expect(try extract("events.jsonl", Data("{\"a\": 1}\n\n{\"a\": 2}\n".utf8)) == "a: 1\n\na: 2")
-        #expect(throws: TextExtractor.Failure.self) { try extract("bad.jsonl", Data("{\"a\": 1}\n{oops\n".utf8)) }
+        #expect(try await extract("events.jsonl", Data("{\"a\": 1}\n\n{\"a\": 2}\n".utf8)) == "a: 1\n\na: 2")
+        await #expect(throws: TextExtractor.Failure.self) {
+            try await extract("bad.jsonl", Data("{\"a\": 1}\n{oops\n".utf8))
+        }
     }
 
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/pdftotext")))
-    func pdfPagesInReadingOrder() throws {
+    func pdfPagesInReadingOrder() async throws {
         let file = OfficeExtractionTests.fixtures.appendingPathComponent("minutes.pdf")
         #expect(
-            try extract("minutes.pdf", Data(contentsOf: file)) == """
+            try await extract("minutes.pdf", Data(contentsOf: file)) == """
                 --- Page 1 ---
 
                 Project Harbour weekly sync The Rotterdam backlog is two days behind.
@@ -186,6 +188,6 @@ import Testing
 
                 Actions: merge the decoder fix by Thursday.
                 """)
-        #expect(throws: TextExtractor.Failure.self) { try extract("fake.pdf", Data("not a pdf".utf8)) }
+        await #expect(throws: TextExtractor.Failure.self) { try await extract("fake.pdf", Data("not a pdf".utf8)) }
     }
 }
