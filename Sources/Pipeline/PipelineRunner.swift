@@ -85,6 +85,7 @@ public final class PipelineRunner: Sendable {
 
     /// Runs until every job is done or failed for good, or the task is cancelled.
     public func run(progress: @escaping @Sendable (RunProgress) -> Void) async throws -> RunSummary {
+        let lock = try configuration.runLock ?? RunLock(databasePath: databasePath)
         let owner = try LeaseOwner(databasePath: databasePath)
         let dead = owner.deadOwners(among: try await queue.leaseOwners())
         let reclaimed = try await queue.reclaimLeases(owners: dead, expiredBefore: Date().timeIntervalSince1970)
@@ -92,18 +93,8 @@ public final class PipelineRunner: Sendable {
         let spentBefore = try await queue.spendReport(documents: 0).total
         metrics.update { $0.spentBefore = spentBefore }
         budget?.start(spent: spentBefore)
-        var contexts: [Int64: RunContext] = [:]
-        for run in try await queue.runs() {
-            let renderer = try PromptRenderer(pipeline: run.pipeline, pipelineHash: run.pipelineHash)
-            let chunker = Chunker(
-                encoding: renderer.encoding, maxTokens: run.pipeline.chunking.maxTokens,
-                overlapTokens: run.pipeline.chunking.overlapTokens)
-            var schema: JSONSchema?
-            if case .jsonSchema(_, let text, _)? = run.pipeline.responseFormat { schema = try JSONSchema(text: text) }
-            contexts[run.id] = RunContext(
-                run: run, renderer: renderer, chunker: chunker,
-                facts: configuration.catalog.facts(for: run.pipeline.model), schema: schema)
-        }
+        let contexts = RunContexts(queue: queue, catalog: configuration.catalog)
+        try await contexts.load()
         let committed = try await queue.committedOutputLength(path: configuration.outputPath)
         try Self.checkOutput(
             configuration.outputPath, database: databasePath, recorded: committed != nil,
@@ -124,7 +115,7 @@ public final class PipelineRunner: Sendable {
             group.addTask { try await workers.cpuStage(.reduce, width: self.configuration.cpuWorkers) }
             group.addTask { try await workers.callStage() }
             group.addTask { try await workers.collectStage(outputBox) }
-            group.addTask { try await self.monitor(progress: progress) }
+            group.addTask { try await self.monitor(owner: owner, progress: progress) }
             do {
                 // The first stage that fails stops the run (waitForAll would wait for the others,
                 // which keep waiting for work that stage will never hand on).
@@ -137,14 +128,16 @@ public final class PipelineRunner: Sendable {
         }
         // Results committed by calls that finished while stopping still get their lines.
         try await workers.collectStage(outputBox, drain: true)
-        withExtendedLifetime(owner) {}
+        withExtendedLifetime((owner, lock)) {}
         return try await summary(interrupted: Task.isCancelled)
     }
 
     var isFinished: Bool { finished.load(ordering: .relaxed) }
 
-    /// Reports progress and decides when the queue is drained.
-    private func monitor(progress: @escaping @Sendable (RunProgress) -> Void) async throws {
+    /// Reports progress, decides when the queue is drained, and every few seconds hands back the jobs
+    /// of owners that died while this run works. (Expired leases are reclaimed only at the start: while
+    /// running, the one run on this database holds them, some waiting long for admission.)
+    private func monitor(owner: LeaseOwner, progress: @escaping @Sendable (RunProgress) -> Void) async throws {
         var lastReport = Date.distantPast
         var lastReclaim = Date()
         while !Task.isCancelled {
@@ -159,8 +152,10 @@ public final class PipelineRunner: Sendable {
                 progress(try await makeProgress(try await queue.statistics()))
                 return
             }
-            if now.timeIntervalSince(lastReclaim) > 30 {
-                _ = try await queue.reclaimLeases(owners: [], expiredBefore: now.timeIntervalSince1970)
+            if now.timeIntervalSince(lastReclaim) > configuration.reclaimInterval {
+                let dead = owner.deadOwners(among: try await queue.leaseOwners())
+                let reclaimed = dead.isEmpty ? 0 : try await queue.reclaimLeases(owners: dead, expiredBefore: 0)
+                if reclaimed > 0 { logger.info("reclaimed \(reclaimed) jobs of stopped processes while running") }
                 lastReclaim = now
             }
             try? await Task.sleep(for: .milliseconds(50))

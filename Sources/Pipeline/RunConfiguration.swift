@@ -39,6 +39,10 @@ public struct RunConfiguration: Sendable {
     public var models: [String: String] = [:]
     /// Stop admitting calls before the recorded spend plus the calls in flight could exceed this.
     public var maxCost: Double?
+    /// Seconds between looks for jobs held by dead owners while running.
+    public var reclaimInterval: Double = 5
+    /// The database's run lock, when the caller took it before enqueueing (nil: the runner takes it).
+    public var runLock: RunLock?
 
     /// The scheduler's view of every deployment.
     var deploymentQuotas: [DeploymentQuota] {

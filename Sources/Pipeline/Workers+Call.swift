@@ -65,9 +65,18 @@ extension Workers {
         } catch {
             return .failed(JobFailure(jobID: job.id, errorClass: .invalidJob, message: "\(error)", retryAt: nil))
         }
-        guard let context = contexts[job.runID] else {
+        let known: PipelineRunner.RunContext?
+        do {
+            known = try await contexts.context(job.runID)
+        } catch {
+            // The queue could not be read: the job waits for the next claim (or the run's stop).
+            return .released(job.id)
+        }
+        guard let context = known else {
             return .failed(
-                JobFailure(jobID: job.id, errorClass: .invalidJob, message: "unknown run \(job.runID)", retryAt: nil))
+                JobFailure(
+                    jobID: job.id, errorClass: .invalidJob, message: "job \(job.id): \(contexts.problem(job.runID))",
+                    retryAt: nil))
         }
         let pipelineName = context.run.pipeline.name
         do {
@@ -242,7 +251,7 @@ extension Workers {
     ) throws -> Outcome {
         var record = record
         if !keepBody { record.body = nil }
-        let pipelineName = contexts[job.runID]?.run.pipeline.name ?? ""
+        let pipelineName = contexts.cached(job.runID)?.run.pipeline.name ?? ""
         let reply = CallReply(input: input, record: record, pipeline: pipelineName, job: job)
         let what = input.reduce.map { "reduce level \($0.level) group \($0.group + 1)" } ?? "chunk \(input.chunk + 1)"
         return .failed(

@@ -11,7 +11,7 @@ import SluiceCore
 struct Workers: Sendable {
     let runner: PipelineRunner
     let owner: String
-    let contexts: [Int64: PipelineRunner.RunContext]
+    let contexts: RunContexts
 
     var queue: any JobQueue { runner.queue }
     var configuration: RunConfiguration { runner.configuration }
@@ -75,10 +75,17 @@ struct Workers: Sendable {
     }
 
     private func process(_ job: Job) async -> Outcome {
-        guard let context = contexts[job.runID] else {
+        let known: PipelineRunner.RunContext?
+        do {
+            known = try await contexts.context(job.runID)
+        } catch {
+            // The queue could not be read: the job waits for the next claim (or the run's stop).
+            return .released(job.id)
+        }
+        guard let context = known else {
             return .failed(
                 JobFailure(
-                    jobID: job.id, errorClass: .invalidJob, message: "job \(job.id): unknown run \(job.runID)",
+                    jobID: job.id, errorClass: .invalidJob, message: "job \(job.id): \(contexts.problem(job.runID))",
                     retryAt: nil))
         }
         let hash = context.run.pipelineHash

@@ -70,6 +70,8 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Before anything is enqueued: a second run on this database refuses without touching it.
+        let lock = try await reportingErrors { try RunLock(databasePath: database.database) }
         let queue = try database.open()
         let outputPath = output ?? database.defaultOutput
         let summary: RunSummary = try await reportingErrors {
@@ -97,6 +99,7 @@ struct RunCommand: AsyncParsableCommand {
                 defaultDeployment: target.chosen(among: entries),
                 retry: RetryPolicy(maxAttempts: maxAttempts, maxRetryAfterSeconds: target.maxRetryAfter))
             configuration.replacesOutput = force
+            configuration.runLock = lock
             configuration.quotas = quotas
             configuration.pools = pools
             configuration.catalog = catalog
