@@ -86,7 +86,8 @@ public struct ExternalTool: Sendable {
             ]
             return options
         }()
-        let (name, timeout, outputLimit, errorLimit) = (name, timeout, outputLimit, errorLimit)
+        let (name, timeout, outputLimit, errorLimit, grace) = (name, timeout, outputLimit, errorLimit, gracePeriod)
+        let started = Started()
         do {
             return try await withThrowingTaskGroup(of: Outcome.self) { group in
                 group.addTask {
@@ -97,6 +98,7 @@ public struct ExternalTool: Sendable {
                     ) { execution in
                         let group = execution.processIdentifier.value
                         Self.live.withLock { _ = $0.insert(group) }
+                        started.group.withLock { $0 = group }
                         defer { Self.live.withLock { _ = $0.remove(group) } }
                         async let errorBytes = Self.drain(execution.standardError, keeping: errorLimit)
                         var output: [UInt8] = []
@@ -124,6 +126,13 @@ public struct ExternalTool: Sendable {
                 }
                 group.addTask {
                     try await Task.sleep(for: timeout)
+                    // The whole group, at the deadline: SIGTERM, then SIGKILL after the grace period, so
+                    // that it has ended when the failure is reported.
+                    if let group = started.group.withLock({ $0 }) {
+                        Self.signal(group, SIGTERM)
+                        try? await Task.sleep(for: grace)
+                        Self.signal(group, SIGKILL)
+                    }
                     throw Failure(reason: .timedOut, message: "\(name) did not finish within \(timeout); stopped")
                 }
                 defer { group.cancelAll() }
@@ -154,6 +163,17 @@ public struct ExternalTool: Sendable {
 
     /// The process groups of the programs running now.
     private static let live = Mutex<Set<pid_t>>([])
+
+    /// The process group of one run of a program, once started.
+    private final class Started: Sendable {
+        let group = Mutex<pid_t?>(nil)
+    }
+
+    /// Signals a process group while its program is still running (never a group whose leader has been
+    /// reaped, whose id may have been reused).
+    private static func signal(_ group: pid_t, _ signal: Int32) {
+        live.withLock { if $0.contains(group) { _ = killpg(group, signal) } }
+    }
 
     /// Kills every running program's process group: the run is exiting.
     public static func terminateAll() {

@@ -73,9 +73,11 @@ import Tools
         } catch {
             #expect(error.reason == .timedOut && error.message.contains("sluice-hang"), "\(error.message)")
         }
-        #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(ContinuousClock.now - start < .seconds(30))
         let pids = try await pids(pidFile, count: 2)
         #expect(pids.count == 2)
+        // SIGKILL was sent before the failure was reported; the kernel ends them within moments.
+        for _ in 0..<100 where !pids.allSatisfy(Self.isGone) { try await Task.sleep(for: .milliseconds(20)) }
         #expect(pids.allSatisfy(Self.isGone), "left running: \(pids.filter { !Self.isGone($0) })")
     }
 
@@ -116,24 +118,24 @@ import Tools
     }
 
     @Test func hungProgramsDoNotHoldTheCooperativePool() async throws {
-        // More hung programs than the pool has threads: a blocking wait would starve every other task.
+        // More hung programs than the pool has threads: a blocking wait would starve every other task
+        // until the programs end (here at their 10 s deadline), so the short task would finish last.
         try script("sluice-still", "exec sleep 300")
-        let start = ContinuousClock.now
-        let reachedAt = try await withThrowingTaskGroup(of: Duration?.self) { group in
+        let order = try await withThrowingTaskGroup(of: String.self) { group in
             for _ in 0..<(ProcessInfo.processInfo.activeProcessorCount * 2 + 2) {
                 group.addTask {
-                    _ = try? await tool("sluice-still", timeout: .seconds(3)).run()
-                    return nil
+                    _ = try? await tool("sluice-still", timeout: .seconds(10)).run()
+                    return "program"
                 }
             }
             group.addTask {
                 try await Task.sleep(for: .milliseconds(200))
-                return ContinuousClock.now - start
+                return "short task"
             }
-            var reached: Duration?
-            for try await value in group { if let value { reached = value } }
-            return reached
+            var order: [String] = []
+            for try await event in group { order.append(event) }
+            return order
         }
-        #expect(try #require(reachedAt) < .seconds(2))
+        #expect(order.first == "short task", "\(order)")
     }
 }

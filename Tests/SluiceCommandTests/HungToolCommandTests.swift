@@ -68,7 +68,7 @@ struct HungToolCommandTests {
 
     @Test func aPDFThatHangsFailsAloneAtItsDeadline() async throws {
         let database = directory.file("q.db")
-        let run = try SluiceProcess.run(
+        let run = try await SluiceProcess.run(
             [
                 "run", directory.file("docs"), "--pipeline", try pipeline(timeout: 1), "--simulate", "--db", database,
                 "--output", directory.file("out.jsonl"),
@@ -76,7 +76,7 @@ struct HungToolCommandTests {
         #expect(run.status == 1, "\(run.stderr)")
         let output = try String(contentsOfFile: directory.file("out.jsonl"), encoding: .utf8)
         #expect(output.contains("harbour crane"))
-        let status = try SluiceProcess.run(["status", "--db", database])
+        let status = try await SluiceProcess.run(["status", "--db", database])
         #expect(
             status.stdout.contains("minutes.pdf: pdftotext did not finish within 1.0 seconds (files.extract_timeout)"),
             "\(status.stdout)")
@@ -98,13 +98,33 @@ struct HungToolCommandTests {
         #expect(try await Self.allEnd([process.processIdentifier] + fakes))
         process.waitUntilExit()
         #expect(process.terminationStatus == 2)
-        let status = try SluiceProcess.run(["status", "--db", database, "--json"])
+        let status = try await SluiceProcess.run(["status", "--db", database, "--json"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
         let statistics = try #require(object["statistics"] as? [String: Any], "\(status.stdout)")
         let stages = try #require(statistics["counts"] as? [String: [String: Int]], "\(status.stdout)")
         // The PDF was not read, not failed: it is read again on resume.
         #expect(stages["ingest"]?["failed"] ?? 0 == 0, "\(status.stdout)")
         #expect(stages["ingest"]?["ready"] == 1, "\(status.stdout)")
+    }
+
+    @Test func pdftotextDoesNotInheritTheRunsIgnoredSIGTERM() async throws {
+        // `sluice run` ignores SIGTERM to handle it itself; what it starts must not inherit that.
+        let fake = try directory.write(
+            "bin/pdftotext",
+            "#!/bin/sh\ngrep '^SigIgn:' /proc/self/status > \"$HUNG_PDFTOTEXT_PIDS.mask\"\necho 'Page one text.'\n")
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake)
+        let run = try await SluiceProcess.run(
+            [
+                "run", directory.file("docs"), "--pipeline", try pipeline(timeout: 30), "--simulate", "--db",
+                directory.file("q.db"), "--output", directory.file("out.jsonl"),
+            ], environment: environment, timeoutSeconds: 120)
+        #expect(run.status == 0, "\(run.stderr)")
+        let line = try String(contentsOfFile: directory.file("pids.mask"), encoding: .utf8)
+        let mask = try #require(
+            UInt64(line.split(separator: "\t").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "", radix: 16),
+            "\(line)")
+        #expect(mask & (1 << (UInt64(SIGTERM) - 1)) == 0, "SigIgn \(line)")
+        #expect(mask & (1 << (UInt64(SIGINT) - 1)) == 0, "SigIgn \(line)")
     }
 
     @Test func aHungPDFDoesNotOutliveASluiceKilledWithSIGKILL() async throws {
