@@ -9,7 +9,7 @@ import Testing
 struct BusyDatabaseCommandTests {
     @Test func otherCommandsWorkWhileARunWorksAndASecondRunRefuses() async throws {
         let directory = try TemporaryDirectory()
-        for index in 0..<8 { try directory.write("first/f\(index).txt", "First batch, document \(index).") }
+        for index in 0..<40 { try directory.write("first/f\(index).txt", "First batch, document \(index).") }
         for index in 0..<3 { try directory.write("second/s\(index).txt", "Second batch, document \(index).") }
         try directory.write("third/t0.txt", "A third folder that the refused run must not enqueue.")
         let pipeline = try directory.write(
@@ -22,7 +22,7 @@ struct BusyDatabaseCommandTests {
               - role: user
                 content: "{{chunk.text}}"
             """)
-        // 0.3 s a call, one at a time: the run works for a few seconds.
+        // 0.3 s a call, one at a time: the run works for twelve seconds or more.
         let simulator = try SimulatorProcess(arguments: ["--latency", "0.3", "--reply-tokens", "5"])
         let database = directory.file("q.db")
         let output = directory.file("out.jsonl")
@@ -32,7 +32,7 @@ struct BusyDatabaseCommandTests {
             ["run", directory.file("first"), "--pipeline", pipeline, "--db", database, "--output", output] + target,
             environment: environment)
         // Bounded wait for the run's first committed result.
-        for _ in 0..<1_000 {
+        for _ in 0..<3_000 {
             if FileManager.default.fileExists(atPath: database),
                 try await !SQLiteJobQueue(path: database).storedUnitKeys().isEmpty
             {
@@ -42,15 +42,15 @@ struct BusyDatabaseCommandTests {
         }
         try #require(run.isRunning)
 
-        let enqueue = try SluiceProcess.run(
+        let enqueue = try await SluiceProcess.run(
             ["enqueue", directory.file("second"), "--pipeline", pipeline, "--db", database], timeoutSeconds: 60)
         #expect(enqueue.status == 0, "\(enqueue.stderr)")
-        let status = try SluiceProcess.run(["status", "--db", database], timeoutSeconds: 60)
+        let status = try await SluiceProcess.run(["status", "--db", database], timeoutSeconds: 60)
         #expect(status.status == 0 && status.stdout.contains("ingest"), "\(status.stderr)")
-        let retry = try SluiceProcess.run(["retry", "--db", database], timeoutSeconds: 60)
+        let retry = try await SluiceProcess.run(["retry", "--db", database], timeoutSeconds: 60)
         #expect(retry.status == 0, "\(retry.stderr)")
 
-        let second = try SluiceProcess.run(
+        let second = try await SluiceProcess.run(
             ["run", directory.file("third"), "--pipeline", pipeline, "--db", database, "--output", output] + target,
             environment: environment, timeoutSeconds: 60)
         #expect(second.status == 4)
@@ -66,6 +66,6 @@ struct BusyDatabaseCommandTests {
             return try #require((object["sluice"] as? [String: Any])?["document"] as? String)
         }
         // The first folder and the one enqueued while it ran, once each; nothing of the refused run.
-        #expect(documents.sorted() == ((0..<8).map { "f\($0).txt" } + (0..<3).map { "s\($0).txt" }).sorted())
+        #expect(documents.sorted() == ((0..<40).map { "f\($0).txt" } + (0..<3).map { "s\($0).txt" }).sorted())
     }
 }

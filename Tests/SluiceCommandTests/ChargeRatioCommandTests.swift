@@ -11,7 +11,7 @@ import Testing
             "--charge", "chars", "--charge-skew", skew,
         ])
         let database = directory.file("skew-\(skew).db")
-        let run = try SluiceProcess.run(
+        let run = try await SluiceProcess.run(
             [
                 "run", directory.file("docs"), "--pipeline", pipeline, "--db", database, "--endpoint",
                 simulator.endpoint, "--deployment", "d", "--tpm", "400000", "--time-scale", "5", "--api-key-env",
@@ -20,7 +20,7 @@ import Testing
         #expect(run.status == 0, "\(run.stderr)")
         // The summary's deployment table has the column and a value.
         #expect(run.stderr.contains("charge ratio"), "\(run.stderr)")
-        let status = try SluiceProcess.run(["status", "--db", database, "--json"])
+        let status = try await SluiceProcess.run(["status", "--db", database, "--json"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
         let deployments = try #require(object["deployments"] as? [[String: Any]])
         let ratio = try #require(
@@ -55,12 +55,12 @@ import Testing
         #expect(abs(high / low - 3) < 0.3, "ratios \(low) and \(high)")
     }
 
-    @Test func aSkewThatIsNotAPositiveNumberIsRefused() throws {
+    @Test func aSkewThatIsNotAPositiveNumberIsRefused() async throws {
         for value in ["0", "-1", "nan", "1e9"] {
-            let result = try SluiceProcess.run(["simulate", "--charge-skew", value])
+            let result = try await SluiceProcess.run(["simulate", "--charge-skew", value])
             #expect(result.status != 0 && result.stderr.contains("charge-skew"), "\(value): \(result.stderr)")
         }
-        let rule = try SluiceProcess.run(["simulate", "--charge", "words"])
+        let rule = try await SluiceProcess.run(["simulate", "--charge", "words"])
         #expect(rule.status != 0 && rule.stderr.contains("charge"))
     }
 }

@@ -77,7 +77,7 @@ struct CrashResumeTests {
             let committed = try await SQLiteJobQueue(path: database).storedUnitKeys().map { "sluice-" + $0.prefix(32) }
             checkpoints.append((arrivals, Set(committed)))
         }
-        let final = try SluiceProcess.run(arguments, environment: environment)
+        let final = try await SluiceProcess.run(arguments, environment: environment)
         #expect(final.status == 0, "\(final.stderr)")
 
         let data = try Data(contentsOf: URL(fileURLWithPath: output))
@@ -116,7 +116,7 @@ struct CrashResumeTests {
         }
         if mapReduce {
             // Every document whose chunks all succeeded has exactly one summary; the others none.
-            let failed = try SluiceProcess.run(["status", "--db", database, "--json"])
+            let failed = try await SluiceProcess.run(["status", "--db", database, "--json"])
             let failures =
                 (try JSONSerialization.jsonObject(with: Data(failed.stdout.utf8)) as? [String: Any])?[
                     "failures"] as? [[String: Any]] ?? []
@@ -125,7 +125,7 @@ struct CrashResumeTests {
             #expect(summaries.count + incomplete == 80, "\(summaries.count) summaries, \(incomplete) incomplete")
             #expect(summaries.count >= 70)
         }
-        let status = try SluiceProcess.run(["status", "--db", database, "--json"])
+        let status = try await SluiceProcess.run(["status", "--db", database, "--json"])
         let statistics = try #require(
             (try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])?["statistics"]
                 as? [String: Any])
@@ -151,7 +151,7 @@ struct CrashResumeTests {
 
         // A finished run sends nothing more.
         let requestsBefore = try #require(stats["requests"] as? Int)
-        let again = try SluiceProcess.run(arguments, environment: environment)
+        let again = try await SluiceProcess.run(arguments, environment: environment)
         #expect(again.status == 0)
         let requestsAfter = try await simulator.statistics()["requests"] as? Int
         #expect(requestsAfter == requestsBefore)

@@ -26,7 +26,7 @@ struct EstimateCommandTests {
         try directory.write("pipeline.yaml", Self.pipeline)
     }
 
-    @Test func aChunkThatCannotFitTheContextIsAnErrorAtEnqueueSayingByHowMuch() throws {
+    @Test func aChunkThatCannotFitTheContextIsAnErrorAtEnqueueSayingByHowMuch() async throws {
         let directory = try TemporaryDirectory()
         try corpus(directory, documents: 3)
         try directory.write(
@@ -35,7 +35,7 @@ struct EstimateCommandTests {
                 .replacingOccurrences(of: "max_tokens: 50", with: "max_tokens: 4000")
                 .replacingOccurrences(of: "chunking: {max_tokens: 200}", with: "chunking: {max_tokens: 13000}"))
         let database = directory.file("queue.db")
-        let result = try SluiceProcess.run([
+        let result = try await SluiceProcess.run([
             "enqueue", directory.file("docs"), "--pipeline", directory.file("big.yaml"), "--db", database,
         ])
         #expect(result.status == 3)
@@ -43,12 +43,12 @@ struct EstimateCommandTests {
         let over = try #require(result.stderr.firstMatch(of: /(\d+) tokens over/)?.1)
         #expect(Int(over) ?? 0 > 600)
         // Nothing was enqueued, so nothing can be sent.
-        let status = try SluiceProcess.run(["status", "--db", database])
+        let status = try await SluiceProcess.run(["status", "--db", database])
         #expect(status.stdout.contains("documents: none"))
         // The same check with a catalog override in deployments.yaml next to the database: more context fits.
         try directory.write(
             "deployments.yaml", "models:\n  gpt-35-turbo: {context: 32000}\ndeployments: {sim: {endpoint: http://x}}\n")
-        let fits = try SluiceProcess.run([
+        let fits = try await SluiceProcess.run([
             "enqueue", directory.file("docs"), "--pipeline", directory.file("big.yaml"), "--db", database,
         ])
         #expect(fits.status == 0, "\(fits.stderr)")
@@ -63,7 +63,7 @@ struct EstimateCommandTests {
             "--pipeline", directory.file("pipeline.yaml"), "--db", database, "--endpoint", simulator.endpoint,
             "--deployment", "sim", "--tpm", "60000",
         ]
-        let estimate = try SluiceProcess.run(["estimate", directory.file("docs"), "--json"] + common)
+        let estimate = try await SluiceProcess.run(["estimate", directory.file("docs"), "--json"] + common)
         #expect(estimate.status == 0, "\(estimate.stderr)")
         let json = try #require(try JSONSerialization.jsonObject(with: Data(estimate.stdout.utf8)) as? [String: Any])
         let input = try #require(json["input_tokens"] as? Int)
@@ -76,22 +76,22 @@ struct EstimateCommandTests {
 
         // A budget far below the estimate stops the run early, with work left and a reason.
         let environment = ["AZURE_OPENAI_API_KEY": "sim-key"]
-        let stopped = try SluiceProcess.run(
+        let stopped = try await SluiceProcess.run(
             ["run", directory.file("docs"), "--max-cost", "0.0002", "--concurrency", "2"] + common,
             environment: environment)
         #expect(stopped.status == 2, "\(stopped.stderr)")
         #expect(stopped.stderr.contains("--max-cost $0.00") && stopped.stderr.contains("stopped early: budget"))
-        let status = try SluiceProcess.run(["status", "--db", database])
+        let status = try await SluiceProcess.run(["status", "--db", database])
         #expect(status.stdout.contains("cost: $0.0"), "\(status.stdout)")
 
         // Without a limit it finishes: the prompt tokens billed are the estimate's, to the token.
-        let finished = try SluiceProcess.run(["run"] + common, environment: environment)
+        let finished = try await SluiceProcess.run(["run"] + common, environment: environment)
         #expect(finished.status == 0, "\(finished.stderr)")
         let stats = try await simulator.statistics()
         #expect(stats["billedPromptTokens"] as? Int == input)
         #expect(stats["completed"] as? Int == calls)
         // What is done is left out of a new estimate.
-        let after = try SluiceProcess.run(["estimate", directory.file("docs"), "--json"] + common)
+        let after = try await SluiceProcess.run(["estimate", directory.file("docs"), "--json"] + common)
         let rest = try #require(try JSONSerialization.jsonObject(with: Data(after.stdout.utf8)) as? [String: Any])
         #expect(rest["calls"] as? Int == 0 && rest["already_done"] as? Int == calls)
     }

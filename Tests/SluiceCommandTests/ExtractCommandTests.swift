@@ -3,16 +3,16 @@ import SluiceTesting
 import Testing
 
 @Suite struct ExtractCommandTests {
-    @Test func plainJSONAndFailures() throws {
+    @Test func plainJSONAndFailures() async throws {
         let directory = try TemporaryDirectory()
         let html = try directory.write(
             "page.html",
             "<html><body><nav>Menu</nav><h2>Terms</h2><p>Pay within 30 days.</p><ul><li>EUR</li></ul></body></html>")
         let broken = try directory.write("broken.docx", "not a zip")
-        let plain = try SluiceProcess.run(["extract", html])
+        let plain = try await SluiceProcess.run(["extract", html])
         #expect(plain.status == 0)
         #expect(plain.stdout == "## Terms\n\nPay within 30 days.\n\n- EUR\n")
-        let json = try SluiceProcess.run(["extract", "--json", html, broken])
+        let json = try await SluiceProcess.run(["extract", "--json", html, broken])
         #expect(json.status == 1)
         #expect(json.stderr.contains("broken.docx: not a ZIP archive"))
         let object = try #require(
@@ -26,14 +26,14 @@ import Testing
 }
 
 @Suite struct ChunkCommandTests {
-    @Test func chunksWithHeadingPaths() throws {
+    @Test func chunksWithHeadingPaths() async throws {
         let directory = try TemporaryDirectory()
         let body = (0..<8).map { "Step \($0) explains the installation on this system in a sentence or two." }
         let file = try directory.write(
             "guide.md",
             "# Guide\n\n## Linux\n\n" + body.joined(separator: "\n\n") + "\n\n## macOS\n\n"
                 + body.joined(separator: "\n\n"))
-        let output = try SluiceProcess.run(["chunk", "--max-tokens", "80", "--json", file])
+        let output = try await SluiceProcess.run(["chunk", "--max-tokens", "80", "--json", file])
         #expect(output.status == 0)
         let chunks = try output.stdout.split(separator: "\n").map {
             try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])
@@ -44,7 +44,7 @@ import Testing
         #expect(chunks.last?["heading_path"] as? String == "Guide > macOS")
         #expect(chunks.contains { ($0["text"] as? String)?.hasPrefix("## macOS") == true })
         #expect(chunks.contains { $0["heading_path"] as? String == "Guide > Linux" })
-        let bad = try SluiceProcess.run(["chunk", "--max-tokens", "80", directory.file("missing.md")])
+        let bad = try await SluiceProcess.run(["chunk", "--max-tokens", "80", directory.file("missing.md")])
         #expect(bad.status == 1 && bad.stderr.contains("missing.md"))
     }
 }

@@ -8,16 +8,16 @@ import Testing
     /// The command tests' small pipeline.
     static let pipeline = QueueCommandTests.pipeline
 
-    @Test func theDatabaseAndForeignFilesAreRefusedAndOwnOutputResumes() throws {
+    @Test func theDatabaseAndForeignFilesAreRefusedAndOwnOutputResumes() async throws {
         let directory = try TemporaryDirectory()
         try directory.write("docs/a.txt", "The first document has one sentence.")
         try directory.write("pipeline.yaml", Self.pipeline)
         let db = directory.file("s.db")
         let common = [directory.file("docs"), "--pipeline", directory.file("pipeline.yaml"), "--db", db, "--simulate"]
-        try SluiceProcess.run(["enqueue"] + Array(common.dropLast())).check()
+        try await SluiceProcess.run(["enqueue"] + Array(common.dropLast())).check()
         let size = try #require(try FileManager.default.attributesOfItem(atPath: db)[.size] as? Int)
         for target in [db, db + "-wal", db + "-shm", directory.path + "/./s.db"] {
-            let refused = try SluiceProcess.run(["run", "--db", db, "--simulate", "--output", target])
+            let refused = try await SluiceProcess.run(["run", "--db", db, "--simulate", "--output", target])
             #expect(refused.status == 3, "\(target): \(refused.stderr)")
             #expect(refused.stderr.contains("queue database"), "\(refused.stderr)")
         }
@@ -25,19 +25,19 @@ import Testing
         // holds the enqueued document.
         #expect(try #require(try FileManager.default.attributesOfItem(atPath: db)[.size] as? Int) >= size)
         #expect(try Data(contentsOf: URL(fileURLWithPath: db)).prefix(16) == Data("SQLite format 3\0".utf8))
-        let status = try SluiceProcess.run(["status", "--db", db])
+        let status = try await SluiceProcess.run(["status", "--db", db])
         #expect(status.stdout.contains("documents: 1 ok"), "\(status.stdout)")
         // Somebody's notes: refused and kept, byte for byte.
         let notes = try directory.write("notes.md", "# My notes\n\nDo not lose these.\n")
-        let refused = try SluiceProcess.run(["run"] + common + ["--output", notes])
+        let refused = try await SluiceProcess.run(["run"] + common + ["--output", notes])
         #expect(refused.status == 3 && refused.stderr.contains("no run of this queue wrote"), "\(refused.stderr)")
         #expect(try String(contentsOfFile: notes, encoding: .utf8) == "# My notes\n\nDo not lose these.\n")
         // The run's own output file is resumed as before; --force replaces a foreign one.
         let output = directory.file("out.jsonl")
-        try SluiceProcess.run(["run"] + common + ["--output", output]).check()
-        try SluiceProcess.run(["run"] + common + ["--output", output]).check()
+        try await SluiceProcess.run(["run"] + common + ["--output", output]).check()
+        try await SluiceProcess.run(["run"] + common + ["--output", output]).check()
         try directory.write("docs/b.txt", "A second document, for the forced run to write.")
-        let forced = try SluiceProcess.run(["run"] + common + ["--output", notes, "--force"])
+        let forced = try await SluiceProcess.run(["run"] + common + ["--output", notes, "--force"])
         #expect(forced.status == 0, "\(forced.stderr)")
         let replaced = try String(contentsOfFile: notes, encoding: .utf8)
         #expect(replaced.hasPrefix("{\"custom_id\"") && replaced.contains("b.txt"), "\(replaced)")
@@ -45,7 +45,7 @@ import Testing
 }
 
 extension OutputGuardTests {
-    @Test func anOutputThatCannotBeWrittenStopsTheRunAtOnceAndTheRerunIsExact() throws {
+    @Test func anOutputThatCannotBeWrittenStopsTheRunAtOnceAndTheRerunIsExact() async throws {
         let directory = try TemporaryDirectory()
         try directory.write("docs/a.txt", "The first document has one sentence.")
         try directory.write("docs/b.txt", "A second document, with another sentence.")
@@ -55,12 +55,12 @@ extension OutputGuardTests {
             "--simulate",
         ]
         // A full disk: the collector's first write fails, and every stage stops (not only that one).
-        let full = try SluiceProcess.run(["run"] + common + ["--output", "/dev/full"], timeoutSeconds: 60)
+        let full = try await SluiceProcess.run(["run"] + common + ["--output", "/dev/full"], timeoutSeconds: 60)
         #expect(full.status == 4, "exit \(full.status): \(full.stderr)")
         #expect(full.stderr.contains("/dev/full") && full.stderr.contains("No space left"), "\(full.stderr)")
         // The rerun to a writable file has every line once.
         let output = directory.file("out.jsonl")
-        try SluiceProcess.run(["run"] + common + ["--output", output], timeoutSeconds: 120).check()
+        try await SluiceProcess.run(["run"] + common + ["--output", output], timeoutSeconds: 120).check()
         let lines = try String(contentsOfFile: output, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2, "\(lines)")
     }

@@ -14,7 +14,7 @@ import Testing
             content: "Summarize: {{chunk.text}}"
         """
 
-    @Test func enqueueRunStatusRetry() throws {
+    @Test func enqueueRunStatusRetry() async throws {
         let directory = try TemporaryDirectory()
         try directory.write("docs/a.txt", "The first document has one sentence.")
         try directory.write("docs/sub/b.md", "# Title\n\nA second document, in Markdown.")
@@ -24,15 +24,15 @@ import Testing
         let db = directory.file("q.db")
         let common = ["--pipeline", directory.file("pipeline.yaml"), "--db", db]
 
-        let first = try SluiceProcess.run(["enqueue", directory.file("docs")] + common)
+        let first = try await SluiceProcess.run(["enqueue", directory.file("docs")] + common)
         #expect(first.status == 0)
         #expect(first.stdout == "documents: 3 new, 0 changed, 0 unchanged, 1 skipped, 0 deleted\n")
         #expect(first.stderr.contains("diagram.png: unsupported format .png"))
-        let again = try SluiceProcess.run(["enqueue", directory.file("docs")] + common + ["--json"])
+        let again = try await SluiceProcess.run(["enqueue", directory.file("docs")] + common + ["--json"])
         let counts = try #require(try JSONSerialization.jsonObject(with: Data(again.stdout.utf8)) as? [String: Int])
         #expect(counts == ["new": 0, "changed": 0, "unchanged": 3, "skipped": 1, "deleted": 0])
 
-        let run = try SluiceProcess.run(["run", "--db", db, "--simulate", "--json"])
+        let run = try await SluiceProcess.run(["run", "--db", db, "--simulate", "--json"])
         #expect(run.status == 1, "a chunk failed for good: \(run.stderr)")
         let summary = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         #expect(summary["chunks"] as? Int == 3)
@@ -41,45 +41,45 @@ import Testing
         let output = try String(contentsOfFile: directory.file("q.jsonl"), encoding: .utf8)
         #expect(output.split(separator: "\n").count == 3)
 
-        let status = try SluiceProcess.run(["status", "--db", db])
+        let status = try await SluiceProcess.run(["status", "--db", db])
         #expect(status.stdout.contains("failures: 1 content_filter"))
         #expect(status.stdout.contains("blocked.txt"))
 
-        let retry = try SluiceProcess.run(["retry", "--db", db])
+        let retry = try await SluiceProcess.run(["retry", "--db", db])
         #expect(retry.stdout == "1 failed jobs queued again\n")
-        let rerun = try SluiceProcess.run(["run", "--db", db, "--simulate"])
+        let rerun = try await SluiceProcess.run(["run", "--db", db, "--simulate"])
         #expect(rerun.status == 1)
         #expect(rerun.stderr.contains("calls: 1 sent"))
     }
 
-    @Test func anEditThatKeepsSizeAndModificationTimeIsStillSeen() throws {
+    @Test func anEditThatKeepsSizeAndModificationTimeIsStillSeen() async throws {
         let directory = try TemporaryDirectory()
         let file = try directory.write("docs/a.txt", "The price is 100 euros.")
         try directory.write("pipeline.yaml", Self.pipeline)
         let common = [
             directory.file("docs"), "--pipeline", directory.file("pipeline.yaml"), "--db", directory.file("q.db"),
         ]
-        #expect(try SluiceProcess.run(["enqueue"] + common).stdout.hasPrefix("documents: 1 new"))
+        #expect(try await SluiceProcess.run(["enqueue"] + common).stdout.hasPrefix("documents: 1 new"))
         let modified = try #require(try FileManager.default.attributesOfItem(atPath: file)[.modificationDate] as? Date)
         // Same size, and the modification time put back as `touch -r` does.
         try Data("The price is 900 euros.".utf8).write(to: URL(fileURLWithPath: file))
         try FileManager.default.setAttributes([.modificationDate: modified], ofItemAtPath: file)
-        let again = try SluiceProcess.run(["enqueue"] + common)
+        let again = try await SluiceProcess.run(["enqueue"] + common)
         #expect(again.stdout == "documents: 0 new, 1 changed, 0 unchanged, 0 skipped, 0 deleted\n", "\(again.stderr)")
-        let still = try SluiceProcess.run(["enqueue"] + common)
+        let still = try await SluiceProcess.run(["enqueue"] + common)
         #expect(still.stdout == "documents: 0 new, 0 changed, 1 unchanged, 0 skipped, 0 deleted\n")
     }
 
-    @Test func controlCharactersInFileNamesNeverReachTheTerminalRaw() throws {
+    @Test func controlCharactersInFileNamesNeverReachTheTerminalRaw() async throws {
         let directory = try TemporaryDirectory()
         try directory.write("docs/evil\u{1B}[31mred\nline.png", "PNG")
         try directory.write("docs/title\u{1B}]0;owned\u{07}.txt", "This one says SLUICE-CONTENT-FILTER and is refused.")
         try directory.write("pipeline.yaml", Self.pipeline)
         let db = directory.file("q.db")
-        let enqueue = try SluiceProcess.run(
+        let enqueue = try await SluiceProcess.run(
             ["enqueue", directory.file("docs"), "--pipeline", directory.file("pipeline.yaml"), "--db", db])
-        let run = try SluiceProcess.run(["run", "--db", db, "--simulate"])
-        let status = try SluiceProcess.run(["status", "--db", db])
+        let run = try await SluiceProcess.run(["run", "--db", db, "--simulate"])
+        let status = try await SluiceProcess.run(["status", "--db", db])
         for (name, text) in [("enqueue", enqueue.stderr), ("run", run.stderr), ("status", status.stdout)] {
             #expect(!text.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{07}" }, "\(name): \(text)")
         }
@@ -88,14 +88,14 @@ import Testing
         #expect(enqueue.stderr.split(separator: "\n").filter { $0.contains("unsupported format") }.count == 1)
     }
 
-    @Test func statusReadsADatabaseThisUserMayNotWrite() throws {
+    @Test func statusReadsADatabaseThisUserMayNotWrite() async throws {
         let directory = try TemporaryDirectory()
         try directory.write("docs/a.txt", "The first document has one sentence.")
         try directory.write("pipeline.yaml", Self.pipeline)
         let folder = directory.file("shared")
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
         let db = folder + "/q.db"
-        try SluiceProcess.run([
+        try await SluiceProcess.run([
             "run", directory.file("docs"), "--pipeline", directory.file("pipeline.yaml"), "--db", db, "--simulate",
         ]).check()
         // Read-only, folder and file (no -shm can be made), as a colleague's copy on a shared drive.
@@ -131,11 +131,11 @@ import Testing
         #expect(text.contains("prompt") && text.contains("documents: 1 ok"), "\(text)")
     }
 
-    @Test func missingConfigurationIsAClearErrorWithItsOwnStatus() throws {
+    @Test func missingConfigurationIsAClearErrorWithItsOwnStatus() async throws {
         let directory = try TemporaryDirectory()
         try directory.write("docs/a.txt", "Text.")
         try directory.write("pipeline.yaml", Self.pipeline)
-        let output = try SluiceProcess.run(
+        let output = try await SluiceProcess.run(
             [
                 "run", directory.file("docs"), "--pipeline", directory.file("pipeline.yaml"), "--db",
                 directory.file("q.db"),
@@ -145,7 +145,7 @@ import Testing
         #expect(output.stderr.contains("no endpoint"))
         let broken = try directory.write(
             "broken.yaml", "model: gpt-4o\nmax_tokens: ten\nmessages: [{role: user, content: x}]")
-        let bad = try SluiceProcess.run([
+        let bad = try await SluiceProcess.run([
             "enqueue", directory.file("docs"), "--pipeline", broken, "--db", directory.file("q.db"),
         ])
         #expect(bad.status == 3)

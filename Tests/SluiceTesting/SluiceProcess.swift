@@ -22,8 +22,23 @@ public struct SluiceProcess {
     }()
 
     /// Runs `sluice` to completion; after `timeoutSeconds` it is killed (its status is then SIGKILL's).
+    /// The waiting happens on a thread of its own, never on the cooperative pool the tests share.
     public static func run(
         _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:], timeoutSeconds: Double = 600
+    ) async throws -> Output {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(
+                    with: Result {
+                        try runBlocking(
+                            arguments, stdin: stdin, environment: environment, timeoutSeconds: timeoutSeconds)
+                    })
+            }
+        }
+    }
+
+    private static func runBlocking(
+        _ arguments: [String], stdin: Data?, environment: [String: String], timeoutSeconds: Double
     ) throws -> Output {
         let process = Process()
         process.executableURL = executable
