@@ -25,35 +25,66 @@ struct Workers: Sendable {
 
     // MARK: Ingest, chunk, prompt
 
-    /// Claims batches of a CPU-bound stage and processes each batch on `width` tasks.
+    /// What a CPU stage's window hears: a job finished, or a tick (time to look for work and commit).
+    private enum WindowEvent: Sendable {
+        case finished(Outcome)
+        case tick
+    }
+
+    /// Works a CPU-bound stage with a sliding window of `width` jobs in flight: jobs are claimed in
+    /// batches into a local backlog, each finished job frees its slot for the next at once (one slow
+    /// document holds one slot, not the batch), and outcomes are committed in batches — at
+    /// `batchSize`, on every tick (`idle`) and when the window empties.
     func cpuStage(_ stage: Stage, width: Int) async throws {
-        while !runner.isFinished && !Task.isCancelled {
-            let jobs = try await queue.claim(
-                stage: stage, limit: configuration.batchSize, owner: owner, leaseSeconds: configuration.leaseSeconds,
-                now: Date().timeIntervalSince1970)
-            if jobs.isEmpty {
-                try? await Task.sleep(for: Self.idle)
-                continue
-            }
-            let outcomes = await withTaskGroup(of: Outcome.self, returning: [Outcome].self) { group in
-                var outcomes: [Outcome] = []
-                var next = 0
-                while next < min(width, jobs.count) {
-                    let job = jobs[next]
-                    group.addTask { await process(job) }
-                    next += 1
+        try await withThrowingTaskGroup(of: WindowEvent.self) { group in
+            var backlog: [Job] = []
+            var inFlight = 0
+            var ticking = false
+            var finished: [Outcome] = []
+            while true {
+                let stopping = runner.isFinished || Task.isCancelled
+                if stopping {
+                    // Claimed but not started: back to the queue at once.
+                    if !backlog.isEmpty { try await queue.release(jobIDs: backlog.map(\.id), owner: owner) }
+                    backlog = []
+                } else if backlog.isEmpty && inFlight < width {
+                    backlog = try await queue.claim(
+                        stage: stage, limit: configuration.batchSize, owner: owner,
+                        leaseSeconds: configuration.leaseSeconds, now: Date().timeIntervalSince1970)
                 }
-                while let outcome = await group.next() {
-                    outcomes.append(outcome)
-                    if next < jobs.count {
-                        let job = jobs[next]
-                        group.addTask { await process(job) }
-                        next += 1
+                while inFlight < width, !backlog.isEmpty {
+                    let job = backlog.removeFirst()
+                    group.addTask { .finished(await process(job)) }
+                    inFlight += 1
+                }
+                if stopping && inFlight == 0 { break }
+                if !ticking {
+                    group.addTask {
+                        try? await Task.sleep(for: Self.idle)
+                        return .tick
                     }
+                    ticking = true
                 }
-                return outcomes
+                switch try await group.next() {
+                case .finished(let outcome)?:
+                    finished.append(outcome)
+                    inFlight -= 1
+                    if finished.count >= configuration.batchSize || (inFlight == 0 && backlog.isEmpty) {
+                        try await commit(finished)
+                        finished = []
+                    }
+                case .tick?:
+                    ticking = false
+                    if !finished.isEmpty {
+                        try await commit(finished)
+                        finished = []
+                    }
+                case nil:
+                    break
+                }
             }
-            try await commit(outcomes)
+            if !finished.isEmpty { try await commit(finished) }
+            group.cancelAll()
         }
     }
 
