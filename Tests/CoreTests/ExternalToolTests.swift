@@ -73,7 +73,8 @@ import Tools
         } catch {
             #expect(error.reason == .timedOut && error.message.contains("sluice-hang"), "\(error.message)")
         }
-        #expect(ContinuousClock.now - start < .seconds(30))
+        // Not its own 300 s: it was stopped (the bound is loose, a loaded machine delays timers).
+        #expect(ContinuousClock.now - start < .seconds(150))
         let pids = try await pids(pidFile, count: 2)
         #expect(pids.count == 2)
         // SIGKILL was sent before the failure was reported; the kernel ends them within moments.

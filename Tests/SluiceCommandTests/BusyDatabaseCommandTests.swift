@@ -58,7 +58,7 @@ struct BusyDatabaseCommandTests {
             second.stderr.contains("another `sluice run` is working this database (pid \(run.processIdentifier)"),
             "\(second.stderr)")
 
-        run.waitUntilExit()
+        await run.exited()
         #expect(run.terminationStatus == 0)
         let data = try Data(contentsOf: URL(fileURLWithPath: output))
         let documents = try data.split(separator: UInt8(ascii: "\n")).map { line in

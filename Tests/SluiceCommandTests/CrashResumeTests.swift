@@ -65,14 +65,14 @@ struct CrashResumeTests {
                 while try await SQLiteJobQueue(path: database).storedUnitKeys().count == before,
                     process.isRunning, Date() < deadline
                 {
-                    usleep(5_000)
+                    try await Task.sleep(for: .milliseconds(5))
                 }
-                usleep(UInt32.random(in: 0...200_000, using: &generator))
+                try await Task.sleep(for: .microseconds(UInt64.random(in: 0...200_000, using: &generator)))
             } else {
-                usleep(UInt32.random(in: 20_000...700_000, using: &generator))
+                try await Task.sleep(for: .microseconds(UInt64.random(in: 20_000...700_000, using: &generator)))
             }
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            await process.exited()
             let arrivals = try #require(try await simulator.statistics()["requests"] as? Int)
             let committed = try await SQLiteJobQueue(path: database).storedUnitKeys().map { "sluice-" + $0.prefix(32) }
             checkpoints.append((arrivals, Set(committed)))

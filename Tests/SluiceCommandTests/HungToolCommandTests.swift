@@ -96,7 +96,7 @@ struct HungToolCommandTests {
         try #require(!fakes.isEmpty)
         process.terminate()
         #expect(try await Self.allEnd([process.processIdentifier] + fakes))
-        process.waitUntilExit()
+        await process.exited()
         #expect(process.terminationStatus == 2)
         let status = try await SluiceProcess.run(["status", "--db", database, "--json"])
         let object = try #require(try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any])
@@ -133,7 +133,7 @@ struct HungToolCommandTests {
         let fakes = try await startedFakes()
         try #require(!fakes.isEmpty)
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        await process.exited()
         #expect(try await Self.allEnd(fakes), "pdftotext outlived sluice: \(fakes)")
     }
 }

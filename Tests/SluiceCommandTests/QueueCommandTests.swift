@@ -126,7 +126,7 @@ import Testing
         try process.run()
         let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         let problem = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        await process.exited()
         #expect(process.terminationStatus == 0, "\(problem)")
         #expect(text.contains("prompt") && text.contains("documents: 1 ok"), "\(text)")
     }

@@ -40,7 +40,7 @@ import Testing
                     "--time-scale", "5", "--api-key-env", "SIM_KEY",
                 ], environment: ["SIM_KEY": "sim-key"])
         }
-        for run in runs { run.waitUntilExit() }
+        for run in runs { await run.exited() }
         #expect(runs.allSatisfy { $0.terminationStatus == 0 })
         let statistics = try await simulator.statistics()
         let requests = statistics["requests"] as? Int ?? 0

@@ -132,3 +132,16 @@ public final class SimulatorProcess: @unchecked Sendable {
         return (try JSONSerialization.jsonObject(with: Data(body.readableBytesView)) as? [String: Any]) ?? [:]
     }
 }
+
+extension Process {
+    /// Waits for the process to end without holding a thread of the cooperative pool (short polls);
+    /// after `timeoutSeconds` it is killed.
+    public func exited(timeoutSeconds: Double = 600) async {
+        let deadline = ContinuousClock.now + .seconds(timeoutSeconds)
+        while isRunning {
+            if ContinuousClock.now > deadline { kill(processIdentifier, SIGKILL) }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        waitUntilExit()
+    }
+}
