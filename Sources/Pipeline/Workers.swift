@@ -58,7 +58,8 @@ struct Workers: Sendable {
                     inFlight += 1
                 }
                 if stopping && inFlight == 0 { break }
-                if !ticking {
+                // No ticks while stopping: a cancelled sleep returns at once and would spin.
+                if !ticking && !stopping {
                     group.addTask {
                         try? await Task.sleep(for: Self.idle)
                         return .tick
