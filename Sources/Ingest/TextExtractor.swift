@@ -52,7 +52,7 @@ public enum TextExtractor {
 
     /// SHA-256 of bytes, lowercase hex.
     public static func sha256(_ data: some DataProtocol) -> String {
-        SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        Hex.lowercase(SHA256.hash(data: data))
     }
 
     /// Decodes a text file's bytes: UTF-8 with or without a byte order mark; UTF-16 or UTF-32 (LE or

@@ -149,7 +149,7 @@ public struct PromptRenderer: Sendable {
     /// The identity of a unit of work: SHA-256 of (document hash, unit, pipeline hash).
     public static func unitKey(documentSHA256: String, unit: String, pipelineHash: String) -> String {
         let digest = SHA256.hash(data: Data("\(documentSHA256)|\(unit)|\(pipelineHash)".utf8))
-        return digest.map { String(format: "%02x", $0) }.joined()
+        return Hex.lowercase(digest)
     }
 
     /// The hash of everything in a pipeline that changes a request or its chunks: templates, model,
@@ -160,6 +160,6 @@ public struct PromptRenderer: Sendable {
         identity.deployment = nil
         identity.selection = .init()
         let data = try JSONEncoder.sluice.encode(identity)
-        return SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        return Hex.lowercase(SHA256.hash(data: data))
     }
 }

@@ -32,6 +32,15 @@ import Tokenizer
         #expect(call.charge == expected + 300)
     }
 
+    @Test func unitKeysAndDigestsAreLowercaseHexOfSHA256() throws {
+        // Expected values from Python's hashlib, not from the code under test.
+        #expect(
+            PromptRenderer.unitKey(documentSHA256: "abc", chunk: 0, pipelineHash: "def")
+                == "bbef13fa2e53db0b340d16edf53e20f91d7fa6331f7fa4467de110ff4a8501cf")
+        #expect(Hex.lowercase([0x00, 0x0F, 0xA5, 0xFF]) == "000fa5ff")
+        #expect(Hex.lowercase([]) == "")
+    }
+
     @Test func identityIsStableAndCoversWhatChangesARequest() throws {
         let hash = try PromptRenderer.hash(pipeline)
         var renamed = pipeline
