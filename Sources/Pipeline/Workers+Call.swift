@@ -65,18 +65,10 @@ extension Workers {
         } catch {
             return .failed(JobFailure(jobID: job.id, errorClass: .invalidJob, message: "\(error)", retryAt: nil))
         }
-        let known: PipelineRunner.RunContext?
-        do {
-            known = try await contexts.context(job.runID)
-        } catch {
-            // The queue could not be read: the job waits for the next claim (or the run's stop).
-            return .released(job.id)
-        }
-        guard let context = known else {
-            return .failed(
-                JobFailure(
-                    jobID: job.id, errorClass: .invalidJob, message: "job \(job.id): \(contexts.problem(job.runID))",
-                    retryAt: nil))
+        let context: PipelineRunner.RunContext
+        switch await self.context(of: job) {
+        case .success(let known): context = known
+        case .failure(let unworkable): return unworkable.outcome
         }
         let pipelineName = context.run.pipeline.name
         do {

@@ -106,19 +106,32 @@ struct Workers: Sendable {
         try await queue.release(jobIDs: released, owner: owner)
     }
 
-    private func process(_ job: Job) async -> Outcome {
-        let known: PipelineRunner.RunContext?
+    /// An outcome given instead of working a job, as an error for `Result`.
+    struct Unworkable: Error {
+        let outcome: Outcome
+    }
+
+    /// The run context of a job; when there is none, what becomes of the job: released when the queue
+    /// could not be read (it waits for the next claim), failed when its run cannot be worked here.
+    func context(of job: Job) async -> Result<PipelineRunner.RunContext, Unworkable> {
         do {
-            known = try await contexts.context(job.runID)
+            if let context = try await contexts.context(job.runID) { return .success(context) }
         } catch {
-            // The queue could not be read: the job waits for the next claim (or the run's stop).
-            return .released(job.id)
+            return .failure(Unworkable(outcome: .released(job.id)))
         }
-        guard let context = known else {
-            return .failed(
-                JobFailure(
-                    jobID: job.id, errorClass: .invalidJob, message: "job \(job.id): \(contexts.problem(job.runID))",
-                    retryAt: nil))
+        return .failure(
+            Unworkable(
+                outcome: .failed(
+                    JobFailure(
+                        jobID: job.id, errorClass: .invalidJob,
+                        message: "job \(job.id): \(contexts.problem(job.runID))", retryAt: nil))))
+    }
+
+    private func process(_ job: Job) async -> Outcome {
+        let context: PipelineRunner.RunContext
+        switch await self.context(of: job) {
+        case .success(let known): context = known
+        case .failure(let unworkable): return unworkable.outcome
         }
         let hash = context.run.pipelineHash
         do {
