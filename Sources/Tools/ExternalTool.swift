@@ -122,18 +122,21 @@ public struct ExternalTool: Sendable {
                     case .exited(let code): outcome.exitStatus = code
                     case .signaled(let signal): outcome.signal = signal
                     }
+                    // Ended by the deadline's signal: a timeout, not the program's own failure.
+                    if started.expired.withLock({ $0 }) { throw Self.timedOut(name, timeout) }
                     return outcome
                 }
                 group.addTask {
                     try await Task.sleep(for: timeout)
                     // The whole group, at the deadline: SIGTERM, then SIGKILL after the grace period, so
                     // that it has ended when the failure is reported.
+                    started.expired.withLock { $0 = true }
                     if let group = started.group.withLock({ $0 }) {
                         Self.signal(group, SIGTERM)
                         try? await Task.sleep(for: grace)
                         Self.signal(group, SIGKILL)
                     }
-                    throw Failure(reason: .timedOut, message: "\(name) did not finish within \(timeout); stopped")
+                    throw Self.timedOut(name, timeout)
                 }
                 defer { group.cancelAll() }
                 guard let first = try await group.next() else {
@@ -167,6 +170,12 @@ public struct ExternalTool: Sendable {
     /// The process group of one run of a program, once started.
     private final class Started: Sendable {
         let group = Mutex<pid_t?>(nil)
+        /// The deadline has passed (what ends the program now is Sluice's signal).
+        let expired = Mutex(false)
+    }
+
+    private static func timedOut(_ name: String, _ timeout: Duration) -> Failure {
+        Failure(reason: .timedOut, message: "\(name) did not finish within \(timeout); stopped")
     }
 
     /// Signals a process group while its program is still running (never a group whose leader has been

@@ -82,6 +82,19 @@ import Tools
         #expect(pids.allSatisfy(Self.isGone), "left running: \(pids.filter { !Self.isGone($0) })")
     }
 
+    @Test func aProgramEndedByTheDeadlinesSIGTERMIsATimeoutNotItsOwnFailure() async throws {
+        // Stops at SIGTERM (the default): its exit comes in the grace period, before the timer's report.
+        try script("sluice-polite", "exec sleep 300")
+        do {
+            let outcome = try await tool("sluice-polite", timeout: .milliseconds(300)).run()
+            Issue.record(
+                "reported as its own end: exit \(String(describing: outcome.exitStatus)), signal \(String(describing: outcome.signal))"
+            )
+        } catch {
+            #expect(error.reason == .timedOut, "\(error.message)")
+        }
+    }
+
     @Test func aFloodOnStandardErrorIsDrainedNotADeadlock() async throws {
         // 4 MiB on standard error (a pipe holds 64 KiB): unread, the program blocks forever.
         try script("sluice-noisy", "head -c 4194304 /dev/zero | tr '\\0' 'e' >&2\necho done")
