@@ -56,8 +56,7 @@ struct BenchTokenizerCommand: ParsableCommand {
             rounds: rounds, threads: threads, reference: !noReference, encodings: encodings)
         var report = benchmark.run(corpus: corpus, loadMilliseconds: load) { Terminal.status($0) }
         // The user's binary, built beside this one, serves as the simulator process.
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-            .appendingPathComponent("sluice").path
+        let executable = siblingSluice()
         report.processMilliseconds = TokenizerBenchmark.measureFreshProcess(
             executable: executable, encodings: encodings)
         if json {
@@ -86,15 +85,12 @@ struct BenchQueueCommand: AsyncParsableCommand {
 
     func run() async throws {
         let report = try await QueueBenchmark(jobs: jobs, batch: batch).run(databasePath: db)
-        if json {
-            print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
-        } else {
-            print(
-                String(
-                    format:
-                        "%d jobs × 3 stages, batch %d, file %@\n%d transitions in %.2f s: %.0f transitions/s (%.0f stage hops/s)",
-                    report.jobs, report.batch, report.database, report.transitions, report.seconds,
-                    report.transitionsPerSecond, report.hopsPerSecond))
+        try printReport(report, json: json) {
+            String(
+                format:
+                    "%d jobs × 3 stages, batch %d, file %@\n%d transitions in %.2f s: %.0f transitions/s (%.0f stage hops/s)",
+                report.jobs, report.batch, report.database, report.transitions, report.seconds,
+                report.transitionsPerSecond, report.hopsPerSecond)
         }
     }
 }
@@ -118,8 +114,7 @@ struct BenchPipelineCommand: AsyncParsableCommand {
 
     func run() async throws {
         // The user's binary, built beside this one, serves as the simulator process.
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
-            .appendingPathComponent("sluice").path
+        let executable = siblingSluice()
         let simulator = Process()
         simulator.executableURL = URL(fileURLWithPath: executable)
         simulator.arguments = [
@@ -141,16 +136,13 @@ struct BenchPipelineCommand: AsyncParsableCommand {
         let report = try await PipelineBenchmark(chunks: chunks, concurrency: concurrency).run(
             directory: directory, endpoint: endpoint
         ) { Terminal.status($0) }
-        if json {
-            print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
-        } else {
-            print(
-                String(
-                    format:
-                        "%d documents, %d chunks, concurrency %d\nenqueue %.1f s, run %.1f s: %.0f chunks/s end to end\npeak RSS %.0f MB; output %d lines, %.1f MB",
-                    report.documents, report.chunks, report.concurrency, report.enqueueSeconds, report.runSeconds,
-                    report.chunksPerSecond, report.peakRSSMegabytes, report.outputLines,
-                    Double(report.outputBytes) / 1e6))
+        try printReport(report, json: json) {
+            String(
+                format:
+                    "%d documents, %d chunks, concurrency %d\nenqueue %.1f s, run %.1f s: %.0f chunks/s end to end\npeak RSS %.0f MB; output %d lines, %.1f MB",
+                report.documents, report.chunks, report.concurrency, report.enqueueSeconds, report.runSeconds,
+                report.chunksPerSecond, report.peakRSSMegabytes, report.outputLines,
+                Double(report.outputBytes) / 1e6)
         }
     }
 }
@@ -170,10 +162,8 @@ struct BenchIngestCommand: AsyncParsableCommand {
 
     func run() async throws {
         let report = try await IngestBenchmark(threads: threads).run(directory: directory)
-        if json {
-            print(String(decoding: try JSONEncoder().encode(report), as: UTF8.self))
-        } else {
-            print(report.formatted())
+        try printReport(report, json: json) {
+            report.formatted()
         }
     }
 }
@@ -284,6 +274,17 @@ func runScenarios<Scenario: RawRepresentable & CaseIterable, Report: Encodable>(
         encoder.outputFormatting = [.sortedKeys]
         print(String(decoding: try encoder.encode(reports), as: UTF8.self))
     }
+}
+
+/// A report on stdout: as JSON, or as the text `text` makes.
+func printReport(_ report: some Encodable, json: Bool, text: () -> String) throws {
+    print(json ? String(decoding: try JSONEncoder().encode(report), as: UTF8.self) : text())
+}
+
+/// The user's `sluice`, built beside this binary (the simulator process of the benchmarks).
+func siblingSluice() -> String {
+    URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().deletingLastPathComponent()
+        .appendingPathComponent("sluice").path
 }
 
 /// Progress lines on stderr (stdout carries the reports).
