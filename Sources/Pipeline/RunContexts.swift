@@ -22,6 +22,8 @@ final class RunContexts: Sendable {
     /// The context of a run, loading runs new to this process when it is not known yet.
     func context(_ runID: Int64) async throws -> PipelineRunner.RunContext? {
         if let context = cached(runID) { return context }
+        // Known to be unusable: not looked up again for each of its jobs.
+        if unusable.withLock({ $0[runID] != nil }) { return nil }
         try await load()
         return cached(runID)
     }
@@ -37,7 +39,8 @@ final class RunContexts: Sendable {
     /// Loads the runs not known yet (one whose pipeline cannot be used is noted, not thrown: its jobs fail
     /// with the reason, and the other runs go on).
     func load() async throws {
-        for run in try await queue.runs() where cached(run.id) == nil {
+        let noted = unusable.withLock { Set($0.keys) }
+        for run in try await queue.runs() where cached(run.id) == nil && !noted.contains(run.id) {
             do {
                 let context = try Self.context(of: run, catalog: catalog)
                 known.withLock { $0[run.id] = context }
