@@ -26,6 +26,7 @@ let package = Package(
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.20"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C libraries and data
@@ -47,36 +48,57 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // The durable job queue
-        .target(name: "Queue", dependencies: ["SluiceCore", "CSQLite"], swiftSettings: swiftSettings),
-
-        // The stages: ingest → chunk → prompt → call → collect
+        // The durable job queue, and the service that works one stage's jobs from it
         .target(
-            name: "Ingest",
+            name: "Queue",
             dependencies: [
-                "SluiceCore", "Tools", "CLibXML2", .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                "SluiceCore", "CSQLite", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: swiftSettings
-        ),
-        .target(name: "Chunk", dependencies: ["SluiceCore", "Tokenizer"], swiftSettings: swiftSettings),
+            swiftSettings: swiftSettings),
+
+        // Rendering a pipeline's prompts: shared by the prompt and reduce stages
         .target(
-            name: "Prompt",
+            name: "PromptRendering",
             dependencies: [
                 "SluiceCore", "Tokenizer", .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
+
+        // The stages: ingest → chunk → prompt → call → (reduce) → collect; each owns its worker and
+        // knows the queue, never another stage
         .target(
-            name: "Call",
+            name: "Ingest",
             dependencies: [
-                "SluiceCore", "Tools", .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                "SluiceCore", "Queue", "Tools", "CLibXML2", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
-        .target(name: "Collect", dependencies: ["SluiceCore"], swiftSettings: swiftSettings),
+        .target(name: "Chunk", dependencies: ["SluiceCore", "Queue", "Tokenizer"], swiftSettings: swiftSettings),
+        .target(
+            name: "Prompt", dependencies: ["SluiceCore", "Queue", "PromptRendering", "Catalog"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "Call",
+            dependencies: [
+                "SluiceCore", "Queue", "Scheduler", "Catalog", "Tools",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Reduce", dependencies: ["SluiceCore", "Queue", "PromptRendering", "Catalog"],
+            swiftSettings: swiftSettings),
+        .target(
+            name: "Collect",
+            dependencies: [
+                "SluiceCore", "Queue", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ], swiftSettings: swiftSettings),
 
         // Admission for the call stage: knows deployments, quota and time; not documents.
         .target(name: "Scheduler", swiftSettings: swiftSettings),
@@ -92,9 +114,11 @@ let package = Package(
         .target(
             name: "Pipeline",
             dependencies: [
-                "SluiceCore", "Queue", "Ingest", "Chunk", "Prompt", "Call", "Collect", "Scheduler", "Tokenizer",
-                "Catalog", .product(name: "Yams", package: "Yams"), .product(name: "Logging", package: "swift-log"),
-                .product(name: "Crypto", package: "swift-crypto"),
+                "SluiceCore", "Queue", "Ingest", "Chunk", "Prompt", "PromptRendering", "Call", "Reduce", "Collect",
+                "Scheduler", "Tokenizer", "Catalog", .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -112,7 +136,7 @@ let package = Package(
             name: "Benchmarks",
             dependencies: [
                 "Tokenizer", "Queue", "Pipeline", "Simulator", "SluiceCore", "Call", "Ingest", "Chunk", "Scheduler",
-                "Catalog", "Prompt",
+                "Catalog", "PromptRendering",
             ],
             swiftSettings: swiftSettings
         ),
@@ -125,6 +149,7 @@ let package = Package(
                 "Scheduler", "Catalog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -166,7 +191,8 @@ let package = Package(
         .testTarget(
             name: "CoreTests",
             dependencies: [
-                "SluiceTesting", "Queue", "Ingest", "Chunk", "Prompt", "Call", "Collect", "Pipeline", "Simulator",
+                "SluiceTesting", "Queue", "Ingest", "Chunk", "PromptRendering", "Call", "Collect", "Pipeline",
+                "Simulator",
                 "SluiceCore", "Tokenizer", "Scheduler", "Benchmarks", "Catalog", "Tools",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ],

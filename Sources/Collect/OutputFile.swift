@@ -1,16 +1,23 @@
 import Foundation
 import SluiceCore
+import Synchronization
 
 /// A run's JSONL output file, appended to in batches.
 ///
 /// The queue remembers how many bytes committed lines account for. On open the file is cut back to
 /// that length, so a line written before a crash but not committed (or cut short by it) disappears
 /// and is written again from the queue: every chunk ends up with exactly one complete line.
-public final class OutputFile {
+///
+/// Writes and their `fdatasync` run on a thread of their own, never on the cooperative pool.
+public final class OutputFile: Sendable {
     public let path: String
     private let descriptor: Int32
     /// Bytes in the file that committed lines account for, plus lines appended since.
-    public private(set) var length: Int64
+    private let written: Mutex<Int64>
+    private static let writer = DispatchQueue(label: "sluice.output")
+
+    /// Bytes in the file that committed lines account for, plus lines appended since.
+    public var length: Int64 { written.withLock { $0 } }
 
     /// Opens (creating) the file and cuts it back to `committedLength`.
     ///
@@ -33,13 +40,20 @@ public final class OutputFile {
         }
         if Int64(info.st_size) > committedLength { ftruncate(descriptor, off_t(committedLength)) }
         self.descriptor = descriptor
-        self.length = committedLength
+        written = Mutex(committedLength)
     }
 
     deinit { close(descriptor) }
 
-    /// Appends bytes at the committed end and flushes them to the disk.
-    public func append(_ bytes: [UInt8]) throws {
+    /// Appends bytes at the end and flushes them to the disk (on the writer thread).
+    public func append(_ bytes: [UInt8]) async throws {
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            Self.writer.async { continuation.resume(with: Result { try self.write(bytes) }) }
+        }
+    }
+
+    private func write(_ bytes: [UInt8]) throws {
+        let length = self.length
         var written = 0
         while written < bytes.count {
             let result = bytes.withUnsafeBytes { raw -> Int in
@@ -55,6 +69,6 @@ public final class OutputFile {
         guard fdatasync(descriptor) == 0 else {
             throw SluiceError(.io, "\(path): cannot flush to disk: \(String(cString: strerror(errno)))")
         }
-        length += Int64(bytes.count)
+        self.written.withLock { $0 = length + Int64(bytes.count) }
     }
 }

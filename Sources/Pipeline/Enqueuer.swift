@@ -1,6 +1,6 @@
 import Foundation
 import Ingest
-import Prompt
+import PromptRendering
 import Queue
 import SluiceCore
 

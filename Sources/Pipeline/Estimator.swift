@@ -3,7 +3,7 @@ import Catalog
 import Chunk
 import Foundation
 import Ingest
-import Prompt
+import PromptRendering
 import Queue
 import Scheduler
 import SluiceCore
@@ -57,13 +57,11 @@ public enum Estimator {
         let absolute = DirectoryWalker.absolute(root)
         let (files, skippedByWalk) = try DirectoryWalker(pipeline.selection).walk(root: absolute)
         let hash = try PromptRenderer.hash(pipeline)
-        let renderer = try PromptRenderer(pipeline: pipeline, pipelineHash: hash)
-        let context = PipelineRunner.RunContext(
-            run: RunRecord(id: 0, root: absolute, pipeline: pipeline, pipelineHash: hash), renderer: renderer,
-            chunker: Chunker(
-                encoding: renderer.encoding, maxTokens: pipeline.chunking.maxTokens,
-                overlapTokens: pipeline.chunking.overlapTokens),
-            facts: catalog.facts(for: pipeline.model), schema: nil)
+        let facts = catalog.facts(for: pipeline.model)
+        let prompts = try RunPrompts(
+            run: RunRecord(id: 0, root: absolute, pipeline: pipeline, pipelineHash: hash),
+            contextWindow: facts?.contextWindow, modelName: facts?.name)
+        let chunker = Chunker(pipeline: pipeline)
         var scan = Scan()
         scan.skipped = skippedByWalk
         // One document per task, `threads` at a time; results are added up in file order.
@@ -82,7 +80,7 @@ public enum Estimator {
                             text: try await TextExtractor.text(
                                 of: bytes, file: file.file, name: file.path,
                                 limits: TextExtractor.Limits(pipeline.selection)))
-                        let calls = try Workers.promptInputs(text, chunker: context.chunker).map(context.call(for:))
+                        let calls = try ChunkWorker.promptInputs(text, chunker: chunker).map(prompts.call(for:))
                         return (index, .calls(calls))
                     } catch {
                         return (index, .skipped(SkippedFile(path: file.path, reason: "\(error)")))
@@ -116,7 +114,7 @@ public enum Estimator {
                         scan.alreadyDone += 1
                         continue
                     }
-                    if let overflow = context.overflow(call) {
+                    if let overflow = prompts.fit?.overflow(call) {
                         scan.overflows.append(overflow)
                         continue
                     }

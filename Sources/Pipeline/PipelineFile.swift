@@ -1,6 +1,6 @@
 import Catalog
 import Foundation
-import Prompt
+import PromptRendering
 import SluiceCore
 import Yams
 

@@ -7,13 +7,19 @@ import Ingest
 import Logging
 import Prompt
 import Queue
+import Reduce
 import Scheduler
+import ServiceLifecycle
 import SluiceCore
 import Synchronization
-import Tokenizer
 
-/// Works a queue until it is drained: ingest → chunk → prompt → call → collect, each stage a worker
-/// that claims jobs, processes them and commits its results with the next stage's jobs.
+/// Works a queue until it is drained: ingest → chunk → prompt → call → (reduce) → collect, each
+/// stage a service that claims its jobs, works them and commits its results with the next stage's
+/// jobs, all under one `ServiceGroup` with the run's monitor and the output collector.
+///
+/// Graceful shutdown (a signal, a drained queue, or a reason to stop such as the budget) stops the
+/// stages in the reverse of the pipeline's order, so the collector, last, writes every committed
+/// line. The first service that fails stops the group with its error.
 ///
 /// Killing the process at any moment loses nothing: unfinished jobs stay leased by a dead owner and
 /// are reclaimed by the next run; the output file is cut back to what the queue committed.
@@ -23,13 +29,15 @@ public final class PipelineRunner: Sendable {
     let configuration: RunConfiguration
     let client: ChatCompletionClient
     let logger: Logger
-    let metrics = RunMetrics()
+    let counters = RunCounters()
     /// Admission for the call stage (its deployments' states: `statuses()`).
     public let scheduler: Scheduler
     /// `--max-cost`, when set.
     let budget: Budget?
-    private let finished = Atomic<Bool>(false)
     private let stopReason = Mutex<String?>(nil)
+    private let drained = ShutdownFlag()
+    /// What `sluice status` was last given of the deployments.
+    private let publishedDeployments = Mutex<Data?>(nil)
 
     public init(
         queue: any JobQueue, databasePath: String, configuration: RunConfiguration, client: ChatCompletionClient,
@@ -49,41 +57,17 @@ public final class PipelineRunner: Sendable {
     /// Ends the run early (calls in flight finish); the reason is in the summary.
     func stop(reason: String) {
         stopReason.withLock { if $0 == nil { $0 = reason } }
-        finished.store(true, ordering: .relaxed)
+        queue.signals.notifyWatchers()
     }
 
-    /// Per-run tools: the renderer and chunker of its pipeline, what the catalog knows of its model,
-    /// and the schema its replies must match.
-    struct RunContext: Sendable {
-        let run: RunRecord
-        let renderer: PromptRenderer
-        let chunker: Chunker
-        let facts: ModelFacts?
-        let schema: JSONSchema?
+    /// Whether something asked the run to end early.
+    var stopRequested: Bool { stopReason.withLock { $0 != nil } }
 
-        /// A chunk's call: the rendered request, delivered to the document's reduce in map-reduce pipelines.
-        func call(for input: PromptInput) throws -> CallInput {
-            var call = try renderer.render(input)
-            if run.pipeline.reduce != nil {
-                call.delivery = PartDelivery(
-                    key: JobKey.reduce(input.document, pipelineHash: run.pipelineHash, level: 0), part: input.chunk)
-            }
-            return call
-        }
+    /// The monitor found no job ready or leased.
+    func markDrained() { drained.set() }
 
-        /// Why a request cannot fit the model's context, before it is sent; nil when it fits.
-        func overflow(_ call: CallInput) -> String? {
-            guard let facts else { return nil }
-            let maxTokens = call.charge / max(1, run.pipeline.n) - call.promptTokens
-            let total = call.promptTokens + maxTokens
-            guard total > facts.contextWindow else { return nil }
-            let what = call.reduce.map { "reduce level \($0.level) group \($0.group + 1)" } ?? "chunk \(call.chunk + 1)"
-            return
-                "\(call.document.path) \(what): the prompt is \(call.promptTokens) tokens and max_tokens \(maxTokens), \(total) in all: \(total - facts.contextWindow) over \(facts.name)'s context of \(facts.contextWindow) (smaller chunking.max_tokens or max_tokens)"
-        }
-    }
-
-    /// Runs until every job is done or failed for good, or the task is cancelled.
+    /// Runs until every job is done or failed for good, the run is stopped (a signal in
+    /// `configuration.shutdownSignals`, the budget), or the task is cancelled.
     public func run(progress: @escaping @Sendable (RunProgress) -> Void) async throws -> RunSummary {
         let lock = try configuration.runLock ?? RunLock(databasePath: databasePath)
         let owner = try LeaseOwner(databasePath: databasePath)
@@ -91,10 +75,8 @@ public final class PipelineRunner: Sendable {
         let reclaimed = try await queue.reclaimLeases(owners: dead, expiredBefore: Date().timeIntervalSince1970)
         if reclaimed > 0 { logger.info("reclaimed \(reclaimed) jobs leased by stopped processes") }
         let spentBefore = try await queue.spendReport(documents: 0).total
-        metrics.update { $0.spentBefore = spentBefore }
+        counters.update { $0.spentBefore = spentBefore }
         budget?.start(spent: spentBefore)
-        let contexts = RunContexts(queue: queue, catalog: configuration.catalog)
-        try await contexts.load()
         let committed = try await queue.committedOutputLength(path: configuration.outputPath)
         try Self.checkOutput(
             configuration.outputPath, database: databasePath, recorded: committed != nil,
@@ -106,61 +88,69 @@ public final class PipelineRunner: Sendable {
                 now: Date().timeIntervalSince1970)
         }
         let output = try OutputFile(path: configuration.outputPath, committedLength: committed ?? 0)
-        let workers = Workers(runner: self, owner: owner.id, contexts: contexts)
-        let outputBox = OutputBox(output)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await workers.cpuStage(.ingest, width: self.configuration.cpuWorkers) }
-            group.addTask { try await workers.cpuStage(.chunk, width: self.configuration.cpuWorkers) }
-            group.addTask { try await workers.cpuStage(.prompt, width: self.configuration.cpuWorkers) }
-            group.addTask { try await workers.cpuStage(.reduce, width: self.configuration.cpuWorkers) }
-            group.addTask { try await workers.callStage() }
-            group.addTask { try await workers.collectStage(outputBox) }
-            group.addTask { try await self.monitor(owner: owner, progress: progress) }
-            do {
-                // The first stage that fails stops the run (waitForAll would wait for the others,
-                // which keep waiting for work that stage will never hand on).
-                while try await group.next() != nil {}
-            } catch {
-                finished.store(true, ordering: .relaxed)
-                group.cancelAll()
-                throw error
-            }
-        }
-        // Results committed by calls that finished while stopping still get their lines.
-        try await workers.collectStage(outputBox, drain: true)
+        var groupLogger = logger
+        groupLogger.logLevel = max(logger.logLevel, .warning)
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: services(owner: owner, output: output, progress: progress),
+                gracefulShutdownSignals: configuration.shutdownSignals, logger: groupLogger))
+        try await group.run()
         withExtendedLifetime((owner, lock)) {}
-        return try await summary(interrupted: Task.isCancelled)
+        return try await summary(interrupted: Task.isCancelled || (!drained.isSet && !stopRequested))
     }
 
-    var isFinished: Bool { finished.load(ordering: .relaxed) }
-
-    /// Reports progress, decides when the queue is drained, and every few seconds hands back the jobs
-    /// of owners that died while this run works. (Expired leases are reclaimed only at the start: while
-    /// running, the one run on this database holds them, some waiting long for admission.)
-    private func monitor(owner: LeaseOwner, progress: @escaping @Sendable (RunProgress) -> Void) async throws {
-        var lastReport = Date.distantPast
-        var lastReclaim = Date()
-        while !Task.isCancelled {
-            let now = Date()
-            if now.timeIntervalSince(lastReport) >= configuration.progressInterval {
-                progress(try await makeProgress(try await queue.statistics()))
-                lastReport = now
-            }
-            if isFinished { return }
-            if try await !queue.hasPendingWork() {
-                finished.store(true, ordering: .relaxed)
-                progress(try await makeProgress(try await queue.statistics()))
-                return
-            }
-            if now.timeIntervalSince(lastReclaim) > configuration.reclaimInterval {
-                let dead = owner.deadOwners(among: try await queue.leaseOwners())
-                let reclaimed = dead.isEmpty ? 0 : try await queue.reclaimLeases(owners: dead, expiredBefore: 0)
-                if reclaimed > 0 { logger.info("reclaimed \(reclaimed) jobs of stopped processes while running") }
-                lastReclaim = now
-            }
-            try? await Task.sleep(for: .milliseconds(50))
+    /// The run's services, in the order of the pipeline: graceful shutdown goes in reverse, so the
+    /// call stage stops claiming first and the collector, last, writes what the others committed.
+    private func services(
+        owner: LeaseOwner, output: OutputFile, progress: @escaping @Sendable (RunProgress) -> Void
+    ) -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        let id = owner.id
+        var cpu = StageConfiguration(
+            width: configuration.cpuWorkers, batchSize: configuration.batchSize,
+            leaseSeconds: configuration.leaseSeconds)
+        cpu.fallbackInterval = configuration.fallbackInterval
+        var call = StageConfiguration(
+            width: max(1, configuration.deploymentQuotas.map(\.maxConcurrency).reduce(0, +)),
+            batchSize: configuration.batchSize, leaseSeconds: configuration.leaseSeconds)
+        call.commitInterval = .milliseconds(20)
+        call.fallbackInterval = configuration.fallbackInterval
+        call.shutdown = .finish(grace: configuration.callShutdownGrace)
+        let callWorker = CallWorker(
+            configuration: configuration.callConfiguration, queue: queue, client: client, scheduler: scheduler,
+            budget: budget, counters: counters, stop: { [weak self] in self?.stop(reason: $0) })
+        let services: [(any Service, String)] = [
+            (
+                CollectService(
+                    queue: queue, owner: id, output: output, counters: counters,
+                    leaseSeconds: configuration.leaseSeconds, fallbackInterval: configuration.fallbackInterval),
+                "collect"
+            ),
+            (RunMonitor(runner: self, owner: owner, progress: progress), "monitor"),
+            (
+                StageService(
+                    worker: IngestWorker(queue: queue, logger: logger), queue: queue, owner: id, configuration: cpu),
+                "ingest"
+            ),
+            (StageService(worker: ChunkWorker(queue: queue), queue: queue, owner: id, configuration: cpu), "chunk"),
+            (
+                StageService(
+                    worker: PromptWorker(queue: queue, catalog: configuration.catalog), queue: queue, owner: id,
+                    configuration: cpu), "prompt"
+            ),
+            (
+                StageService(
+                    worker: ReduceWorker(queue: queue, catalog: configuration.catalog), queue: queue, owner: id,
+                    configuration: cpu), "reduce"
+            ),
+            (StageService(worker: callWorker, queue: queue, owner: id, configuration: call), "call"),
+        ]
+        // Any service that ends (the monitor: drained or stopped) shuts the whole group down; one that
+        // fails cancels it.
+        return services.map { service, name in
+            .init(
+                service: service, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .cancelGroup, serviceName: name)
         }
-        finished.store(true, ordering: .relaxed)
     }
 
     /// Refuses an output path that is the queue database (or its -wal, -shm or -journal file), and an
@@ -196,32 +186,37 @@ public final class PipelineRunner: Sendable {
     }
 
     func makeProgress(_ statistics: QueueStatistics) async throws -> RunProgress {
-        let counters = metrics.snapshot
+        let values = self.counters.snapshot
         let deployments = await scheduler.statuses()
-        // For `sluice status` in another process.
-        try await queue.setRunState(key: "deployments", value: try JSONEncoder.sluice.encode(deployments))
+        // For `sluice status` in another process (written when it changed).
+        let encoded = try JSONEncoder.sluice.encode(deployments)
+        if publishedDeployments.withLock({ $0 != encoded }) {
+            try await queue.setRunState(key: "deployments", value: encoded)
+            publishedDeployments.withLock { $0 = encoded }
+        }
         return RunProgress(
-            statistics: statistics, elapsedSeconds: Date().timeIntervalSince(metrics.started), calls: counters.calls,
-            rateLimited: counters.rateLimited, promptTokens: counters.promptTokens,
-            completionTokens: counters.completionTokens, linesWritten: counters.linesWritten,
+            statistics: statistics, elapsedSeconds: Date().timeIntervalSince(self.counters.started),
+            calls: values.calls,
+            rateLimited: values.rateLimited, promptTokens: values.promptTokens,
+            completionTokens: values.completionTokens, linesWritten: values.linesWritten,
             deployments: deployments, warnings: await scheduler.takeWarnings(),
-            cost: counters.spentBefore + counters.cost,
-            costByDeployment: counters.costByDeployment)
+            cost: values.spentBefore + values.cost,
+            costByDeployment: values.costByDeployment)
     }
 
     private func summary(interrupted: Bool) async throws -> RunSummary {
         let statistics = try await queue.statistics()
-        let counters = metrics.snapshot
-        let wall = Date().timeIntervalSince(metrics.started)
+        let values = self.counters.snapshot
+        let wall = Date().timeIntervalSince(self.counters.started)
         var summary = RunSummary(
             documents: statistics.documents["ok"] ?? 0, skippedDocuments: statistics.documents["skipped"] ?? 0,
             chunks: JobState.allCases.reduce(0) { $0 + statistics.count(.prompt, $1) },
             chunksSucceeded: statistics.chunkCalls(.done),
             chunksFailed: statistics.chunkCalls(.failed) + statistics.count(.prompt, .failed),
-            calls: counters.calls, reused: counters.reused, rateLimited: counters.rateLimited,
-            failuresByClass: statistics.failuresByClass, promptTokens: counters.promptTokens,
-            completionTokens: counters.completionTokens, wallSeconds: wall,
-            tokensPerMinute: wall > 0 ? Double(counters.promptTokens + counters.completionTokens) / wall * 60 : 0,
+            calls: values.calls, reused: values.reused, rateLimited: values.rateLimited,
+            failuresByClass: statistics.failuresByClass, promptTokens: values.promptTokens,
+            completionTokens: values.completionTokens, wallSeconds: wall,
+            tokensPerMinute: wall > 0 ? Double(values.promptTokens + values.completionTokens) / wall * 60 : 0,
             output: configuration.outputPath, pending: statistics.pending, interrupted: interrupted,
             deployments: await scheduler.statuses(), stoppedBecause: stopReason.withLock { $0 },
             warnings: await scheduler.warnings)
@@ -229,8 +224,8 @@ public final class PipelineRunner: Sendable {
         summary.reduceFailed =
             (statistics.reduceCalls[JobState.failed.rawValue] ?? 0) + statistics.count(.reduce, .failed)
         summary.reduceWaiting = statistics.count(.reduce, .waiting)
-        summary.invalidOutputs = counters.invalidOutputs
-        summary.cost = counters.cost
+        summary.invalidOutputs = values.invalidOutputs
+        summary.cost = values.cost
         summary.spend = try await queue.spendReport(documents: 5)
         for (name, billing) in configuration.billing {
             if case .provisioned(let ptu?, let type) = billing,
@@ -241,11 +236,4 @@ public final class PipelineRunner: Sendable {
         }
         return summary
     }
-}
-
-/// The output file, used by the collector task only.
-final class OutputBox: @unchecked Sendable {
-    // Unchecked: only the single collect worker task touches the file.
-    let file: OutputFile
-    init(_ file: OutputFile) { self.file = file }
 }

@@ -2,6 +2,8 @@ import Call
 import Catalog
 import Foundation
 import Scheduler
+import ServiceLifecycle
+import UnixSignals
 
 /// How `sluice run` works the queue.
 public struct RunConfiguration: Sendable {
@@ -43,6 +45,14 @@ public struct RunConfiguration: Sendable {
     public var reclaimInterval: Double = 5
     /// The database's run lock, when the caller took it before enqueueing (nil: the runner takes it).
     public var runLock: RunLock?
+    /// Signals that shut the run down gracefully (`sluice run`: SIGINT and SIGTERM; none in a library).
+    public var shutdownSignals: [UnixSignal] = []
+    /// How long calls in flight may finish after a graceful shutdown begins (they are paid for once
+    /// sent) before they are cancelled and released.
+    public var callShutdownGrace: Duration = .seconds(10)
+    /// How long an idle worker waits before it looks at the queue again: how soon jobs written by
+    /// another process on the same database are found (this process's own commits wake it at once).
+    public var fallbackInterval: Duration = .seconds(1)
 
     /// The scheduler's view of every deployment.
     var deploymentQuotas: [DeploymentQuota] {
@@ -61,6 +71,15 @@ public struct RunConfiguration: Sendable {
     /// pool, so the scheduler stops the run with a message that names it.
     func pool(named name: String?) -> [String] {
         Self.pool(named: name, chosen: defaultDeployment, pools: pools, deployments: deployments.keys)
+    }
+
+    /// What the call stage needs: deployments, retries, pools and prices.
+    var callConfiguration: CallConfiguration {
+        let (chosen, pools, names) = (defaultDeployment, pools, Array(deployments.keys))
+        return CallConfiguration(
+            deployments: deployments, retry: retry,
+            pool: { Self.pool(named: $0, chosen: chosen, pools: pools, deployments: names) }, catalog: catalog,
+            billing: billing, models: models)
     }
 
     /// ``pool(named:)`` for a set of deployment names and pools (what `sluice estimate` prices).

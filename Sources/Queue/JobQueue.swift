@@ -6,6 +6,8 @@ import SluiceCore
 /// SQLite (``SQLiteJobQueue``) is the embedded implementation; a server database can implement the
 /// same protocol for many workers on many machines. Every method is one transaction.
 public protocol JobQueue: Sendable {
+    /// Wakes this process's workers when its commits make jobs of their stage ready.
+    var signals: WorkSignals { get }
     /// The run for a root and pipeline, created on first use; a changed definition is stored.
     func run(root: String, pipeline: PipelineDefinition, pipelineHash: String) async throws -> RunRecord
     /// All runs.
@@ -58,21 +60,6 @@ public protocol JobQueue: Sendable {
     func setRunState(key: String, value: Data) async throws
     /// A stored piece of run state and when it was stored (seconds since 1970).
     func runState(key: String) async throws -> (value: Data, updated: Double)?
-}
-
-/// A run: a root directory processed with one pipeline.
-public struct RunRecord: Sendable, Hashable {
-    public var id: Int64
-    public var root: String
-    public var pipeline: PipelineDefinition
-    public var pipelineHash: String
-
-    public init(id: Int64, root: String, pipeline: PipelineDefinition, pipelineHash: String) {
-        self.id = id
-        self.root = root
-        self.pipeline = pipeline
-        self.pipelineHash = pipelineHash
-    }
 }
 
 /// A document found when enqueueing, with its absolute file path.

@@ -6,9 +6,11 @@ import SluiceCore
 /// A job is leased by a worker (owner and expiry) and finished by marking it done and inserting its
 /// successors in one transaction; the table's unique (run, stage, key) makes enqueueing idempotent.
 public final class SQLiteJobQueue: JobQueue {
-    private let database: SQLiteDatabase
+    let database: SQLiteDatabase
     /// The database file.
     public let path: String
+    /// Wakes this process's workers when its commits make jobs ready.
+    public let signals = WorkSignals()
 
     /// Opens (creating if needed) a queue database.
     public init(path: String) throws {
@@ -140,6 +142,7 @@ public final class SQLiteJobQueue: JobQueue {
         let payloads = try found.map {
             try JSONEncoder.sluice.encode(IngestInput(document: $0.document, file: $0.file))
         }
+        defer { signals.notify([.ingest]) }
         return try await database.write { connection in
             let now = Date().timeIntervalSince1970
             var summary = EnqueueSummary()
@@ -198,12 +201,14 @@ public final class SQLiteJobQueue: JobQueue {
 
     @discardableResult
     public func enqueue(_ jobs: [NewJob]) async throws -> Int {
-        try await database.write { connection in
+        let added = try await database.write { connection in
             let now = Date().timeIntervalSince1970
             var added = 0
             for job in jobs { added += try Self.insertJob(connection, job, now: now) }
             return added
         }
+        if added > 0 { signals.notify(jobs.map(\.stage)) }
+        return added
     }
 
     @discardableResult
@@ -302,6 +307,12 @@ public final class SQLiteJobQueue: JobQueue {
 
     public func complete(_ completions: [JobCompletion], owner: String, now: Double) async throws {
         guard !completions.isEmpty else { return }
+        defer {
+            // Successors, and reduce jobs that a delivered part may have made ready.
+            var stages = Set(completions.lazy.flatMap(\.next).map(\.stage))
+            if completions.contains(where: { !$0.parts.isEmpty }) { stages.insert(.reduce) }
+            signals.notify(stages)
+        }
         try await database.write { connection in
             for completion in completions {
                 guard try Self.finish(connection, completion.jobID, owner: owner, now: now) else { continue }
@@ -321,7 +332,7 @@ public final class SQLiteJobQueue: JobQueue {
     }
 
     /// Marks a leased job done; false if the lease was lost.
-    private static func finish(_ connection: SQLiteConnection, _ id: Int64, owner: String, now: Double) throws -> Bool {
+    static func finish(_ connection: SQLiteConnection, _ id: Int64, owner: String, now: Double) throws -> Bool {
         try connection.run(
             """
             UPDATE jobs SET state = 'done', payload = x'', lease_owner = NULL, lease_expires = NULL, updated = ?
@@ -333,22 +344,29 @@ public final class SQLiteJobQueue: JobQueue {
 
     public func fail(_ failures: [JobFailure], owner: String, now: Double) async throws {
         guard !failures.isEmpty else { return }
-        try await database.write { connection in
+        let retries = try await database.write { connection in
+            var retries: [Stage: Double] = [:]
+            let update = try connection.statement(
+                """
+                UPDATE jobs SET state = ?, attempts = attempts + ?, rate_limited = rate_limited + ?,
+                error_class = ?, error_message = ?, not_before = ?, lease_owner = NULL, lease_expires = NULL,
+                updated = ? WHERE id = ? AND state = 'leased' AND lease_owner = ?
+                RETURNING stage
+                """)
             for failure in failures {
                 let attempts: Int64 = failure.countsAsAttempt ? 1 : 0
                 let limited: Int64 = failure.errorClass == .rateLimited ? 1 : 0
-                try connection.run(
-                    """
-                    UPDATE jobs SET state = ?, attempts = attempts + ?, rate_limited = rate_limited + ?,
-                    error_class = ?, error_message = ?, not_before = ?, lease_owner = NULL, lease_expires = NULL,
-                    updated = ? WHERE id = ? AND state = 'leased' AND lease_owner = ?
-                    """,
-                    [
-                        .text(failure.retryAt == nil ? "failed" : "ready"), .integer(attempts), .integer(limited),
-                        .text(failure.errorClass.rawValue), .text(failure.message), .real(failure.retryAt ?? now),
-                        .real(now), .integer(failure.jobID), .text(owner),
-                    ])
-                guard connection.changes == 1 else { continue }
+                update.reset()
+                try update.bind([
+                    .text(failure.retryAt == nil ? "failed" : "ready"), .integer(attempts), .integer(limited),
+                    .text(failure.errorClass.rawValue), .text(failure.message), .real(failure.retryAt ?? now),
+                    .real(now), .integer(failure.jobID), .text(owner),
+                ])
+                guard try update.step() else { continue }
+                if let retryAt = failure.retryAt, let stage = Stage(rawValue: update.text(0)) {
+                    retries[stage] = min(retries[stage] ?? retryAt, retryAt)
+                }
+                while try update.step() {}
                 for job in failure.next { try Self.insertJob(connection, job, now: now) }
                 if let spend = failure.spend { try Self.record(connection, spend) }
                 for abandon in failure.abandons where failure.retryAt == nil {
@@ -360,7 +378,13 @@ public final class SQLiteJobQueue: JobQueue {
                         [.text(abandon.message), .real(now), .integer(abandon.runID), .text(abandon.key)])
                 }
             }
+            return retries
         }
+        // Retries due now wake their stage; later ones are noted for its waiters' deadline.
+        let due = retries.filter { $0.value <= now }.map(\.key)
+        signals.notify(
+            Set(failures.lazy.flatMap(\.next).map(\.stage)).union(due),
+            retryAt: retries.filter { $0.value > now })
     }
 
     public func release(jobIDs: [Int64], owner: String) async throws {
@@ -375,10 +399,11 @@ public final class SQLiteJobQueue: JobQueue {
                     [.integer(id), .text(owner)])
             }
         }
+        signals.notifyAll()
     }
 
     public func reclaimLeases(owners: [String], expiredBefore: Double) async throws -> Int {
-        try await database.write { connection in
+        let count = try await database.write { connection in
             var reclaimed = 0
             for owner in owners {
                 try connection.run(
@@ -391,6 +416,8 @@ public final class SQLiteJobQueue: JobQueue {
                 [.real(expiredBefore)])
             return reclaimed + connection.changes
         }
+        if count > 0 { signals.notifyAll() }
+        return count
     }
 
     public func leaseOwners() async throws -> [String] {
@@ -403,7 +430,8 @@ public final class SQLiteJobQueue: JobQueue {
     }
 
     public func retryFailed() async throws -> Int {
-        try await database.write { connection in
+        defer { signals.notifyAll() }
+        return try await database.write { connection in
             // A reduce job still missing parts waits again; the retried chunks deliver them.
             try connection.run(
                 """
@@ -432,150 +460,6 @@ public final class SQLiteJobQueue: JobQueue {
             var keys: [String] = []
             while try select.step() { keys.append(select.text(0)) }
             return keys
-        }
-    }
-
-    // MARK: Spend
-
-    public func spendReport(documents limit: Int) async throws -> SpendReport {
-        try await database.perform { connection in
-            var report = SpendReport()
-            let lines = try connection.statement(
-                """
-                SELECT deployment, model, sum(calls), sum(prompt_tokens), sum(cached_tokens), sum(completion_tokens),
-                sum(reasoning_tokens), sum(cost), sum(unpriced_calls) FROM spend GROUP BY deployment, model
-                ORDER BY deployment, model
-                """)
-            while try lines.step() {
-                report.lines.append(
-                    .init(
-                        deployment: lines.text(0), model: lines.text(1), calls: Int(lines.int(2)),
-                        promptTokens: Int(lines.int(3)), cachedTokens: Int(lines.int(4)),
-                        completionTokens: Int(lines.int(5)), reasoningTokens: Int(lines.int(6)),
-                        cost: lines.double(7), unpricedCalls: Int(lines.int(8))))
-            }
-            let count = try connection.statement("SELECT count(DISTINCT run_id || '/' || document) FROM spend")
-            if try count.step() { report.documents = Int(count.int(0)) }
-            guard limit > 0 else { return report }
-            let dearest = try connection.statement(
-                """
-                SELECT document, sum(calls), sum(cost) AS total FROM spend GROUP BY run_id, document
-                ORDER BY total DESC, document LIMIT ?
-                """)
-            try dearest.bind([.integer(Int64(limit))])
-            while try dearest.step() {
-                report.dearest.append(
-                    .init(document: dearest.text(0), calls: Int(dearest.int(1)), cost: dearest.double(2)))
-            }
-            return report
-        }
-    }
-
-    // MARK: Run state
-
-    public func setRunState(key: String, value: Data) async throws {
-        try await database.write { connection in
-            try connection.run(
-                "INSERT INTO run_state(key, value, updated) VALUES(?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
-                [.text(key), .blob([UInt8](value)), .real(Date().timeIntervalSince1970)])
-        }
-    }
-
-    public func runState(key: String) async throws -> (value: Data, updated: Double)? {
-        try await database.perform { connection in
-            let select = try connection.statement("SELECT value, updated FROM run_state WHERE key = ?")
-            try select.bind([.text(key)])
-            guard try select.step() else { return nil }
-            return (Data(select.blob(0)), select.double(1))
-        }
-    }
-
-    // MARK: Output
-
-    public func committedOutputLength(path: String) async throws -> Int64? {
-        try await database.perform { connection in
-            let select = try connection.statement("SELECT committed_length FROM outputs WHERE path = ?")
-            try select.bind([.text(path)])
-            return try select.step() ? select.int(0) : nil
-        }
-    }
-
-    public func commitCollected(jobIDs: [Int64], owner: String, path: String, length: Int64, now: Double) async throws {
-        try await database.write { connection in
-            for id in jobIDs { _ = try Self.finish(connection, id, owner: owner, now: now) }
-            try connection.run(
-                """
-                INSERT INTO outputs(path, committed_length) VALUES(?, ?)
-                ON CONFLICT(path) DO UPDATE SET committed_length = excluded.committed_length
-                """,
-                [.text(path), .integer(length)])
-        }
-    }
-
-    // MARK: Status
-
-    public func statistics() async throws -> QueueStatistics {
-        try await database.perform { connection in
-            var statistics = QueueStatistics()
-            // Kept by triggers, so status costs the same whatever the size of the queue.
-            let counts = try connection.statement("SELECT stage, state, count FROM job_counts WHERE count > 0")
-            while try counts.step() {
-                statistics.counts[counts.text(0), default: [:]][counts.text(1)] = Int(counts.int(2))
-            }
-            let failures = try connection.statement(
-                "SELECT error_class, state, count(*) FROM jobs WHERE error_class IS NOT NULL AND state IN ('failed', 'ready') GROUP BY error_class, state"
-            )
-            while try failures.step() {
-                if failures.text(1) == "failed" {
-                    statistics.failuresByClass[failures.text(0)] = Int(failures.int(2))
-                } else {
-                    statistics.retryingByClass[failures.text(0)] = Int(failures.int(2))
-                }
-            }
-            let next = try connection.statement("SELECT min(not_before) FROM jobs WHERE state = 'ready'")
-            if try next.step(), !next.isNull(0) { statistics.nextRetryAt = next.double(0) }
-            let documents = try connection.statement("SELECT status, count(*) FROM documents GROUP BY status")
-            while try documents.step() { statistics.documents[documents.text(0)] = Int(documents.int(1)) }
-            // A key range per run, on the (run, stage, key) index: only reduce calls are read.
-            let reduces = try connection.statement(
-                """
-                SELECT jobs.state, count(*) FROM runs JOIN jobs ON jobs.run_id = runs.id AND jobs.stage = 'call'
-                AND jobs.key >= ? AND jobs.key < ? GROUP BY jobs.state
-                """)
-            try reduces.bind([.text(Self.reduceCallPrefix), .text(Self.reduceCallPrefix + "\u{10FFFF}")])
-            while try reduces.step() { statistics.reduceCalls[reduces.text(0)] = Int(reduces.int(1)) }
-            return statistics
-        }
-    }
-
-    public func hasPendingWork() async throws -> Bool {
-        try await database.perform { connection in
-            let select = try connection.statement(
-                """
-                SELECT EXISTS(SELECT 1 FROM jobs WHERE state = 'ready')
-                    OR EXISTS(SELECT 1 FROM jobs WHERE state = 'leased')
-                """)
-            return try select.step() && select.int(0) != 0
-        }
-    }
-
-    public func failures(limit: Int) async throws -> [FailedJob] {
-        try await database.perform { connection in
-            let select = try connection.statement(
-                """
-                SELECT stage, key, error_class, error_message, attempts FROM jobs WHERE state = 'failed'
-                ORDER BY id LIMIT ?
-                """)
-            try select.bind([.integer(Int64(limit))])
-            var failed: [FailedJob] = []
-            while try select.step() {
-                failed.append(
-                    FailedJob(
-                        stage: Stage(rawValue: select.text(0)) ?? .call, key: select.text(1),
-                        errorClass: select.text(2),
-                        message: select.text(3), attempts: Int(select.int(4))))
-            }
-            return failed
         }
     }
 }

@@ -8,6 +8,7 @@ import Scheduler
 import Simulator
 import SluiceCore
 import Synchronization
+import UnixSignals
 
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -109,21 +110,26 @@ struct RunCommand: AsyncParsableCommand {
             configuration.maxCost = maxCost
             configuration.scheduler.maxRetryAfterSeconds = target.maxRetryAfter
             configuration.clock = ScaledClock(speedUp: target.timeScale)
+            configuration.shutdownSignals = [.sigint, .sigterm]
             let runner = PipelineRunner(
                 queue: queue, databasePath: database.database, configuration: configuration, client: client)
             let display = ProgressDisplay(interval: progressInterval)
-            let task = Task { try await runner.run { display.show($0) } }
+            // The runner's service group shuts down gracefully on the first signal; the trap tells the
+            // user so, and a second signal stops at once (the next run reclaims what this one held).
             let signals = SignalTrap([SIGINT, SIGTERM]) { count in
                 if count > 1 {
-                    // A second signal stops at once; the next run reclaims what this one held.
                     Terminal.status("stopping now")
                     Foundation.exit(ExitStatus.interrupted.rawValue)
                 }
                 Terminal.status("stopping: finishing what is in flight (signal again to stop at once)")
-                task.cancel()
             }
             defer { withExtendedLifetime(signals) {} }
-            let result = await task.result
+            let result: Result<RunSummary, any Error>
+            do {
+                result = .success(try await runner.run { display.show($0) })
+            } catch {
+                result = .failure(error)
+            }
             display.finish()
             try await client.shutdown()
             try await simulator?.stop()

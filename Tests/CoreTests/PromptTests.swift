@@ -1,5 +1,5 @@
 import Foundation
-import Prompt
+import PromptRendering
 import SluiceCore
 import Testing
 import Tokenizer

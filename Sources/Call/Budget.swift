@@ -3,20 +3,21 @@ import Synchronization
 
 /// `--max-cost`: admits a call only while the recorded spend, the most the calls in flight can cost
 /// and the most this call can cost stay within the limit.
-final class Budget: Sendable {
-    let limit: Double
+public final class Budget: Sendable {
+    /// `--max-cost`, in dollars.
+    public let limit: Double
     private let state: Mutex<(spent: Double, reserved: Double)>
 
-    init(limit: Double) {
+    public init(limit: Double) {
         self.limit = limit
         state = Mutex((0, 0))
     }
 
     /// Sets what was spent before this run (the queue's spend record).
-    func start(spent: Double) { state.withLock { $0.spent = spent } }
+    public func start(spent: Double) { state.withLock { $0.spent = spent } }
 
     /// Reserves a call's maximum cost; false (nothing reserved) when it could exceed the limit.
-    func reserve(_ amount: Double) -> Bool {
+    public func reserve(_ amount: Double) -> Bool {
         state.withLock { state in
             guard state.spent + state.reserved + amount <= limit else { return false }
             state.reserved += amount
@@ -25,17 +26,17 @@ final class Budget: Sendable {
     }
 
     /// Replaces a reservation by what the call cost.
-    func settle(reserved: Double, spent: Double) {
+    public func settle(reserved: Double, spent: Double) {
         state.withLock { state in
             state.reserved = max(0, state.reserved - reserved)
             state.spent += spent
         }
     }
 
-    var spent: Double { state.withLock { $0.spent } }
+    public var spent: Double { state.withLock { $0.spent } }
 
     /// Why a call of at most `amount` was refused.
-    func refusal(_ amount: Double) -> String {
+    public func refusal(_ amount: Double) -> String {
         let (spent, reserved) = state.withLock { ($0.spent, $0.reserved) }
         return String(
             format:

@@ -1,35 +1,6 @@
 import Foundation
 import Queue
 import Scheduler
-import Synchronization
-
-/// Counters of one `sluice run` process.
-final class RunMetrics: Sendable {
-    struct Counters: Sendable {
-        var calls = 0
-        var succeeded = 0
-        var rateLimited = 0
-        var reused = 0
-        var promptTokens = 0
-        var completionTokens = 0
-        var latencySeconds = 0.0
-        var outcomes: [String: Int] = [:]
-        var linesWritten = 0
-        /// List-price cost of this process's calls, in all and per deployment.
-        var cost = 0.0
-        var costByDeployment: [String: Double] = [:]
-        /// Replies that did not match the response format and were asked again.
-        var invalidOutputs = 0
-        /// The queue's recorded spend when the run started.
-        var spentBefore = 0.0
-    }
-
-    let started = Date()
-    private let counters = Mutex(Counters())
-
-    func update(_ body: (inout Counters) -> Void) { counters.withLock { body(&$0) } }
-    var snapshot: Counters { counters.withLock { $0 } }
-}
 
 /// A progress report during a run.
 public struct RunProgress: Sendable {

@@ -1,38 +1,42 @@
+import Catalog
 import Foundation
-import Prompt
+import PromptRendering
 import Queue
 import SluiceCore
 
-extension Workers {
-    /// A request that cannot fit the model's context fails before it is sent: an error line, and the
-    /// document's reduce (if any) is abandoned.
-    func overflowed(_ job: Job, _ call: CallInput, context: PipelineRunner.RunContext, message: String) throws
-        -> Outcome
-    {
-        let record = CallRecord(
-            statusCode: nil, requestID: nil, body: nil, errorCode: ErrorClass.contextOverflow.rawValue,
-            errorMessage: message, deployment: "", model: nil, attempts: 0, latencyMilliseconds: 0, usage: nil)
-        var line = CollectInput(
-            document: call.document, chunk: call.chunk, chunks: call.chunks, customID: call.customID,
-            pipeline: context.run.pipeline.name, record: record)
-        line.headingPath = call.headingPath
-        line.page = call.page
-        line.reduce = call.reduce
-        return .failed(
-            JobFailure(
-                jobID: job.id, errorClass: .contextOverflow, message: message, retryAt: nil,
-                next: [try NewJob(runID: job.runID, stage: .collect, key: job.key + "!overflow", encoding: line)],
-                abandons: call.delivery.map {
-                    [JobAbandon(runID: job.runID, key: $0.key, message: "a part cannot be called: \(message)")]
-                } ?? []))
+/// The reduce stage (map-reduce pipelines): once every part of a document has its result, renders the
+/// reduce prompt over them, in groups and levels when they do not fit one request.
+public struct ReduceWorker: StageWorker {
+    public var stage: Stage { .reduce }
+    private let runs: RunContexts<RunPrompts>
+
+    /// - Parameter catalog: What models are: their context windows bound a reduce prompt.
+    public init(queue: any JobQueue, catalog: ModelCatalog) {
+        runs = RunContexts(queue: queue) { run in
+            let facts = catalog.facts(for: run.pipeline.model)
+            return try RunPrompts(run: run, contextWindow: facts?.contextWindow, modelName: facts?.name)
+        }
+    }
+
+    public func process(_ job: Job) async -> JobOutcome {
+        let prompts: RunPrompts
+        switch await runs.context(of: job) {
+        case .success(let known): prompts = known
+        case .failure(let unworkable): return unworkable.outcome
+        }
+        do {
+            return try reduce(job, prompts: prompts)
+        } catch {
+            return .invalid(job, "\(error)")
+        }
     }
 
     /// A reduce job whose parts are all in: one final call when they fit the reduce prompt's limit,
     /// otherwise one call per group of parts that fits, and a reduce job one level up that waits for them.
-    func reduce(_ job: Job, context: PipelineRunner.RunContext) throws -> Outcome {
+    func reduce(_ job: Job, prompts: RunPrompts) throws -> JobOutcome {
         let input = try job.decode(ReduceInput.self)
-        let pipeline = context.run.pipeline
-        let hash = context.run.pipelineHash
+        let pipeline = prompts.run.pipeline
+        let hash = prompts.run.pipelineHash
         var parts: [ReducePart] = []
         for data in job.parts {
             do {
@@ -44,8 +48,8 @@ extension Workers {
         parts.sort { $0.index < $1.index }
         let maxTokens = pipeline.reduce?.maxTokens ?? pipeline.maxTokens
         let limit =
-            pipeline.reduce?.maxInputTokens ?? context.facts.map { $0.contextWindow - maxTokens } ?? Int.max
-        let renderer = context.renderer
+            pipeline.reduce?.maxInputTokens ?? prompts.fit.map { $0.contextWindow - maxTokens } ?? Int.max
+        let renderer = prompts.renderer
         func call(_ group: [ReducePart], _ step: ReduceStep) -> CallInput {
             var call = renderer.renderReduce(
                 document: input.document, chunks: input.chunks, parts: group, step: step)
@@ -54,9 +58,7 @@ extension Workers {
         }
         let whole = call(parts, ReduceStep(level: input.level, group: 0, groups: 1, final: true))
         if whole.promptTokens <= limit || parts.count < 2 {
-            if let overflow = context.overflow(whole) {
-                return try overflowed(job, whole, context: context, message: overflow)
-            }
+            if let failure = try prompts.overflowed(job, whole) { return .failed(failure) }
             let next = try NewJob(
                 runID: job.runID, stage: .call,
                 key: JobKey.reduceCall(input.document, pipelineHash: hash, level: input.level, group: 0),
@@ -64,7 +66,7 @@ extension Workers {
             return .completed(JobCompletion(jobID: job.id, next: [next], consumesParts: true))
         }
         /// The document cannot be reduced within the limit: a terminal failure that says why.
-        func refused(_ reason: String) -> Outcome {
+        func refused(_ reason: String) -> JobOutcome {
             .failed(
                 JobFailure(
                     jobID: job.id, errorClass: .contextOverflow,

@@ -1,0 +1,126 @@
+import Catalog
+import Foundation
+import Queue
+import Scheduler
+import ServiceLifecycle
+import SluiceCore
+
+/// The call stage: sends a chunk's (or a reduce's) request to a deployment the scheduler admits it
+/// to, within the budget, and classifies the answer: a result line, a retry, or a failure for good.
+///
+/// A unit of work already paid for (same document content, chunk and pipeline) is answered from the
+/// stored result, never sent twice.
+public struct CallWorker: StageWorker {
+    public var stage: Stage { .call }
+
+    /// What the stage needs of a run: its pipeline, and the schema replies must match.
+    struct RunReplies: Sendable {
+        let run: RunRecord
+        let schema: JSONSchema?
+    }
+
+    let configuration: CallConfiguration
+    let queue: any JobQueue
+    let client: ChatCompletionClient
+    let scheduler: Scheduler
+    let budget: Budget?
+    let counters: RunCounters
+    let stop: @Sendable (String) -> Void
+    let runs: RunContexts<RunReplies>
+
+    /// - Parameters:
+    ///   - budget: `--max-cost`, when set: a call that could pass it is not sent, and the run stops.
+    ///   - counters: Where calls, tokens and cost are counted.
+    ///   - stop: Ends the run early with a reason (every deployment stopped, the budget reached).
+    public init(
+        configuration: CallConfiguration, queue: any JobQueue, client: ChatCompletionClient, scheduler: Scheduler,
+        budget: Budget?, counters: RunCounters, stop: @escaping @Sendable (String) -> Void
+    ) {
+        self.configuration = configuration
+        self.queue = queue
+        self.client = client
+        self.scheduler = scheduler
+        self.budget = budget
+        self.counters = counters
+        self.stop = stop
+        runs = RunContexts(queue: queue) { run in
+            var schema: JSONSchema?
+            if case .jsonSchema(_, let text, _)? = run.pipeline.responseFormat { schema = try JSONSchema(text: text) }
+            return RunReplies(run: run, schema: schema)
+        }
+    }
+
+    /// One call job: reuse a stored result, or wait for the scheduler's admission (and the budget's),
+    /// send and classify.
+    public func process(_ job: Job) async -> JobOutcome {
+        let input: CallInput
+        do {
+            input = try job.decode(CallInput.self)
+        } catch {
+            return .invalid(job, "\(error)")
+        }
+        let context: RunReplies
+        switch await runs.context(of: job) {
+        case .success(let known): context = known
+        case .failure(let unworkable): return unworkable.outcome
+        }
+        let pipelineName = context.run.pipeline.name
+        do {
+            // A unit of work already paid for (same document content, chunk and pipeline) is not called again.
+            if let stored = try await queue.unitResult(unitKey: input.unitKey),
+                let record = try? JSONDecoder().decode(CallRecord.self, from: Data(stored))
+            {
+                counters.update { $0.reused += 1 }
+                let reply = CallReply(input: input, record: record, pipeline: pipelineName, job: job)
+                return .completed(JobCompletion(jobID: job.id, next: [try reply.line()], parts: try reply.parts()))
+            }
+            let pool = configuration.pool(context.run.pipeline.deployment)
+            let admission: Scheduler.Admission
+            do {
+                // The charge is (prompt + max_tokens) × n: its max_tokens part is what the prompt is not.
+                let n = max(1, context.run.pipeline.n)
+                // Waiting for admission ends with graceful shutdown: the job is not sent, and is released.
+                let (charge, reserved) = (input.charge, max(0, input.charge - input.promptTokens * n))
+                admission = try await cancelWhenGracefulShutdown { [scheduler] in
+                    try await scheduler.acquire(from: pool, charge: charge, reservedOutput: reserved)
+                }
+            } catch let error as SchedulerError {
+                // Every deployment this pipeline may use is stopped: leave the job for a later run.
+                stop(error.message)
+                return .released(job.id)
+            }
+            guard let deployment = configuration.deployments[admission.deployment] else {
+                await scheduler.cancel(admission)
+                return .failed(
+                    JobFailure(
+                        jobID: job.id, errorClass: .invalidJob,
+                        message: "no deployment '\(admission.deployment)' is configured for pipeline '\(pipelineName)'",
+                        retryAt: nil))
+            }
+            let pricing = configuration.pricing(deployment: deployment.name, pipeline: context.run.pipeline)
+            var reservation = 0.0
+            if let budget {
+                let maximum = pricing.maximumCost(input, n: context.run.pipeline.n)
+                guard budget.reserve(maximum) else {
+                    await scheduler.cancel(admission)
+                    stop(budget.refusal(maximum))
+                    return .released(job.id)
+                }
+                reservation = maximum
+            }
+            let outcome = await client.send(body: input.body, to: deployment, customID: input.customID)
+            await scheduler.finish(admission, Self.report(outcome))
+            let cost = outcome.usage.flatMap { pricing.cost(of: $0, servedModel: outcome.model) }
+            budget?.settle(reserved: reservation, spent: cost?.total ?? 0)
+            // A call cut short by the stop is released; one that was answered is kept (it is paid for).
+            if Task.isCancelled && outcome.errorClass != nil { return .released(job.id) }
+            return try await classify(
+                outcome, job: job, input: input, deployment: deployment, context: context, cost: cost,
+                pricedModel: pricing.deployedModel)
+        } catch is CancellationError {
+            return .released(job.id)
+        } catch {
+            return .invalid(job, "\(error)")
+        }
+    }
+}

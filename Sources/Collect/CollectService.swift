@@ -1,0 +1,78 @@
+import Foundation
+import Queue
+import ServiceLifecycle
+import SluiceCore
+
+/// The collect stage as a service: appends the result lines of committed calls to the run's JSONL
+/// file in batches, and commits the file's length with the jobs whose lines it now holds.
+///
+/// On graceful shutdown (the other stages have stopped by then) it writes every line that is ready
+/// and returns.
+public struct CollectService: Service {
+    private let queue: any JobQueue
+    private let owner: String
+    private let output: OutputFile
+    private let counters: RunCounters
+    private let leaseSeconds: Double
+    private let fallbackInterval: Duration
+    /// Jobs claimed, and lines written, at once.
+    static let batchSize = 512
+
+    /// - Parameters:
+    ///   - output: The run's output file, cut back to what the queue committed.
+    ///   - counters: Where lines written are counted.
+    ///   - fallbackInterval: The longest an idle collector waits before it looks again.
+    public init(
+        queue: any JobQueue, owner: String, output: OutputFile, counters: RunCounters, leaseSeconds: Double,
+        fallbackInterval: Duration = .seconds(1)
+    ) {
+        self.queue = queue
+        self.owner = owner
+        self.output = output
+        self.counters = counters
+        self.leaseSeconds = leaseSeconds
+        self.fallbackInterval = fallbackInterval
+    }
+
+    public func run() async throws {
+        let stopping = ShutdownFlag()
+        let signals = queue.signals
+        try await withGracefulShutdownHandler {
+            while !Task.isCancelled {
+                let generation = signals.generation(.collect)
+                let now = Date().timeIntervalSince1970
+                if try await collect(now: now) { continue }
+                if stopping.isSet { return }
+                await signals.wait(for: .collect, after: generation, claimedAt: now, fallback: fallbackInterval)
+            }
+        } onGracefulShutdown: {
+            stopping.set()
+            signals.notify([.collect])
+        }
+    }
+
+    /// Writes one batch of ready lines; false when there were none.
+    private func collect(now: Double) async throws -> Bool {
+        let jobs = try await queue.claim(
+            stage: .collect, limit: Self.batchSize, owner: owner, leaseSeconds: leaseSeconds, now: now)
+        guard !jobs.isEmpty else { return false }
+        var bytes: [UInt8] = []
+        var written: [Int64] = []
+        var failures: [JobFailure] = []
+        for job in jobs {
+            do {
+                bytes += ResultLine.make(try job.decode(CollectInput.self))
+                written.append(job.id)
+            } catch {
+                failures.append(JobFailure(jobID: job.id, errorClass: .invalidJob, message: "\(error)", retryAt: nil))
+            }
+        }
+        try await output.append(bytes)
+        try await queue.commitCollected(
+            jobIDs: written, owner: owner, path: output.path, length: output.length,
+            now: Date().timeIntervalSince1970)
+        try await queue.fail(failures, owner: owner, now: Date().timeIntervalSince1970)
+        counters.update { $0.linesWritten += written.count }
+        return true
+    }
+}

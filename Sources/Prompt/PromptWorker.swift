@@ -1,0 +1,36 @@
+import Catalog
+import PromptRendering
+import Queue
+import SluiceCore
+
+/// The prompt stage: renders a chunk's request and hands it to the call stage (or fails it when it
+/// cannot fit the model's context).
+public struct PromptWorker: StageWorker {
+    public var stage: Stage { .prompt }
+    private let runs: RunContexts<RunPrompts>
+
+    /// - Parameter catalog: What models are: their context windows.
+    public init(queue: any JobQueue, catalog: ModelCatalog) {
+        runs = RunContexts(queue: queue) { run in
+            let facts = catalog.facts(for: run.pipeline.model)
+            return try RunPrompts(run: run, contextWindow: facts?.contextWindow, modelName: facts?.name)
+        }
+    }
+
+    public func process(_ job: Job) async -> JobOutcome {
+        let prompts: RunPrompts
+        switch await runs.context(of: job) {
+        case .success(let known): prompts = known
+        case .failure(let unworkable): return unworkable.outcome
+        }
+        do {
+            let input = try job.decode(PromptInput.self)
+            let call = try prompts.call(for: input)
+            if let failure = try prompts.overflowed(job, call) { return .failed(failure) }
+            let next = try NewJob(runID: job.runID, stage: .call, key: job.key, encoding: call)
+            return .completed(JobCompletion(jobID: job.id, next: [next]))
+        } catch {
+            return .invalid(job, "\(error)")
+        }
+    }
+}

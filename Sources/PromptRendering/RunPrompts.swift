@@ -1,0 +1,36 @@
+import SluiceCore
+
+/// What the prompt and reduce stages need of a run: its renderer, and the model's context window to
+/// check requests against before they are sent.
+public struct RunPrompts: Sendable {
+    public let run: RunRecord
+    public let renderer: PromptRenderer
+    /// Nil when the catalog does not know the model (requests are not checked).
+    public let fit: ContextFit?
+
+    /// - Parameter contextWindow: The model's context window, if the catalog knows the model.
+    /// - Throws: ``SluiceError`` when a template does not parse.
+    public init(run: RunRecord, contextWindow: Int?, modelName: String?) throws {
+        self.run = run
+        renderer = try PromptRenderer(pipeline: run.pipeline, pipelineHash: run.pipelineHash)
+        fit = contextWindow.map {
+            ContextFit(contextWindow: $0, model: modelName ?? run.pipeline.model, n: run.pipeline.n)
+        }
+    }
+
+    /// A chunk's call: the rendered request, delivered to the document's reduce in map-reduce pipelines.
+    public func call(for input: PromptInput) throws -> CallInput {
+        var call = try renderer.render(input)
+        if run.pipeline.reduce != nil {
+            call.delivery = PartDelivery(
+                key: JobKey.reduce(input.document, pipelineHash: run.pipelineHash, level: 0), part: input.chunk)
+        }
+        return call
+    }
+
+    /// The outcome for a request that does not fit the model's context, or nil when it fits.
+    public func overflowed(_ job: Job, _ call: CallInput) throws -> JobFailure? {
+        guard let message = fit?.overflow(call) else { return nil }
+        return try ContextFit.failure(job, call, pipeline: run.pipeline.name, message: message)
+    }
+}
