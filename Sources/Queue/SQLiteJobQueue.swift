@@ -16,16 +16,7 @@ public final class SQLiteJobQueue: JobQueue {
     public init(path: String) throws {
         self.path = path
         database = try SQLiteDatabase(path: path)
-        try database.performNow { connection in
-            // Databases made before reduce jobs existed lack the column; add it first.
-            let columns = try connection.statement("SELECT name FROM pragma_table_info('jobs')")
-            var names = Set<String>()
-            while try columns.step() { names.insert(columns.text(0)) }
-            if !names.isEmpty && !names.contains("parts_needed") {
-                try connection.execute("ALTER TABLE jobs ADD COLUMN parts_needed INTEGER")
-            }
-            try connection.execute(Self.schema)
-        }
+        try database.performNow { connection in try SQLiteMigrations.migrate(connection, path: path) }
     }
 
     /// Opens an existing queue database for reading only (`sluice status` on a file or folder this user
@@ -45,47 +36,6 @@ public final class SQLiteJobQueue: JobQueue {
 
     /// Keys of reduce calls (stage call) start with this, so they can be counted apart from chunk calls.
     public static let reduceCallPrefix = JobKey.reduceCallPrefix
-
-    static let schema = """
-        CREATE TABLE IF NOT EXISTS runs(
-            id INTEGER PRIMARY KEY, root TEXT NOT NULL, pipeline TEXT NOT NULL, pipeline_hash TEXT NOT NULL,
-            definition BLOB NOT NULL, created REAL NOT NULL, UNIQUE(root, pipeline));
-        CREATE TABLE IF NOT EXISTS documents(
-            run_id INTEGER NOT NULL REFERENCES runs(id), path TEXT NOT NULL, sha256 TEXT, size INTEGER,
-            mtime REAL, status TEXT NOT NULL, reason TEXT, PRIMARY KEY(run_id, path));
-        CREATE TABLE IF NOT EXISTS jobs(
-            id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES runs(id), stage TEXT NOT NULL,
-            key TEXT NOT NULL, state TEXT NOT NULL, payload BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-            rate_limited INTEGER NOT NULL DEFAULT 0, error_class TEXT, error_message TEXT,
-            not_before REAL NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires REAL,
-            created REAL NOT NULL, updated REAL NOT NULL, parts_needed INTEGER, UNIQUE(run_id, stage, key));
-        CREATE TABLE IF NOT EXISTS job_parts(
-            job_id INTEGER NOT NULL, part INTEGER NOT NULL, payload BLOB NOT NULL, PRIMARY KEY(job_id, part)) WITHOUT ROWID;
-        CREATE TABLE IF NOT EXISTS spend(
-            run_id INTEGER NOT NULL, document TEXT NOT NULL, deployment TEXT NOT NULL, model TEXT NOT NULL,
-            calls INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL, cached_tokens INTEGER NOT NULL,
-            completion_tokens INTEGER NOT NULL, reasoning_tokens INTEGER NOT NULL, cost REAL NOT NULL,
-            unpriced_calls INTEGER NOT NULL, PRIMARY KEY(run_id, document, deployment, model));
-        CREATE INDEX IF NOT EXISTS jobs_ready ON jobs(stage, id) WHERE state = 'ready';
-        CREATE INDEX IF NOT EXISTS jobs_leased ON jobs(lease_owner) WHERE state = 'leased';
-        CREATE TABLE IF NOT EXISTS unit_results(unit_key TEXT PRIMARY KEY, result BLOB NOT NULL, created REAL NOT NULL);
-        CREATE INDEX IF NOT EXISTS jobs_failed ON jobs(error_class) WHERE state = 'failed';
-        CREATE TABLE IF NOT EXISTS outputs(path TEXT PRIMARY KEY, committed_length INTEGER NOT NULL);
-        CREATE TABLE IF NOT EXISTS run_state(key TEXT PRIMARY KEY, value BLOB NOT NULL, updated REAL NOT NULL);
-        CREATE TABLE IF NOT EXISTS job_counts(
-            stage TEXT NOT NULL, state TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY(stage, state)) WITHOUT ROWID;
-        INSERT OR IGNORE INTO job_counts(stage, state, count)
-            SELECT stage.value, state.value, 0
-            FROM json_each('["ingest","chunk","prompt","call","reduce","collect"]') AS stage,
-                 json_each('["ready","leased","done","failed","waiting"]') AS state;
-        CREATE TRIGGER IF NOT EXISTS jobs_counted_insert AFTER INSERT ON jobs BEGIN
-            UPDATE job_counts SET count = count + 1 WHERE stage = new.stage AND state = new.state;
-        END;
-        CREATE TRIGGER IF NOT EXISTS jobs_counted_update AFTER UPDATE OF state ON jobs WHEN old.state <> new.state BEGIN
-            UPDATE job_counts SET count = count - 1 WHERE stage = old.stage AND state = old.state;
-            UPDATE job_counts SET count = count + 1 WHERE stage = new.stage AND state = new.state;
-        END;
-        """
 
     // MARK: Runs and documents
 

@@ -259,4 +259,29 @@ import Testing
         )
         #expect(try await migrated.statistics().count(.reduce, .waiting) == 1)
     }
+
+    @Test func anUnversionedDatabaseWithJobsGetsTheirCountsAndANewerOneIsRefused() async throws {
+        let old = directory.file("counts.db")
+        // A database of the releases before job counts: jobs, but no job_counts table and no version.
+        try SQLiteJobQueue.execute(
+            """
+            CREATE TABLE jobs(
+                id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, stage TEXT NOT NULL, key TEXT NOT NULL,
+                state TEXT NOT NULL, payload BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+                rate_limited INTEGER NOT NULL DEFAULT 0, error_class TEXT, error_message TEXT,
+                not_before REAL NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires REAL,
+                created REAL NOT NULL, updated REAL NOT NULL, parts_needed INTEGER, UNIQUE(run_id, stage, key));
+            INSERT INTO jobs(run_id, stage, key, state, payload, created, updated) VALUES
+                (1, 'call', 'a', 'ready', x'7b7d', 0, 0), (1, 'call', 'b', 'ready', x'7b7d', 0, 0),
+                (1, 'call', 'c', 'done', x'7b7d', 0, 0), (1, 'ingest', 'd', 'failed', x'7b7d', 0, 0);
+            """, inDatabaseAt: old)
+        let statistics = try await SQLiteJobQueue(path: old).statistics()
+        #expect(statistics.count(.call, .ready) == 2 && statistics.count(.call, .done) == 1)
+        #expect(statistics.count(.ingest, .failed) == 1 && statistics.count(.prompt, .ready) == 0)
+        // Opening again changes nothing; a database from a later sluice is refused by name.
+        #expect(try await SQLiteJobQueue(path: old).statistics().count(.call, .ready) == 2)
+        try SQLiteJobQueue.execute("PRAGMA user_version = 999", inDatabaseAt: old)
+        let error = #expect(throws: SluiceError.self) { try SQLiteJobQueue(path: old) }
+        #expect(error?.message.contains("counts.db") == true && error?.message.contains("999") == true)
+    }
 }
