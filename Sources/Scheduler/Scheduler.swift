@@ -8,10 +8,13 @@
 public actor Scheduler {
     private var governors: [String: Governor] = [:]
     private var currentWeights: [String: Double] = [:]
-    private let clock: any SchedulerClock
+    let clock: any SchedulerClock
     private var nextID = 0
     private var warned: Set<String> = []
     private var pendingWarnings: [String] = []
+    /// Requests waiting for admission, oldest first.
+    var waiters: [Waiter] = []
+    var nextWaiter = 0
     /// Every warning so far, in order.
     public private(set) var warnings: [String] = []
 
@@ -58,46 +61,72 @@ public actor Scheduler {
     /// - Throws: ``SchedulerError`` when every deployment of the pool is stopped or unknown;
     ///   `CancellationError` when the task is cancelled while waiting.
     public func acquire(from pool: [String], charge: Int, reservedOutput: Int = 0) async throws -> Admission {
-        let priorities = Set(pool.compactMap { governors[$0]?.quota.priority }).sorted()
         let fixed = min(max(0, reservedOutput), max(0, charge))
         let prompt = max(0, charge) - fixed
+        let id = enter(pool)
+        defer { leave(id) }
         while true {
             try Task.checkCancellation()
-            let now = clock.now
-            var earliest = Double.infinity
-            var usable = false
-            priorities: for priority in priorities {
-                var ready: [String] = []
-                var ramping = false
-                for name in pool {
-                    guard var governor = governors[name], governor.quota.priority == priority else { continue }
-                    let wait = governor.wait(charge: governor.predict(prompt: prompt, fixed: fixed), now: now)
-                    governors[name] = governor
-                    guard let wait else { continue }
-                    usable = true
-                    if wait <= 0 { ready.append(name) } else { earliest = min(earliest, wait) }
-                    if wait == .infinity && governor.rampingUp { ramping = true }
-                }
-                if let name = pick(ready), var governor = governors[name] {
-                    let predicted = governor.predict(prompt: prompt, fixed: fixed)
-                    let paced = governor.pacedByTokens
-                    governor.admit(charge: predicted, reservedOutput: fixed, now: now)
-                    governors[name] = governor
-                    nextID += 1
-                    return Admission(
-                        deployment: name, time: now, charge: prompt + fixed, predicted: predicted,
-                        reservedOutput: fixed, paced: paced, id: nextID)
-                }
-                // Not known to be full yet: wait for it instead of spilling to a lower priority.
-                if ramping { break priorities }
+            // Requests of one pool are admitted in arrival order: only the oldest looks, the rest
+            // wait for it to be admitted (or to give up), so a freed slot wakes one waiter, not all.
+            guard isHead(id) else {
+                await park(id, for: nil)
+                continue
             }
-            guard usable else {
-                let reasons = pool.map { name in governors[name]?.stopped ?? "\(name): no such deployment" }
-                throw SchedulerError(message: "no deployment can take requests: " + reasons.joined(separator: "; "))
+            switch try attempt(pool, prompt: prompt, fixed: fixed) {
+            case .admitted(let admission): return admission
+            case .wait(let seconds): await park(id, for: min(seconds, Self.longestWait))
             }
-            // Poll at least every 10 ms of real time: completions free slots without a timer.
-            try await clock.sleep(seconds: max(min(earliest, 0.01 * clock.speedUp), 0.0001))
         }
+    }
+
+    /// The longest a waiting request sleeps without being woken (scheduler seconds): a safety net,
+    /// since every change that can admit it (a finished or cancelled call) wakes it.
+    static let longestWait = 1.0
+
+    private enum Attempt {
+        case admitted(Admission)
+        /// Nothing can take the request for this many seconds (infinity: until a call finishes).
+        case wait(Double)
+    }
+
+    /// Admits the request to a deployment of the pool that can take it now, or says how long until one can.
+    private func attempt(_ pool: [String], prompt: Int, fixed: Int) throws -> Attempt {
+        let priorities = Set(pool.compactMap { governors[$0]?.quota.priority }).sorted()
+        let now = clock.now
+        var earliest = Double.infinity
+        var usable = false
+        priorities: for priority in priorities {
+            var ready: [String] = []
+            var ramping = false
+            for name in pool {
+                guard var governor = governors[name], governor.quota.priority == priority else { continue }
+                let wait = governor.wait(charge: governor.predict(prompt: prompt, fixed: fixed), now: now)
+                governors[name] = governor
+                guard let wait else { continue }
+                usable = true
+                if wait <= 0 { ready.append(name) } else { earliest = min(earliest, wait) }
+                if wait == .infinity && governor.rampingUp { ramping = true }
+            }
+            if let name = pick(ready), var governor = governors[name] {
+                let predicted = governor.predict(prompt: prompt, fixed: fixed)
+                let paced = governor.pacedByTokens
+                governor.admit(charge: predicted, reservedOutput: fixed, now: now)
+                governors[name] = governor
+                nextID += 1
+                return .admitted(
+                    Admission(
+                        deployment: name, time: now, charge: prompt + fixed, predicted: predicted,
+                        reservedOutput: fixed, paced: paced, id: nextID))
+            }
+            // Not known to be full yet: wait for it instead of spilling to a lower priority.
+            if ramping { break priorities }
+        }
+        guard usable else {
+            let reasons = pool.map { name in governors[name]?.stopped ?? "\(name): no such deployment" }
+            throw SchedulerError(message: "no deployment can take requests: " + reasons.joined(separator: "; "))
+        }
+        return .wait(earliest)
     }
 
     /// Smooth weighted round robin (as in nginx): deterministic, and spread out rather than bursty.
@@ -118,6 +147,7 @@ public actor Scheduler {
     public func finish(_ admission: Admission, _ report: CallReport) -> String? {
         let stopped = governors[admission.deployment]?.finish(
             admission.request, paced: admission.paced, report: report, now: clock.now)
+        wakeHeads(using: admission.deployment)
         if let stopped { note(stopped, key: "stopped " + admission.deployment) }
         let key = "over-reservation " + admission.deployment
         if !warned.contains(key), let warning = governors[admission.deployment]?.overReservation {
@@ -129,6 +159,7 @@ public actor Scheduler {
     /// Gives an admission back without a call (the request was never sent).
     public func cancel(_ admission: Admission) {
         governors[admission.deployment]?.release(charge: admission.predicted, admittedAt: admission.time)
+        wakeHeads(using: admission.deployment)
     }
 
     private func note(_ message: String, key: String) {
