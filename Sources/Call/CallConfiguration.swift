@@ -14,6 +14,8 @@ public struct CallConfiguration: Sendable {
     public var billing: [String: Billing]
     /// Each deployment's model, for prices when a reply does not name one (default: the pipeline's).
     public var models: [String: String]
+    /// The time retries are due by.
+    public var clock: any RunClock = SystemRunClock()
 
     public init(
         deployments: [String: Deployment], retry: RetryPolicy, pool: @escaping @Sendable (String?) -> [String],

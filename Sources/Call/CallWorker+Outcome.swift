@@ -53,7 +53,7 @@ extension CallWorker {
                 reasoningTokens: usage.reasoningTokens ?? 0, cost: cost?.total)
         }
         let pipelineName = context.run.pipeline.name
-        let now = Date().timeIntervalSince1970
+        let now = configuration.clock.now
         guard let errorClass = outcome.errorClass else {
             var reply = CallReply(
                 input: input, record: record, pipeline: pipelineName, job: job, content: outcome.content)

@@ -175,11 +175,3 @@ public final class ChatCompletionClient: Sendable {
         return formatter.date(from: value).flatMap { bounded(max(0, $0.timeIntervalSinceNow)) }
     }
 }
-
-extension Duration {
-    /// The duration in seconds.
-    public var seconds: Double {
-        let (whole, fraction) = components
-        return Double(whole) + Double(fraction) / 1e18
-    }
-}

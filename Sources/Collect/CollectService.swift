@@ -15,6 +15,7 @@ public struct CollectService: Service {
     private let counters: RunCounters
     private let leaseSeconds: Double
     private let fallbackInterval: Duration
+    private let clock: any RunClock
     /// Jobs claimed, and lines written, at once.
     static let batchSize = 512
 
@@ -24,8 +25,9 @@ public struct CollectService: Service {
     ///   - fallbackInterval: The longest an idle collector waits before it looks again.
     public init(
         queue: any JobQueue, owner: String, output: OutputFile, counters: RunCounters, leaseSeconds: Double,
-        fallbackInterval: Duration = .seconds(1)
+        fallbackInterval: Duration = .seconds(1), clock: any RunClock = SystemRunClock()
     ) {
+        self.clock = clock
         self.queue = queue
         self.owner = owner
         self.output = output
@@ -40,10 +42,11 @@ public struct CollectService: Service {
         try await withGracefulShutdownHandler {
             while !Task.isCancelled {
                 let generation = signals.generation(.collect)
-                let now = Date().timeIntervalSince1970
+                let now = clock.now
                 if try await collect(now: now) { continue }
                 if stopping.isSet { return }
-                await signals.wait(for: .collect, after: generation, claimedAt: now, fallback: fallbackInterval)
+                await signals.wait(
+                    for: .collect, after: generation, claimedAt: now, fallback: fallbackInterval, clock: clock)
             }
         } onGracefulShutdown: {
             stopping.set()
@@ -70,8 +73,8 @@ public struct CollectService: Service {
         try await output.append(bytes)
         try await queue.commitCollected(
             jobIDs: written, owner: owner, path: output.path, length: output.length,
-            now: Date().timeIntervalSince1970)
-        try await queue.fail(failures, owner: owner, now: Date().timeIntervalSince1970)
+            now: clock.now)
+        try await queue.fail(failures, owner: owner, now: clock.now)
         counters.update { $0.linesWritten += written.count }
         return true
     }

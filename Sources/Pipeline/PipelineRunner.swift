@@ -72,7 +72,7 @@ public final class PipelineRunner: Sendable {
         let lock = try configuration.runLock ?? RunLock(databasePath: databasePath)
         let owner = try LeaseOwner(databasePath: databasePath)
         let dead = owner.deadOwners(among: try await queue.leaseOwners())
-        let reclaimed = try await queue.reclaimLeases(owners: dead, expiredBefore: Date().timeIntervalSince1970)
+        let reclaimed = try await queue.reclaimLeases(owners: dead, expiredBefore: configuration.runClock.now)
         if reclaimed > 0 { logger.info("reclaimed \(reclaimed) jobs leased by stopped processes") }
         let spentBefore = try await queue.spendReport(documents: 0).total
         counters.update { $0.spentBefore = spentBefore }
@@ -85,7 +85,7 @@ public final class PipelineRunner: Sendable {
             // Recorded before it is created: a crash before the first line leaves a file this queue owns.
             try await queue.commitCollected(
                 jobIDs: [], owner: owner.id, path: configuration.outputPath, length: 0,
-                now: Date().timeIntervalSince1970)
+                now: configuration.runClock.now)
         }
         let output = try OutputFile(path: configuration.outputPath, committedLength: committed ?? 0)
         var groupLogger = logger
@@ -109,11 +109,13 @@ public final class PipelineRunner: Sendable {
             width: configuration.cpuWorkers, batchSize: configuration.batchSize,
             leaseSeconds: configuration.leaseSeconds)
         cpu.fallbackInterval = configuration.fallbackInterval
+        cpu.clock = configuration.runClock
         var call = StageConfiguration(
             width: max(1, configuration.deploymentQuotas.map(\.maxConcurrency).reduce(0, +)),
             batchSize: configuration.batchSize, leaseSeconds: configuration.leaseSeconds)
         call.commitInterval = .milliseconds(20)
         call.fallbackInterval = configuration.fallbackInterval
+        call.clock = configuration.runClock
         call.shutdown = .finish(grace: configuration.callShutdownGrace)
         let callWorker = CallWorker(
             configuration: configuration.callConfiguration, queue: queue, client: client, scheduler: scheduler,
@@ -122,7 +124,8 @@ public final class PipelineRunner: Sendable {
             (
                 CollectService(
                     queue: queue, owner: id, output: output, counters: counters,
-                    leaseSeconds: configuration.leaseSeconds, fallbackInterval: configuration.fallbackInterval),
+                    leaseSeconds: configuration.leaseSeconds, fallbackInterval: configuration.fallbackInterval,
+                    clock: configuration.runClock),
                 "collect"
             ),
             (RunMonitor(runner: self, owner: owner, progress: progress), "monitor"),

@@ -3,6 +3,7 @@ import Catalog
 import Foundation
 import Scheduler
 import ServiceLifecycle
+import SluiceCore
 import UnixSignals
 
 /// How `sluice run` works the queue.
@@ -53,6 +54,8 @@ public struct RunConfiguration: Sendable {
     /// How long an idle worker waits before it looks at the queue again: how soon jobs written by
     /// another process on the same database are found (this process's own commits wake it at once).
     public var fallbackInterval: Duration = .seconds(1)
+    /// The time leases, retries and the monitor go by (the scheduler's quota time is `clock`).
+    public var runClock: any RunClock = SystemRunClock()
 
     /// The scheduler's view of every deployment.
     var deploymentQuotas: [DeploymentQuota] {
@@ -76,10 +79,12 @@ public struct RunConfiguration: Sendable {
     /// What the call stage needs: deployments, retries, pools and prices.
     var callConfiguration: CallConfiguration {
         let (chosen, pools, names) = (defaultDeployment, pools, Array(deployments.keys))
-        return CallConfiguration(
+        var configuration = CallConfiguration(
             deployments: deployments, retry: retry,
             pool: { Self.pool(named: $0, chosen: chosen, pools: pools, deployments: names) }, catalog: catalog,
             billing: billing, models: models)
+        configuration.clock = runClock
+        return configuration
     }
 
     /// ``pool(named:)`` for a set of deployment names and pools (what `sluice estimate` prices).

@@ -33,16 +33,16 @@ struct RunMonitor: Service {
     }
 
     private func watch(_ stopping: ShutdownFlag) async throws {
-        let clock = ContinuousClock()
+        let clock = configuration.runClock
         let signals = queue.signals
-        let fallback = configuration.fallbackInterval
-        let progressInterval = Duration.milliseconds(Int64(max(0.01, configuration.progressInterval) * 1_000))
-        let reclaimInterval = Duration.milliseconds(Int64(max(0.01, configuration.reclaimInterval) * 1_000))
+        let fallback = configuration.fallbackInterval.seconds
+        let progressInterval = max(0.01, configuration.progressInterval)
+        let reclaimInterval = max(0.01, configuration.reclaimInterval)
         var checked: UInt64?
         var lastCheck = clock.now
         var nextReport = clock.now
         var nextReclaim = clock.now + reclaimInterval
-        var statistics: (generation: UInt64, at: ContinuousClock.Instant, value: QueueStatistics)?
+        var statistics: (generation: UInt64, at: Double, value: QueueStatistics)?
         func report(_ generation: UInt64) async throws {
             let now = clock.now
             if statistics == nil || statistics?.generation != generation || now - (statistics?.at ?? now) >= fallback {
@@ -74,12 +74,11 @@ struct RunMonitor: Service {
                 nextReclaim = now + reclaimInterval
             }
             // Commits come in bursts while the stages work: look at most every minimumCheckInterval.
-            let rested = clock.now - now
-            if rested < Self.minimumCheckInterval { try? await Task.sleep(for: Self.minimumCheckInterval - rested) }
-            let wake = min(nextReport, nextReclaim, lastCheck + fallback) - clock.now
-            if wake > .zero {
+            try? await clock.sleep(until: now + Self.minimumCheckInterval.seconds)
+            let (wakeAt, looked) = (min(nextReport, nextReclaim, lastCheck + fallback), clock.now)
+            if wakeAt > looked {
                 await signals.wait(
-                    for: nil, after: generation, claimedAt: Date().timeIntervalSince1970, fallback: wake)
+                    for: nil, after: generation, claimedAt: looked, fallback: .seconds(wakeAt - looked), clock: clock)
             }
         }
         if !Task.isCancelled { try await report(signals.generation(nil)) }

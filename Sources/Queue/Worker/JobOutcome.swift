@@ -18,7 +18,7 @@ public enum JobOutcome: Sendable {
 
 extension JobQueue {
     /// Commits the outcomes of a worker's jobs: completions, failures and releases, one transaction each.
-    public func commit(_ outcomes: [JobOutcome], owner: String) async throws {
+    public func commit(_ outcomes: [JobOutcome], owner: String, now: Double) async throws {
         var completions: [JobCompletion] = []
         var failures: [JobFailure] = []
         var released: [Int64] = []
@@ -29,7 +29,6 @@ extension JobQueue {
             case .released(let id): released.append(id)
             }
         }
-        let now = Date().timeIntervalSince1970
         try await complete(completions, owner: owner, now: now)
         try await fail(failures, owner: owner, now: now)
         try await release(jobIDs: released, owner: owner)

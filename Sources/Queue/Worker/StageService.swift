@@ -36,23 +36,29 @@ public struct StageService<Worker: StageWorker>: Service {
         case commitDue
         case work
         case graceOver
+        /// Graceful shutdown began (the loop sees the flag).
+        case shutdown
     }
 
     public func run() async throws {
         let stopping = ShutdownFlag()
-        let (queue, stage) = (self.queue, worker.stage)
+        // Ends when graceful shutdown begins: wakes the window whatever it waits for.
+        let (shutdown, trigger) = AsyncStream.makeStream(of: Void.self)
         try await withGracefulShutdownHandler {
-            try await window(stopping: stopping)
+            try await window(stopping: stopping, shutdown: shutdown)
         } onGracefulShutdown: {
             stopping.set()
-            // Wakes the window if it waits for work.
-            queue.signals.notify([stage])
+            trigger.finish()
         }
     }
 
-    private func window(stopping flag: ShutdownFlag) async throws {
+    private func window(stopping flag: ShutdownFlag, shutdown: AsyncStream<Void>) async throws {
         let (stage, signals) = (worker.stage, queue.signals)
         try await withThrowingTaskGroup(of: Event.self) { group in
+            group.addTask {
+                for await _ in shutdown {}
+                return .shutdown
+            }
             var backlog: [Job] = []
             var next = 0
             var inFlight = 0
@@ -63,7 +69,7 @@ public struct StageService<Worker: StageWorker>: Service {
             var cancelled = false
             func commit() async throws {
                 guard !outcomes.isEmpty else { return }
-                try await queue.commit(outcomes, owner: owner)
+                try await queue.commit(outcomes, owner: owner, now: configuration.clock.now)
                 outcomes.removeAll(keepingCapacity: true)
             }
             while true {
@@ -85,16 +91,17 @@ public struct StageService<Worker: StageWorker>: Service {
                     }
                 } else if !stopping && next == backlog.count && inFlight < configuration.width && !waiting {
                     let generation = signals.generation(stage)
-                    let now = Date().timeIntervalSince1970
+                    let now = configuration.clock.now
                     backlog = try await queue.claim(
                         stage: stage, limit: max(configuration.batchSize, configuration.width - inFlight),
                         owner: owner, leaseSeconds: configuration.leaseSeconds, now: now)
                     next = 0
                     if backlog.isEmpty {
                         waiting = true
-                        let fallback = configuration.fallbackInterval
+                        let (fallback, clock) = (configuration.fallbackInterval, configuration.clock)
                         group.addTask {
-                            await signals.wait(for: stage, after: generation, claimedAt: now, fallback: fallback)
+                            await signals.wait(
+                                for: stage, after: generation, claimedAt: now, fallback: fallback, clock: clock)
                             return .work
                         }
                     }
@@ -131,6 +138,8 @@ public struct StageService<Worker: StageWorker>: Service {
                 case .graceOver:
                     group.cancelAll()
                     cancelled = true
+                case .shutdown:
+                    break
                 }
             }
             try await commit()
@@ -160,6 +169,8 @@ public struct StageConfiguration: Sendable {
     /// The longest an idle service waits before it looks again (work from other processes).
     public var fallbackInterval: Duration = .seconds(1)
     public var shutdown: Shutdown = .cancel
+    /// The time leases and retries go by.
+    public var clock: any RunClock = SystemRunClock()
 
     public init(width: Int, batchSize: Int, leaseSeconds: Double) {
         self.width = max(1, width)

@@ -41,14 +41,16 @@ public final class WorkSignals: Sendable {
             let stages = Set(stages)
             for (stage, time) in retryAt { state.retries[stage, default: []].append(time) }
             guard !stages.isEmpty || !retryAt.isEmpty else { return [] }
-            for stage in stages { state.generations[stage, default: 0] += 1 }
+            // A stage with a new retry time counts as notified: its waiters' deadline may come sooner.
+            let woken = stages.union(retryAt.keys)
+            for stage in woken { state.generations[stage, default: 0] += 1 }
             state.anyGeneration += 1
-            var woken: [CheckedContinuation<Void, Never>] = []
-            for (id, waiter) in state.waiters where waiter.stage.map(stages.contains) ?? true {
-                woken.append(waiter.continuation)
+            var continuations: [CheckedContinuation<Void, Never>] = []
+            for (id, waiter) in state.waiters where waiter.stage.map(woken.contains) ?? true {
+                continuations.append(waiter.continuation)
                 state.waiters[id] = nil
             }
-            return woken
+            return continuations
         }
         for continuation in woken { continuation.resume() }
     }
@@ -75,14 +77,16 @@ public final class WorkSignals: Sendable {
     ///   - generation: What ``generation(_:)`` said before the claim that found nothing.
     ///   - claimedAt: When that claim looked (seconds since 1970): retries due by then were seen.
     ///   - fallback: The longest wait: how soon work written by other processes is found.
-    public func wait(for stage: Stage?, after generation: UInt64, claimedAt: Double, fallback: Duration) async {
-        var limit = fallback
-        if let stage, let due = nextRetry(stage, after: claimedAt) {
-            limit = min(limit, .seconds(max(0, due - Date().timeIntervalSince1970)))
-        }
-        let timeout = limit
+    ///   - clock: The clock `claimedAt` and the retry times are read on.
+    public func wait(
+        for stage: Stage?, after generation: UInt64, claimedAt: Double, fallback: Duration,
+        clock: any RunClock = SystemRunClock()
+    ) async {
+        var limit = claimedAt + fallback.seconds
+        if let stage, let due = nextRetry(stage, after: claimedAt) { limit = min(limit, due) }
+        let deadline = limit
         await withTaskGroup(of: Void.self) { group in
-            group.addTask { try? await Task.sleep(for: timeout) }
+            group.addTask { try? await clock.sleep(until: deadline) }
             group.addTask { await self.park(stage, after: generation) }
             await group.next()
             group.cancelAll()
