@@ -168,7 +168,7 @@ let package = Package(
         .target(
             name: "SluiceTesting",
             dependencies: [
-                "Simulator", "Pipeline", "Queue", "SluiceCore",
+                "Simulator", "Pipeline", "Queue", "SluiceCore", "Scheduler",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -195,6 +195,7 @@ let package = Package(
                 "Simulator",
                 "SluiceCore", "Tokenizer", "Scheduler", "Benchmarks", "Catalog", "Tools",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

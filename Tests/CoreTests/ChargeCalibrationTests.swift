@@ -1,4 +1,5 @@
 import Scheduler
+import SluiceTesting
 import Testing
 
 /// Azure's standard TPM counter as the facts file describes it, written for these tests: each request

@@ -5,18 +5,12 @@ import SluiceTesting
 import Testing
 
 @Suite struct QueueTests {
-    let directory: TemporaryDirectory
-    let queue: SQLiteJobQueue
-    let run: RunRecord
+    let fixture: QueueFixture
+    var directory: TemporaryDirectory { fixture.directory }
+    var queue: SQLiteJobQueue { fixture.queue }
+    var run: RunRecord { fixture.run }
 
-    init() async throws {
-        directory = try TemporaryDirectory()
-        queue = try SQLiteJobQueue(path: directory.file("queue.db"))
-        let pipeline = PipelineDefinition(
-            name: "p", model: "gpt-4o", messages: [.init(role: "user", template: "{{chunk.text}}")], maxTokens: 10,
-            chunking: .init(maxTokens: 100, overlapTokens: 0))
-        run = try await queue.run(root: "/data", pipeline: pipeline, pipelineHash: "abc123")
-    }
+    init() async throws { fixture = try await QueueFixture() }
 
     func jobs(_ count: Int, stage: Stage = .prompt) -> [NewJob] {
         (0..<count).map { NewJob(runID: run.id, stage: stage, key: "k\($0)", payload: Data("{\"n\":\($0)}".utf8)) }

@@ -1,15 +1,7 @@
 import Scheduler
+import SluiceTesting
 import Synchronization
 import Testing
-
-/// Virtual time: sleeping advances the clock at once, so minutes of pacing run in milliseconds.
-final class VirtualClock: SchedulerClock {
-    private let time = Mutex(0.0)
-    var now: Double { time.withLock { $0 } }
-    let speedUp = 1.0
-    func sleep(seconds: Double) async throws { time.withLock { $0 += max(seconds, 0) } }
-    func advance(_ seconds: Double) { time.withLock { $0 += seconds } }
-}
 
 @Suite struct SchedulerTests {
     static func standard(_ name: String, tpm: Int?, rpm: Int?, priority: Int = 1, weight: Double = 1)
