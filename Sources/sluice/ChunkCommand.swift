@@ -44,23 +44,23 @@ struct ChunkCommand: AsyncParsableCommand {
         var failures = 0
         for file in files {
             do {
-                let (_, data) = try TextExtractor.hash(file: file)
+                let (sha, data) = try TextExtractor.hash(file: file)
                 let text = try await TextExtractor.text(of: data, file: file, name: file)
-                let outline = DocumentOutline(text: text, format: TextExtractor.format(of: file))
-                let chunks = chunker.chunks(text)
-                for (index, chunk) in chunks.enumerated() {
-                    let position = outline.position(at: chunk.offset)
-                    let path = position.headingPath.joined(separator: " > ")
+                // The chunk stage's own code: what this prints is what a run sends.
+                let document = DocumentRef(path: file, sha256: sha, size: Int64(data.count), mtime: 0)
+                let chunks = ChunkWorker.promptInputs(ChunkInput(document: document, text: text), chunker: chunker)
+                for chunk in chunks {
+                    let path = (chunk.headingPath ?? []).joined(separator: " > ")
                     if json {
                         print(
-                            "{\"file\":\(JSONText.quoted(file)),\"chunk\":\(index),\"chunks\":\(chunks.count),"
+                            "{\"file\":\(JSONText.quoted(file)),\"chunk\":\(chunk.chunk),\"chunks\":\(chunk.chunks),"
                                 + "\"tokens\":\(chunk.tokens),\"heading_path\":\(JSONText.quoted(path)),"
-                                + "\"page\":\(position.page.map(String.init) ?? "null"),\"text\":\(JSONText.quoted(chunk.text))}"
+                                + "\"page\":\(chunk.page.map(String.init) ?? "null"),\"text\":\(JSONText.quoted(chunk.text))}"
                         )
                     } else {
-                        var header = "==> \(file) chunk \(index + 1)/\(chunks.count), \(chunk.tokens) tokens"
+                        var header = "==> \(file) chunk \(chunk.chunk + 1)/\(chunk.chunks), \(chunk.tokens) tokens"
                         if !path.isEmpty { header += ", \(path)" }
-                        if let page = position.page { header += ", page \(page)" }
+                        if let page = chunk.page { header += ", page \(page)" }
                         print(header + " <==")
                         print(chunk.text)
                     }
