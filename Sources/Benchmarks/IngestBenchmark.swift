@@ -81,8 +81,9 @@ public struct IngestBenchmark: Sendable {
 
     static func extractAndChunk(_ file: String, _ data: Data, _ format: String, _ chunker: Chunker) async -> Int {
         guard let text = try? await TextExtractor.text(of: data, file: file, name: file) else { return 0 }
-        let outline = DocumentOutline(text: text, format: format)
-        let chunks = chunker.chunks(text)
+        let blocks = TextBlock.blocks(of: text, format: format)
+        let outline = DocumentOutline(blocks: blocks)
+        let chunks = chunker.chunks(TextBlock.text(of: blocks))
         return chunks.reduce(0) { $0 + (outline.position(at: $1.offset).page ?? 0) + $1.tokens }
     }
 

@@ -249,7 +249,8 @@ public struct QuotaBenchmark: Sendable {
             name: "other", endpoint: endpoint, api: .azure(apiVersion: "2024-10-21"), deployment: "paygo",
             authentication: .apiKey("sim-key"), timeoutSeconds: 60, maxConcurrency: 16)
         let prompt = String(MixedText.document(.english, seed: 7, bytes: 3_700).prefix(3_600))
-        let body = "{\"max_tokens\":100,\"messages\":[{\"role\":\"user\",\"content\":\(JSONText.quoted(prompt))}]}"
+        let body = Data(
+            "{\"max_tokens\":100,\"messages\":[{\"role\":\"user\",\"content\":\(JSONText.quoted(prompt))}]}".utf8)
         // 3,600 characters / 4 + 100 = 1,000 tokens charged, 90 a minute.
         let interval = 60.0 / 90 / speedUp
         await withTaskGroup(of: Void.self) { group in

@@ -14,7 +14,7 @@ struct CallReply {
     var text: String? {
         if let content { return content }
         guard let body = record.body,
-            let object = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+            let object = try? JSONSerialization.jsonObject(with: body) as? [String: Any],
             let choices = object["choices"] as? [[String: Any]],
             let message = choices.first?["message"] as? [String: Any]
         else { return nil }
@@ -24,16 +24,15 @@ struct CallReply {
     /// What this call and the calls before it (a reduce's inputs) cost.
     var cumulativeCost: Double { (input.inputsCost ?? 0) + (record.cost?.total ?? 0) }
 
-    /// The collect job of the JSONL line.
+    /// The collect job of the JSONL line: a success points at the unit's stored result (committed with
+    /// it, or stored before); a failure carries its record, and a kept reply body as the job's bytes.
     func line(suffix: String = "") throws -> NewJob {
+        let stored = record.errorCode == nil
         var line = CollectInput(
-            document: input.document, chunk: input.chunk, chunks: input.chunks, customID: input.customID,
-            pipeline: pipeline, record: record)
-        line.headingPath = input.headingPath
-        line.page = input.page
-        line.reduce = input.reduce
+            call: input, pipeline: pipeline, record: stored ? nil : record, unitKey: stored ? input.unitKey : nil)
         if input.reduce?.final == true { line.documentCost = cumulativeCost }
-        return try NewJob(runID: job.runID, stage: .collect, key: job.key + suffix, encoding: line)
+        return try NewJob(
+            runID: job.runID, stage: .collect, key: job.key + suffix, encoding: line, body: stored ? nil : record.body)
     }
 
     /// The part for the reduce job that waits for this result, if one does: the parsed JSON of a

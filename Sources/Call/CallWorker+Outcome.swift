@@ -40,7 +40,7 @@ extension CallWorker {
         }
         var record = CallRecord(
             statusCode: outcome.statusCode, requestID: outcome.requestID,
-            body: outcome.body.map { String(decoding: $0, as: UTF8.self) }, errorCode: outcome.errorClass?.rawValue,
+            body: outcome.body, errorCode: outcome.errorClass?.rawValue,
             errorMessage: outcome.message, deployment: deployment.name, model: outcome.model, attempts: attempts,
             latencyMilliseconds: Int(outcome.latencySeconds * 1000), usage: outcome.usage)
         if let served = outcome.servedBy, served != deployment.deployment { record.spilledTo = served }
@@ -85,7 +85,7 @@ extension CallWorker {
             return .completed(
                 JobCompletion(
                     jobID: job.id, next: [try reply.line()],
-                    unitResult: UnitResult(unitKey: input.unitKey, result: result),
+                    unitResult: UnitResult(unitKey: input.unitKey, result: result, body: reply.record.body),
                     parts: try reply.parts(), spend: spend))
         }
         if errorClass == .rateLimited {

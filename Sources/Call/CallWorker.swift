@@ -53,12 +53,16 @@ public struct CallWorker: StageWorker {
     /// One call job: reuse a stored result, or wait for the scheduler's admission (and the budget's),
     /// send and classify.
     public func process(_ job: Job) async -> JobOutcome {
-        let input: CallInput
+        var input: CallInput
         do {
             input = try job.decode(CallInput.self)
         } catch {
             return .invalid(job, "\(error)")
         }
+        guard let body = job.body, !body.isEmpty else {
+            return .invalid(job, "call job \(job.id) (\(job.key)) has no request body")
+        }
+        input.body = body
         let context: RunReplies
         switch await runs.context(of: job) {
         case .success(let known): context = known
@@ -67,9 +71,7 @@ public struct CallWorker: StageWorker {
         let pipelineName = context.run.pipeline.name
         do {
             // A unit of work already paid for (same document content, chunk and pipeline) is not called again.
-            if let stored = try await queue.unitResult(unitKey: input.unitKey),
-                let record = try? JSONDecoder().decode(CallRecord.self, from: Data(stored))
-            {
+            if let stored = try await queue.unitResult(unitKey: input.unitKey), let record = try? stored.record() {
                 counters.update { $0.reused += 1 }
                 let reply = CallReply(input: input, record: record, pipeline: pipelineName, job: job)
                 return .completed(JobCompletion(jobID: job.id, next: [try reply.line()], parts: try reply.parts()))

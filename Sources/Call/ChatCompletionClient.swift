@@ -32,7 +32,7 @@ public final class ChatCompletionClient: Sendable {
     ///
     /// - Parameters:
     ///   - customID: Sent as `x-ms-client-request-id`, so a request can be traced on both sides.
-    public func send(body: String, to deployment: Deployment, customID: String) async -> CallOutcome {
+    public func send(body: Data, to deployment: Deployment, customID: String) async -> CallOutcome {
         let started = ContinuousClock.now
         var request = HTTPClientRequest(url: deployment.url)
         request.method = .POST
@@ -55,11 +55,15 @@ public final class ChatCompletionClient: Sendable {
             }
         case .none: break
         }
-        var payload = body
-        if deployment.sendsModelInBody, payload.hasPrefix("{") {
-            payload = "{\"model\":\(JSONText.quoted(deployment.deployment))," + payload.dropFirst()
+        var payload = ByteBuffer()
+        payload.reserveCapacity(body.count + 64)
+        if deployment.sendsModelInBody, body.first == UInt8(ascii: "{") {
+            payload.writeString("{\"model\":\(JSONText.quoted(deployment.deployment)),")
+            payload.writeBytes(body.dropFirst())
+        } else {
+            payload.writeBytes(body)
         }
-        request.body = .bytes(ByteBuffer(string: payload))
+        request.body = .bytes(payload)
         var outcome = CallOutcome(latencySeconds: 0)
         do {
             let response = try await client.execute(

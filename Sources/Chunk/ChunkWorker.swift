@@ -54,9 +54,8 @@ public struct ChunkWorker: StageWorker {
 
     /// A document's chunks, each with the heading path and page where it starts.
     public static func promptInputs(_ input: ChunkInput, chunker: Chunker) -> [PromptInput] {
-        let chunks = chunker.chunks(input.text)
-        let format = (input.document.path as NSString).pathExtension.lowercased()
-        let outline = DocumentOutline(text: input.text, format: format)
+        let chunks = chunker.chunks(TextBlock.text(of: input.blocks))
+        let outline = DocumentOutline(blocks: input.blocks)
         return chunks.enumerated().map { index, chunk in
             let position = outline.position(at: chunk.offset)
             return PromptInput(

@@ -8,27 +8,30 @@ import SluiceCore
 /// `sluice` object that joins the line back to its document.
 public enum ResultLine {
     /// The line's bytes, ending in a newline.
-    public static func make(_ input: CollectInput) -> [UInt8] {
-        let record = input.record
-        var line = "{\"custom_id\":" + json(input.customID) + ",\"response\":"
+    ///
+    /// - Parameter record: The call's record with its body (the input's, or the stored result it points at).
+    public static func make(_ input: CollectInput, record: CallRecord) -> [UInt8] {
+        var line = Array(("{\"custom_id\":" + json(input.customID) + ",\"response\":").utf8)
         if let status = record.statusCode, let body = record.body, isJSONObject(body) {
-            line += "{\"status_code\":\(status),\"request_id\":" + (record.requestID.map(json) ?? "null")
-            line += ",\"body\":" + singleLine(body) + "}"
+            line += ("{\"status_code\":\(status),\"request_id\":" + (record.requestID.map(json) ?? "null")).utf8
+            line += ",\"body\":".utf8
+            appendSingleLine(body, to: &line)
+            line.append(UInt8(ascii: "}"))
         } else {
-            line += "null"
+            line += "null".utf8
         }
-        line += ",\"error\":"
+        var rest = ",\"error\":"
         if let code = record.errorCode {
-            line += "{\"code\":" + json(code) + ",\"message\":" + json(record.errorMessage ?? code) + "}"
+            rest += "{\"code\":" + json(code) + ",\"message\":" + json(record.errorMessage ?? code) + "}"
         } else {
-            line += "null"
+            rest += "null"
         }
-        line += ",\"sluice\":" + sluiceObject(input) + "}\n"
-        return Array(line.utf8)
+        rest += ",\"sluice\":" + sluiceObject(input, record: record) + "}\n"
+        line += rest.utf8
+        return line
     }
 
-    private static func sluiceObject(_ input: CollectInput) -> String {
-        let record = input.record
+    private static func sluiceObject(_ input: CollectInput, record: CallRecord) -> String {
         var fields: [String] = [
             "\"document\":" + json(input.document.path),
             "\"document_sha256\":" + json(input.document.sha256),
@@ -81,9 +84,9 @@ public enum ResultLine {
 
     /// The client stores a body only after parsing it as a JSON object; this guards against
     /// anything else reaching the line without parsing it again.
-    private static func isJSONObject(_ text: String) -> Bool {
-        let first = text.utf8.first { $0 > 0x20 }
-        let last = text.utf8.reversed().first { $0 > 0x20 }
+    private static func isJSONObject(_ bytes: Data) -> Bool {
+        let first = bytes.first { $0 > 0x20 }
+        let last = bytes.last { $0 > 0x20 }
         return first == UInt8(ascii: "{") && last == UInt8(ascii: "}")
     }
 
@@ -91,5 +94,14 @@ public enum ResultLine {
     private static func singleLine(_ text: String) -> String {
         text.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" })
             ? String(text.unicodeScalars.filter { $0 != "\n" && $0 != "\r" }.map(Character.init)) : text
+    }
+
+    /// JSON bytes on one line: raw line breaks can only be whitespace between tokens, never inside strings.
+    private static func appendSingleLine(_ bytes: Data, to line: inout [UInt8]) {
+        if bytes.contains(where: { $0 == 0x0A || $0 == 0x0D }) {
+            line += bytes.lazy.filter { $0 != 0x0A && $0 != 0x0D }
+        } else {
+            line += bytes
+        }
     }
 }

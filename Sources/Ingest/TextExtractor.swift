@@ -217,8 +217,16 @@ public enum TextExtractor {
         guard sha == input.document.sha256 else {
             throw Failure(message: "\(input.document.path): changed since it was enqueued; enqueue the folder again")
         }
-        let text = try await text(of: data, file: input.file, name: input.document.path, limits: limits, warn: warn)
-        return ChunkInput(document: input.document, text: text)
+        let text = try await blocks(of: data, file: input.file, name: input.document.path, limits: limits, warn: warn)
+        return ChunkInput(document: input.document, blocks: text)
+    }
+
+    /// The blocks of a file's bytes (see ``text(of:file:name:limits:warn:)``): what the chunk stage receives.
+    public static func blocks(
+        of data: Data, file: String, name: String, limits: Limits = Limits(), warn: (String) -> Void = { _ in }
+    ) async throws(Failure) -> [TextBlock] {
+        TextBlock.blocks(
+            of: try await text(of: data, file: file, name: name, limits: limits, warn: warn), format: format(of: name))
     }
 
     /// The format name of a path: its lowercase extension.

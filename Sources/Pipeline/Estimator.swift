@@ -77,7 +77,7 @@ public enum Estimator {
                         let document = DocumentRef(path: file.path, sha256: sha, size: file.size, mtime: file.mtime)
                         let text = ChunkInput(
                             document: document,
-                            text: try await TextExtractor.text(
+                            blocks: try await TextExtractor.blocks(
                                 of: bytes, file: file.file, name: file.path,
                                 limits: TextExtractor.Limits(pipeline.selection)))
                         let calls = try ChunkWorker.promptInputs(text, chunker: chunker).map(prompts.call(for:))

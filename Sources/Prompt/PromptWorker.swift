@@ -27,7 +27,7 @@ public struct PromptWorker: StageWorker {
             let input = try job.decode(PromptInput.self)
             let call = try prompts.call(for: input)
             if let failure = try prompts.overflowed(job, call) { return .failed(failure) }
-            let next = try NewJob(runID: job.runID, stage: .call, key: job.key, encoding: call)
+            let next = try NewJob(runID: job.runID, key: job.key, call: call)
             return .completed(JobCompletion(jobID: job.id, next: [next]))
         } catch {
             return .invalid(job, "\(error)")

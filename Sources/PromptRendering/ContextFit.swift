@@ -32,12 +32,7 @@ public struct ContextFit: Sendable {
         let record = CallRecord(
             statusCode: nil, requestID: nil, body: nil, errorCode: ErrorClass.contextOverflow.rawValue,
             errorMessage: message, deployment: "", model: nil, attempts: 0, latencyMilliseconds: 0, usage: nil)
-        var line = CollectInput(
-            document: call.document, chunk: call.chunk, chunks: call.chunks, customID: call.customID,
-            pipeline: pipeline, record: record)
-        line.headingPath = call.headingPath
-        line.page = call.page
-        line.reduce = call.reduce
+        let line = CollectInput(call: call, pipeline: pipeline, record: record)
         return JobFailure(
             jobID: job.id, errorClass: .contextOverflow, message: message, retryAt: nil,
             next: [try NewJob(runID: job.runID, stage: .collect, key: job.key + "!overflow", encoding: line)],

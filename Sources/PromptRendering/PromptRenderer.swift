@@ -64,7 +64,7 @@ public struct PromptRenderer: Sendable {
             documentSHA256: input.document.sha256, chunk: input.chunk, pipelineHash: pipelineHash)
         var call = CallInput(
             document: input.document, chunk: input.chunk, chunks: input.chunks,
-            customID: "sluice-" + unitKey.prefix(32), unitKey: unitKey, body: body,
+            customID: "sluice-" + unitKey.prefix(32), unitKey: unitKey, body: Data(body.utf8),
             promptTokens: promptTokens, charge: (promptTokens + pipeline.maxTokens) * max(1, pipeline.n))
         call.headingPath = input.headingPath
         call.page = input.page
@@ -102,7 +102,7 @@ public struct PromptRenderer: Sendable {
             documentSHA256: document.sha256, unit: "reduce.\(step.level).\(step.group)", pipelineHash: pipelineHash)
         var call = CallInput(
             document: document, chunk: step.group, chunks: chunks, customID: "sluice-" + unitKey.prefix(32),
-            unitKey: unitKey, body: body, promptTokens: promptTokens,
+            unitKey: unitKey, body: Data(body.utf8), promptTokens: promptTokens,
             charge: (promptTokens + maxTokens) * max(1, pipeline.n))
         call.reduce = step
         return call

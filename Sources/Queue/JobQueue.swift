@@ -38,7 +38,9 @@ public protocol JobQueue: Sendable {
     func retryFailed() async throws -> Int
 
     /// A stored result for a unit of work, if it was ever paid for.
-    func unitResult(unitKey: String) async throws -> [UInt8]?
+    func unitResult(unitKey: String) async throws -> UnitResult?
+    /// The stored results of several units, by unit key (units without one are absent).
+    func unitResults(unitKeys: [String]) async throws -> [String: UnitResult]
 
     /// The byte length of an output file that committed lines account for; nil when no run of this
     /// queue has written it.

@@ -166,12 +166,13 @@ public final class SQLiteJobQueue: JobQueue {
         let waits = (job.parts ?? 0) > 0
         try connection.run(
             """
-            INSERT OR IGNORE INTO jobs(run_id, stage, key, state, payload, created, updated, parts_needed)
-            VALUES(?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT OR IGNORE INTO jobs(run_id, stage, key, state, payload, created, updated, parts_needed, body)
+            VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [
                 .integer(job.runID), .text(job.stage.rawValue), .text(job.key), .text(waits ? "waiting" : "ready"),
                 .blob(Array(job.payload)), .real(now), .real(now), job.parts.map { .integer(Int64($0)) } ?? .null,
+                job.body.map { .blob(Array($0)) } ?? .null,
             ])
         return connection.changes
     }
@@ -229,7 +230,7 @@ public final class SQLiteJobQueue: JobQueue {
                 UPDATE jobs SET state = 'leased', lease_owner = ?, lease_expires = ?, updated = ?
                 WHERE id IN (SELECT id FROM jobs WHERE stage = ? AND state = 'ready' AND not_before <= ?
                              ORDER BY id LIMIT ?)
-                RETURNING id, run_id, key, payload, attempts, rate_limited
+                RETURNING id, run_id, key, payload, attempts, rate_limited, body
                 """)
             try statement.bind([
                 .text(owner), .real(now + leaseSeconds), .real(now), .text(stage.rawValue), .real(now),
@@ -241,7 +242,7 @@ public final class SQLiteJobQueue: JobQueue {
                     Job(
                         id: statement.int(0), runID: statement.int(1), stage: stage, key: statement.text(2),
                         payload: Data(statement.blob(3)), attempts: Int(statement.int(4)),
-                        rateLimited: Int(statement.int(5))))
+                        rateLimited: Int(statement.int(5)), body: statement.isNull(6) ? nil : Data(statement.blob(6))))
             }
             if stage == .reduce {
                 let parts = try connection.statement("SELECT payload FROM job_parts WHERE job_id = ? ORDER BY part")
@@ -274,8 +275,11 @@ public final class SQLiteJobQueue: JobQueue {
                 }
                 if let unit = completion.unitResult {
                     try connection.run(
-                        "INSERT OR REPLACE INTO unit_results(unit_key, result, created) VALUES(?, ?, ?)",
-                        [.text(unit.unitKey), .blob(Array(unit.result)), .real(now)])
+                        "INSERT OR REPLACE INTO unit_results(unit_key, result, body, created) VALUES(?, ?, ?, ?)",
+                        [
+                            .text(unit.unitKey), .blob(Array(unit.result)), unit.body.map { .blob(Array($0)) } ?? .null,
+                            .real(now),
+                        ])
                 }
             }
         }
@@ -285,7 +289,8 @@ public final class SQLiteJobQueue: JobQueue {
     static func finish(_ connection: SQLiteConnection, _ id: Int64, owner: String, now: Double) throws -> Bool {
         try connection.run(
             """
-            UPDATE jobs SET state = 'done', payload = x'', lease_owner = NULL, lease_expires = NULL, updated = ?
+            UPDATE jobs SET state = 'done', payload = x'', body = NULL, lease_owner = NULL, lease_expires = NULL,
+            updated = ?
             WHERE id = ? AND state = 'leased' AND lease_owner = ?
             """,
             [.real(now), .integer(id), .text(owner)])
@@ -395,11 +400,23 @@ public final class SQLiteJobQueue: JobQueue {
         }
     }
 
-    public func unitResult(unitKey: String) async throws -> [UInt8]? {
-        try await database.perform { connection in
-            let select = try connection.statement("SELECT result FROM unit_results WHERE unit_key = ?")
-            try select.bind([.text(unitKey)])
-            return try select.step() ? select.blob(0) : nil
+    public func unitResult(unitKey: String) async throws -> UnitResult? {
+        try await unitResults(unitKeys: [unitKey])[unitKey]
+    }
+
+    public func unitResults(unitKeys: [String]) async throws -> [String: UnitResult] {
+        guard !unitKeys.isEmpty else { return [:] }
+        return try await database.perform { connection in
+            let select = try connection.statement("SELECT result, body FROM unit_results WHERE unit_key = ?")
+            var results: [String: UnitResult] = [:]
+            for key in Set(unitKeys) {
+                select.reset()
+                try select.bind([.text(key)])
+                guard try select.step() else { continue }
+                results[key] = UnitResult(
+                    unitKey: key, result: Data(select.blob(0)), body: select.isNull(1) ? nil : Data(select.blob(1)))
+            }
+            return results
         }
     }
 

@@ -62,6 +62,20 @@ enum SQLiteMigrations {
                     UPDATE job_counts SET count = count + 1 WHERE stage = new.stage AND state = new.state;
                 END;
                 """),
+        Migration(
+            version: 4, name: "request and response bodies as bytes beside the JSON",
+            sql: """
+                ALTER TABLE jobs ADD COLUMN body BLOB;
+                ALTER TABLE unit_results ADD COLUMN body BLOB;
+                UPDATE jobs SET body = CAST(json_extract(CAST(payload AS TEXT), '$.body') AS BLOB),
+                    payload = CAST(json_remove(CAST(payload AS TEXT), '$.body') AS BLOB)
+                    WHERE stage = 'call' AND state <> 'done';
+                UPDATE jobs SET body = CAST(json_extract(CAST(payload AS TEXT), '$.record.body') AS BLOB),
+                    payload = CAST(json_remove(CAST(payload AS TEXT), '$.record.body') AS BLOB)
+                    WHERE stage = 'collect' AND state <> 'done';
+                UPDATE unit_results SET body = CAST(json_extract(CAST(result AS TEXT), '$.body') AS BLOB),
+                    result = CAST(json_remove(CAST(result AS TEXT), '$.body') AS BLOB);
+                """),
     ]
 
     static var latest: Int32 { all.last?.version ?? 0 }
@@ -113,6 +127,6 @@ enum SQLiteMigrations {
         let tables = try connection.statement(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'job_counts'")
         guard try tables.step(), tables.int(0) > 0 else { return 2 }
-        return 3
+        return names.contains("body") ? 4 : 3
     }
 }

@@ -60,9 +60,9 @@ public struct ReduceWorker: StageWorker {
         if whole.promptTokens <= limit || parts.count < 2 {
             if let failure = try prompts.overflowed(job, whole) { return .failed(failure) }
             let next = try NewJob(
-                runID: job.runID, stage: .call,
+                runID: job.runID,
                 key: JobKey.reduceCall(input.document, pipelineHash: hash, level: input.level, group: 0),
-                encoding: whole)
+                call: whole)
             return .completed(JobCompletion(jobID: job.id, next: [next], consumesParts: true))
         }
         /// The document cannot be reduced within the limit: a terminal failure that says why.
@@ -117,9 +117,9 @@ public struct ReduceWorker: StageWorker {
             request.delivery = PartDelivery(key: up, part: index)
             next.append(
                 try NewJob(
-                    runID: job.runID, stage: .call,
+                    runID: job.runID,
                     key: JobKey.reduceCall(input.document, pipelineHash: hash, level: input.level, group: index),
-                    encoding: request))
+                    call: request))
         }
         return .completed(JobCompletion(jobID: job.id, next: next, consumesParts: true))
     }

@@ -18,11 +18,15 @@ public struct Job: Sendable, Hashable {
     public var rateLimited: Int
     /// A reduce job's parts, in part order.
     public var parts: [Data]
+    /// Bytes that travel beside the payload as they are, not escaped inside its JSON (a call job's
+    /// request body; a failed call's reply on its collect job).
+    public var body: Data?
 
     public init(
         id: Int64, runID: Int64, stage: Stage, key: String, payload: Data, attempts: Int, rateLimited: Int,
-        parts: [Data] = []
+        parts: [Data] = [], body: Data? = nil
     ) {
+        self.body = body
         self.id = id
         self.runID = runID
         self.stage = stage
@@ -51,8 +55,11 @@ public struct NewJob: Sendable, Hashable {
     public var payload: Data
     /// A job that waits for this many parts (``JobPart``) before it is ready; nil: ready at once.
     public var parts: Int?
+    /// Bytes stored beside the payload (see ``Job/body``).
+    public var body: Data?
 
-    public init(runID: Int64, stage: Stage, key: String, payload: Data, parts: Int? = nil) {
+    public init(runID: Int64, stage: Stage, key: String, payload: Data, parts: Int? = nil, body: Data? = nil) {
+        self.body = body
         self.runID = runID
         self.stage = stage
         self.key = key
@@ -61,8 +68,12 @@ public struct NewJob: Sendable, Hashable {
     }
 
     /// A job whose payload is a value encoded as JSON.
-    public init<T: Encodable>(runID: Int64, stage: Stage, key: String, encoding value: T, parts: Int? = nil) throws {
-        self.init(runID: runID, stage: stage, key: key, payload: try JSONEncoder.sluice.encode(value), parts: parts)
+    public init<T: Encodable>(
+        runID: Int64, stage: Stage, key: String, encoding value: T, parts: Int? = nil, body: Data? = nil
+    ) throws {
+        self.init(
+            runID: runID, stage: stage, key: key, payload: try JSONEncoder.sluice.encode(value), parts: parts,
+            body: body)
     }
 }
 
@@ -153,14 +164,31 @@ public struct JobCompletion: Sendable, Hashable {
     }
 }
 
-/// A finished call's result, stored under the unit's identity.
+/// A finished call's result, stored under the unit's identity: its record (JSON) and the reply's
+/// body as the service sent it.
 public struct UnitResult: Sendable, Hashable {
     public var unitKey: String
+    /// The ``CallRecord``, JSON (without the body).
     public var result: Data
+    /// The response body, bytes as received.
+    public var body: Data?
 
-    public init(unitKey: String, result: Data) {
+    public init(unitKey: String, result: Data, body: Data? = nil) {
         self.unitKey = unitKey
         self.result = result
+        self.body = body
+    }
+
+    /// The record with its body.
+    public func record() throws -> CallRecord {
+        var record: CallRecord
+        do {
+            record = try JSONDecoder().decode(CallRecord.self, from: result)
+        } catch {
+            throw SluiceError(.corruptJob, "the stored result of unit \(unitKey) is unreadable: \(error)")
+        }
+        record.body = body
+        return record
     }
 }
 

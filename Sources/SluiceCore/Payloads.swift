@@ -1,3 +1,5 @@
+import Foundation
+
 /// Input of an ingest job: a document to read.
 public struct IngestInput: Sendable, Codable, Hashable {
     public var document: DocumentRef
@@ -10,14 +12,34 @@ public struct IngestInput: Sendable, Codable, Hashable {
     }
 }
 
-/// Input of a chunk job: a document's decoded text.
+/// Input of a chunk job: a document's extracted blocks, in reading order.
 public struct ChunkInput: Sendable, Codable, Hashable {
     public var document: DocumentRef
-    public var text: String
+    public var blocks: [TextBlock]
 
-    public init(document: DocumentRef, text: String) {
+    public init(document: DocumentRef, blocks: [TextBlock]) {
         self.document = document
-        self.text = text
+        self.blocks = blocks
+    }
+
+    enum CodingKeys: String, CodingKey { case document, blocks, text }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        document = try container.decode(DocumentRef.self, forKey: .document)
+        if let blocks = try container.decodeIfPresent([TextBlock].self, forKey: .blocks) {
+            self.blocks = blocks
+        } else {
+            // A chunk job of a queue made before blocks were passed holds the text: read its blocks.
+            let text = try container.decode(String.self, forKey: .text)
+            blocks = TextBlock.blocks(of: text, format: (document.path as NSString).pathExtension.lowercased())
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(document, forKey: .document)
+        try container.encode(blocks, forKey: .blocks)
     }
 }
 
@@ -47,7 +69,8 @@ public struct PromptInput: Sendable, Codable, Hashable {
     }
 }
 
-/// Input of a call job: the rendered request.
+/// Input of a call job: the rendered request. The request body travels as the job's bytes
+/// (``Job/body``), not inside this JSON.
 public struct CallInput: Sendable, Codable, Hashable {
     public var document: DocumentRef
     public var chunk: Int
@@ -56,8 +79,9 @@ public struct CallInput: Sendable, Codable, Hashable {
     public var customID: String
     /// The unit's identity: document hash, chunk index, pipeline hash.
     public var unitKey: String
-    /// The chat completion request body, JSON, without `model` (added per deployment).
-    public var body: String
+    /// The chat completion request body, JSON, without `model` (added per deployment); not encoded
+    /// with the rest (it is the call job's ``Job/body``).
+    public var body: Data = Data()
     /// Estimated prompt tokens.
     public var promptTokens: Int
     /// Azure's quota charge at arrival: prompt estimate + max_tokens, × n.
@@ -73,8 +97,13 @@ public struct CallInput: Sendable, Codable, Hashable {
     /// What the calls whose results this reduce call takes cost (document cost so far).
     public var inputsCost: Double? = nil
 
+    enum CodingKeys: String, CodingKey {
+        case document, chunk, chunks, customID, unitKey, promptTokens, charge, headingPath, page, reduce, delivery
+        case inputsCost
+    }
+
     public init(
-        document: DocumentRef, chunk: Int, chunks: Int, customID: String, unitKey: String, body: String,
+        document: DocumentRef, chunk: Int, chunks: Int, customID: String, unitKey: String, body: Data,
         promptTokens: Int, charge: Int
     ) {
         self.document = document
@@ -176,8 +205,9 @@ public struct Usage: Sendable, Codable, Hashable {
 public struct CallRecord: Sendable, Codable, Hashable {
     public var statusCode: Int?
     public var requestID: String?
-    /// The response body (a chat.completion), JSON text.
-    public var body: String?
+    /// The response body (a chat.completion) as the service sent it; stored as bytes beside the
+    /// record's JSON, never inside it.
+    public var body: Data? = nil
     public var errorCode: String?
     public var errorMessage: String?
     public var deployment: String
@@ -192,8 +222,13 @@ public struct CallRecord: Sendable, Codable, Hashable {
     /// The reply parsed as JSON (structured outputs), compact text.
     public var output: String?
 
+    enum CodingKeys: String, CodingKey {
+        case statusCode, requestID, errorCode, errorMessage, deployment, model, attempts, latencyMilliseconds, usage
+        case spilledTo, cost, output
+    }
+
     public init(
-        statusCode: Int?, requestID: String?, body: String?, errorCode: String?, errorMessage: String?,
+        statusCode: Int?, requestID: String?, body: Data?, errorCode: String?, errorMessage: String?,
         deployment: String, model: String?, attempts: Int, latencyMilliseconds: Int, usage: Usage?
     ) {
         self.statusCode = statusCode
@@ -230,14 +265,19 @@ public struct CostRecord: Sendable, Codable, Hashable {
     }
 }
 
-/// Input of a collect job: everything the chunk's JSONL line holds.
+/// Input of a collect job: everything the chunk's JSONL line holds. A call that succeeded is pointed
+/// at by its unit key (its record and body are read from the stored result); a failed call's record
+/// is carried here, with a kept reply body as the job's ``Job/body``.
 public struct CollectInput: Sendable, Codable, Hashable {
     public var document: DocumentRef
     public var chunk: Int
     public var chunks: Int
     public var customID: String
     public var pipeline: String
-    public var record: CallRecord
+    /// The call's record, when no stored result holds it.
+    public var record: CallRecord?
+    /// The unit whose stored result is the line's record.
+    public var unitKey: String? = nil
     /// The headings in effect where the chunk starts, outermost first.
     public var headingPath: [String]? = nil
     /// The page, slide or sheet where the chunk starts.
@@ -247,13 +287,38 @@ public struct CollectInput: Sendable, Codable, Hashable {
     /// The document's line: what every call behind it cost.
     public var documentCost: Double? = nil
 
-    public init(document: DocumentRef, chunk: Int, chunks: Int, customID: String, pipeline: String, record: CallRecord)
-    {
+    public init(
+        document: DocumentRef, chunk: Int, chunks: Int, customID: String, pipeline: String, record: CallRecord?
+    ) {
         self.document = document
         self.chunk = chunk
         self.chunks = chunks
         self.customID = customID
         self.pipeline = pipeline
         self.record = record
+    }
+}
+
+extension CollectInput {
+    /// The line of a call: the call's document, chunk, heading path, page and reduce step.
+    ///
+    /// - Parameters:
+    ///   - record: The call's record; nil when the line points at the stored result of `unitKey`.
+    ///   - unitKey: The unit whose stored result holds the record.
+    public init(call: CallInput, pipeline: String, record: CallRecord?, unitKey: String? = nil) {
+        self.init(
+            document: call.document, chunk: call.chunk, chunks: call.chunks, customID: call.customID,
+            pipeline: pipeline, record: record)
+        self.unitKey = unitKey
+        headingPath = call.headingPath
+        page = call.page
+        reduce = call.reduce
+    }
+}
+
+extension NewJob {
+    /// A call job: the input as JSON, its request body as the job's bytes.
+    public init(runID: Int64, key: String, call: CallInput) throws {
+        try self.init(runID: runID, stage: .call, key: key, encoding: call, body: call.body)
     }
 }

@@ -13,12 +13,40 @@ public struct TextBlock: Sendable, Hashable, Codable {
     /// Page, slide or sheet number the block is on (from 1), when the format has pages.
     public var page: Int?
 
+    public init(kind: Kind, text: String, level: Int? = nil, page: Int? = nil) {
+        self.kind = kind
+        self.text = text
+        self.level = level
+        self.page = page
+    }
+
     /// The blocks of extracted text, as the extractors lay it out: blocks separated by a blank line,
-    /// `#` headings, `- ` list items, ` | ` table rows, `--- Page N ---` / `--- Slide N ---` breaks.
+    /// `#` headings, `- ` list items, ` | ` table rows, `--- Page N ---` / `--- Slide N ---` breaks
+    /// (a break's text is its line).
     ///
     /// - Parameter format: The file format; table rows are recognised only in formats that have tables.
     public static func blocks(of text: String, format: String) -> [TextBlock] {
         located(in: text, format: format).map(\.block)
+    }
+
+    /// The block as the model reads it: a heading with its `#` marks, a list item with `- `.
+    public var rendered: String {
+        switch kind {
+        case .heading: String(repeating: "#", count: max(1, min(6, level ?? 1))) + " " + text
+        case .listItem: "- " + text
+        case .paragraph, .tableRow, .pageBreak: text
+        }
+    }
+
+    /// The text of blocks: each rendered, a blank line between them (the extractors' layout).
+    public static func text(of blocks: [TextBlock]) -> String {
+        var text = ""
+        text.reserveCapacity(blocks.reduce(0) { $0 + $1.text.utf8.count + 4 })
+        for (index, block) in blocks.enumerated() {
+            if index > 0 { text += "\n\n" }
+            text += block.rendered
+        }
+        return text
     }
 
     /// The text between blank-line separators ("\n\n"), found on UTF-8 bytes.
@@ -60,7 +88,7 @@ public struct TextBlock: Sendable, Hashable, Codable {
             }
             if let number = pageBreak {
                 page = number
-                blocks.append((TextBlock(kind: .pageBreak, text: "", level: nil, page: number), offset))
+                blocks.append((TextBlock(kind: .pageBreak, text: String(part), level: nil, page: number), offset))
                 continue
             }
             if let hashes = heading {
@@ -85,8 +113,8 @@ public struct TextBlock: Sendable, Hashable, Codable {
 
 /// Where a position in a document's extracted text sits: its heading path and page.
 ///
-/// Built in one pass over the text's bytes (only headings and page, slide or sheet breaks matter
-/// here); each lookup is a binary search.
+/// Built from the document's blocks (only headings and page, slide or sheet breaks matter here);
+/// each lookup is a binary search.
 public struct DocumentOutline: Sendable {
     /// From `offset` on (up to the next mark), this heading path and page are in effect.
     private struct Mark {
@@ -97,38 +125,26 @@ public struct DocumentOutline: Sendable {
 
     private let marks: [Mark]
 
-    /// Reads headings and page, slide or sheet breaks from extracted text (see ``TextBlock/blocks(of:format:)``).
-    public init(text: String, format: String) {
-        let paged: Set<String> = ["pdf", "pptx", "odp"]
+    /// Reads headings and page, slide or sheet breaks from a document's blocks; offsets are UTF-8
+    /// offsets in ``TextBlock/text(of:)`` of the same blocks.
+    public init(blocks: [TextBlock]) {
         var marks: [Mark] = []
         var path: [(level: Int, text: String)] = []
-        var page: Int? = paged.contains(format) ? 0 : nil
-        var sheet = 0
-        var text = text
-        text.withUTF8 { bytes in
-            var start = 0
-            while start < bytes.count {
-                // Blocks start at the text's start and after each blank line ("\n\n").
-                var end = start
-                while end < bytes.count && !(bytes[end] == 0x0A && end + 1 < bytes.count && bytes[end + 1] == 0x0A) {
-                    end += 1
-                }
-                let block = UnsafeBufferPointer(rebasing: bytes[start..<end])
-                if let number = Self.pageBreak(block) {
-                    page = number
-                    marks.append(Mark(offset: start, headingPath: path.map(\.text), page: page))
-                } else if let level = Self.headingLevel(block) {
-                    let title = String(decoding: block[(level + 1)...], as: UTF8.self)
-                    if title.hasPrefix("Sheet: ") {
-                        sheet += 1
-                        page = sheet
-                    }
-                    while let last = path.last, last.level >= level { path.removeLast() }
-                    path.append((level, title))
-                    marks.append(Mark(offset: start, headingPath: path.map(\.text), page: page))
-                }
-                start = end + 2
+        var offset = 0
+        for (index, block) in blocks.enumerated() {
+            if index > 0 { offset += 2 }
+            switch block.kind {
+            case .pageBreak:
+                marks.append(Mark(offset: offset, headingPath: path.map(\.text), page: block.page))
+            case .heading:
+                let level = block.level ?? 1
+                while let last = path.last, last.level >= level { path.removeLast() }
+                path.append((level, block.text))
+                marks.append(Mark(offset: offset, headingPath: path.map(\.text), page: block.page))
+            case .paragraph, .listItem, .tableRow:
+                break
             }
+            offset += block.rendered.utf8.count
         }
         self.marks = marks
     }

@@ -45,10 +45,10 @@ struct ChunkCommand: AsyncParsableCommand {
         for file in files {
             do {
                 let (sha, data) = try TextExtractor.hash(file: file)
-                let text = try await TextExtractor.text(of: data, file: file, name: file)
+                let blocks = try await TextExtractor.blocks(of: data, file: file, name: file)
                 // The chunk stage's own code: what this prints is what a run sends.
                 let document = DocumentRef(path: file, sha256: sha, size: Int64(data.count), mtime: 0)
-                let chunks = ChunkWorker.promptInputs(ChunkInput(document: document, text: text), chunker: chunker)
+                let chunks = ChunkWorker.promptInputs(ChunkInput(document: document, blocks: blocks), chunker: chunker)
                 for chunk in chunks {
                     let path = (chunk.headingPath ?? []).joined(separator: " > ")
                     if json {

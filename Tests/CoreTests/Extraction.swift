@@ -10,5 +10,5 @@ func extractedText(_ name: String, _ data: Data) async throws -> String {
     let (sha, _) = try TextExtractor.hash(file: file)
     let input = IngestInput(
         document: DocumentRef(path: name, sha256: sha, size: Int64(data.count), mtime: 0), file: file)
-    return try await TextExtractor.extract(input).text
+    return TextBlock.text(of: try await TextExtractor.extract(input).blocks)
 }

@@ -8,7 +8,7 @@ import Testing
 /// Endpoints that misbehave: redirects that would carry the key elsewhere, retry-after values that
 /// are no time at all. Real HTTP on loopback against a scripted server.
 @Suite struct HostileEndpointTests {
-    static let body = #"{"max_tokens":50,"messages":[{"content":"A confidential contract.","role":"user"}]}"#
+    static let body = Data(#"{"max_tokens":50,"messages":[{"content":"A confidential contract.","role":"user"}]}"#.utf8)
 
     func deployment(_ endpoint: String) -> Deployment {
         Deployment(

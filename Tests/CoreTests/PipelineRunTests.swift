@@ -185,7 +185,10 @@ import Testing
 @Suite struct StructureTests {
     @Test func outlineGivesHeadingPathsAndPages() {
         let text = "# Guide\n\nIntro.\n\n## Installation\n\nSteps.\n\n### Linux\n\nApt.\n\n## Usage\n\nRun it."
-        let outline = DocumentOutline(text: text, format: "md")
+        let blocks = TextBlock.blocks(of: text, format: "md")
+        // The blocks give back the text they were read from, so outline offsets are offsets in it.
+        #expect(TextBlock.text(of: blocks) == text)
+        let outline = DocumentOutline(blocks: blocks)
         let offset = { (needle: String) in
             text.utf8.distance(from: text.startIndex, to: text.range(of: needle)!.lowerBound)
         }
@@ -193,7 +196,7 @@ import Testing
         #expect(outline.position(at: offset("Apt")).headingPath == ["Guide", "Installation", "Linux"])
         #expect(outline.position(at: offset("Run it")).headingPath == ["Guide", "Usage"])
         let slides = "--- Slide 1 ---\n\n## Title\n\nBody\n\n--- Slide 2 ---\n\nMore"
-        let pages = DocumentOutline(text: slides, format: "pptx")
+        let pages = DocumentOutline(blocks: TextBlock.blocks(of: slides, format: "pptx"))
         #expect(pages.position(at: slides.utf8.count - 1).page == 2)
         #expect(pages.position(at: 20).page == 1)
     }

@@ -18,7 +18,7 @@ import Tokenizer
         let renderer = try PromptRenderer(pipeline: pipeline, pipelineHash: "h1")
         let input = PromptInput(document: document, chunk: 1, chunks: 3, text: "Revenue & costs <rose>.", tokens: 6)
         let call = try renderer.render(input)
-        let body = try #require(try JSONSerialization.jsonObject(with: Data(call.body.utf8)) as? [String: Any])
+        let body = try #require(try JSONSerialization.jsonObject(with: call.body) as? [String: Any])
         let messages = try #require(body["messages"] as? [[String: String]])
         #expect(messages[0] == ["role": "system", "content": "Answer in German."])
         #expect(messages[1]["content"] == "q4 <draft>.md part 2/3:\nRevenue & costs <rose>.")
@@ -68,7 +68,7 @@ import Tokenizer
         reasoning.useMaxCompletionTokens = true
         let call = try PromptRenderer(pipeline: reasoning, pipelineHash: "h").render(
             PromptInput(document: document, chunk: 0, chunks: 1, text: "x", tokens: 1))
-        #expect(call.body.contains("\"max_completion_tokens\":300"))
-        #expect(!call.body.contains("\"max_tokens\""))
+        #expect(String(decoding: call.body, as: UTF8.self).contains("\"max_completion_tokens\":300"))
+        #expect(!String(decoding: call.body, as: UTF8.self).contains("\"max_tokens\""))
     }
 }

@@ -57,21 +57,30 @@ import Testing
     @Test func completionEnqueuesSuccessorsAtomicallyAndChecksTheLease() async throws {
         try await queue.enqueue(jobs(2))
         let claimed = try await queue.claim(stage: .prompt, limit: 2, owner: "a", leaseSeconds: 60, now: 100)
-        let next = NewJob(runID: run.id, stage: .call, key: "k0", payload: Data("{}".utf8))
+        let next = NewJob(
+            runID: run.id, stage: .call, key: "k0", payload: Data("{}".utf8), body: Data("{\"m\":\"\\n\"}".utf8))
         // A completion by a worker that does not hold the lease changes nothing.
         try await queue.complete([JobCompletion(jobID: claimed[0].id, next: [next])], owner: "intruder", now: 101)
         #expect(try await queue.statistics().count(.call, .ready) == 0)
         try await queue.complete(
             [
                 JobCompletion(
-                    jobID: claimed[0].id, next: [next], unitResult: UnitResult(unitKey: "u", result: Data("r".utf8)))
+                    jobID: claimed[0].id, next: [next],
+                    unitResult: UnitResult(unitKey: "u", result: Data("r".utf8), body: Data([0x7B, 0x00, 0xFF, 0x7D])))
             ],
             owner: "a", now: 101)
         let statistics = try await queue.statistics()
         #expect(statistics.count(.prompt, .done) == 1)
         #expect(statistics.count(.prompt, .leased) == 1)
         #expect(statistics.count(.call, .ready) == 1)
-        #expect(try await queue.unitResult(unitKey: "u") == Array("r".utf8))
+        // Bodies are stored as the bytes they are (even ones that are not UTF-8), beside the JSON.
+        let stored = try #require(try await queue.unitResult(unitKey: "u"))
+        #expect(stored.result == Data("r".utf8))
+        #expect(stored.body == Data([0x7B, 0x00, 0xFF, 0x7D]))
+        #expect(try await queue.unitResults(unitKeys: ["u", "missing", "u"]).keys.sorted() == ["u"])
+        let call = try #require(
+            try await queue.claim(stage: .call, limit: 1, owner: "a", leaseSeconds: 60, now: 102).first)
+        #expect(call.body == Data("{\"m\":\"\\n\"}".utf8))
     }
 
     @Test func failuresRetryAfterTheirTimeOrStayFailed() async throws {
@@ -233,49 +242,5 @@ import Testing
         #expect(report.lines[0].promptTokens == 300 && report.lines[0].cachedTokens == 30)
         #expect(abs(report.total - 0.75) < 1e-12 && report.documents == 2)
         #expect(report.dearest.map(\.document) == ["a"] && abs(report.dearest[0].cost - 0.75) < 1e-12)
-    }
-
-    @Test func aDatabaseFromBeforeReduceJobsOpensAndWorks() async throws {
-        let old = directory.file("old.db")
-        // The jobs table as earlier versions made it: no parts_needed column.
-        try SQLiteJobQueue.execute(
-            """
-            CREATE TABLE jobs(
-                id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, stage TEXT NOT NULL, key TEXT NOT NULL,
-                state TEXT NOT NULL, payload BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-                rate_limited INTEGER NOT NULL DEFAULT 0, error_class TEXT, error_message TEXT,
-                not_before REAL NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires REAL,
-                created REAL NOT NULL, updated REAL NOT NULL, UNIQUE(run_id, stage, key))
-            """, inDatabaseAt: old)
-        let migrated = try SQLiteJobQueue(path: old)
-        let run = try await migrated.run(root: "/r", pipeline: self.run.pipeline, pipelineHash: "h")
-        try await migrated.enqueue([NewJob(runID: run.id, stage: .reduce, key: "r", payload: Data("{}".utf8), parts: 1)]
-        )
-        #expect(try await migrated.statistics().count(.reduce, .waiting) == 1)
-    }
-
-    @Test func anUnversionedDatabaseWithJobsGetsTheirCountsAndANewerOneIsRefused() async throws {
-        let old = directory.file("counts.db")
-        // A database of the releases before job counts: jobs, but no job_counts table and no version.
-        try SQLiteJobQueue.execute(
-            """
-            CREATE TABLE jobs(
-                id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL, stage TEXT NOT NULL, key TEXT NOT NULL,
-                state TEXT NOT NULL, payload BLOB NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
-                rate_limited INTEGER NOT NULL DEFAULT 0, error_class TEXT, error_message TEXT,
-                not_before REAL NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires REAL,
-                created REAL NOT NULL, updated REAL NOT NULL, parts_needed INTEGER, UNIQUE(run_id, stage, key));
-            INSERT INTO jobs(run_id, stage, key, state, payload, created, updated) VALUES
-                (1, 'call', 'a', 'ready', x'7b7d', 0, 0), (1, 'call', 'b', 'ready', x'7b7d', 0, 0),
-                (1, 'call', 'c', 'done', x'7b7d', 0, 0), (1, 'ingest', 'd', 'failed', x'7b7d', 0, 0);
-            """, inDatabaseAt: old)
-        let statistics = try await SQLiteJobQueue(path: old).statistics()
-        #expect(statistics.count(.call, .ready) == 2 && statistics.count(.call, .done) == 1)
-        #expect(statistics.count(.ingest, .failed) == 1 && statistics.count(.prompt, .ready) == 0)
-        // Opening again changes nothing; a database from a later sluice is refused by name.
-        #expect(try await SQLiteJobQueue(path: old).statistics().count(.call, .ready) == 2)
-        try SQLiteJobQueue.execute("PRAGMA user_version = 999", inDatabaseAt: old)
-        let error = #expect(throws: SluiceError.self) { try SQLiteJobQueue(path: old) }
-        #expect(error?.message.contains("counts.db") == true && error?.message.contains("999") == true)
     }
 }

@@ -11,7 +11,7 @@ import Testing
 /// The client against the simulator over real HTTP on loopback: URL shapes, auth, quota answers,
 /// and every fault kind classified.
 @Suite struct SimulatorClientTests {
-    static let body = #"{"max_tokens":50,"messages":[{"content":"Hello there, simulator.","role":"user"}]}"#
+    static let body = Data(#"{"max_tokens":50,"messages":[{"content":"Hello there, simulator.","role":"user"}]}"#.utf8)
     let client = ChatCompletionClient(connectionsPerHost: 8)
 
     func deployment(
@@ -101,7 +101,7 @@ import Testing
     }
 
     @Test func faultsAreClassified() async throws {
-        func outcome(_ faults: SimulatorConfiguration.Faults, body: String = Self.body, contextWindow: Int = 128_000)
+        func outcome(_ faults: SimulatorConfiguration.Faults, body: Data = Self.body, contextWindow: Int = 128_000)
             async throws -> CallOutcome
         {
             let configuration = SimulatorConfiguration(
@@ -132,7 +132,7 @@ import Testing
         faults.stallSeconds = 3
         #expect(try await outcome(faults).errorClass == .timeout)
         let filtered = try await outcome(
-            .none, body: #"{"max_tokens":5,"messages":[{"role":"user","content":"SLUICE-CONTENT-FILTER"}]}"#)
+            .none, body: Data(#"{"max_tokens":5,"messages":[{"role":"user","content":"SLUICE-CONTENT-FILTER"}]}"#.utf8))
         #expect(filtered.errorClass == .contentFilter && filtered.statusCode == 400)
         let tooLong = try await outcome(.none, contextWindow: 40)
         #expect(tooLong.errorClass == .contextLengthExceeded)
@@ -146,7 +146,9 @@ import Testing
         configuration.idleTimeoutSeconds = 0.3
         let server = try await SimulatorServer.start(configuration: configuration)
         let large =
-            #"{"max_tokens":5,"messages":[{"content":"\#(String(repeating: "x", count: 10_000))","role":"user"}]}"#
+            Data(
+                #"{"max_tokens":5,"messages":[{"content":"\#(String(repeating: "x", count: 10_000))","role":"user"}]}"#
+                    .utf8)
         let refused = await client.send(body: large, to: deployment(server, api: .azureV1), customID: "big")
         #expect(refused.statusCode == 413, "\(refused.message ?? "")")
         let fine = await client.send(body: Self.body, to: deployment(server, api: .azureV1), customID: "small")
