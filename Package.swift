@@ -42,6 +42,8 @@ let package = Package(
         .target(
             name: "Tools",
             dependencies: [
+                "SluiceCore", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
                 .product(name: "SystemPackage", package: "swift-system"),
             ],
@@ -53,6 +55,7 @@ let package = Package(
             name: "Queue",
             dependencies: [
                 "SluiceCore", "CSQLite", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings),
 
@@ -97,7 +100,7 @@ let package = Package(
         .target(
             name: "Collect",
             dependencies: [
-                "SluiceCore", "Queue", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                "SluiceCore", "Queue", "Tools", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ], swiftSettings: swiftSettings),
 
         // Admission for the call stage: knows deployments, quota and time; not documents.
@@ -115,7 +118,7 @@ let package = Package(
             name: "Pipeline",
             dependencies: [
                 "SluiceCore", "Queue", "Ingest", "Chunk", "Prompt", "PromptRendering", "Call", "Reduce", "Collect",
-                "Scheduler", "Tokenizer", "Catalog", .product(name: "Yams", package: "Yams"),
+                "Scheduler", "Tools", "Tokenizer", "Catalog", .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"), .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

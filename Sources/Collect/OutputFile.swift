@@ -1,6 +1,7 @@
 import Foundation
 import SluiceCore
 import Synchronization
+import Tools
 
 /// A run's JSONL output file, appended to in batches.
 ///
@@ -14,7 +15,8 @@ public final class OutputFile: Sendable {
     private let descriptor: Int32
     /// Bytes in the file that committed lines account for, plus lines appended since.
     private let written: Mutex<Int64>
-    private static let writer = DispatchQueue(label: "sluice.output")
+    /// The writer thread: one, so appends stay in order.
+    private static let writer = BlockingWork.started(threads: 1)
 
     /// Bytes in the file that committed lines account for, plus lines appended since.
     public var length: Int64 { written.withLock { $0 } }
@@ -45,10 +47,17 @@ public final class OutputFile: Sendable {
 
     deinit { close(descriptor) }
 
-    /// Appends bytes at the end and flushes them to the disk (on the writer thread).
+    /// How long one append and its flush may take before the run stops with an error naming the file.
+    public static let timeout: Duration = .seconds(120)
+
+    /// Appends bytes at the end and flushes them to the disk (on the writer thread, at most ``timeout``).
     public func append(_ bytes: [UInt8]) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            Self.writer.async { continuation.resume(with: Result { try self.write(bytes) }) }
+        do {
+            try await BlockingWork.run("writing \(path)", timeout: Self.timeout, on: Self.writer) {
+                try self.write(bytes)
+            }
+        } catch let timedOut as BlockingWork.TimedOut {
+            throw SluiceError(.io, "\(timedOut)")
         }
     }
 

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import SluiceCore
+import Tools
 
 /// Reads a document file and decodes its text.
 public enum TextExtractor {
@@ -48,6 +49,22 @@ public enum TextExtractor {
             throw Failure(message: "\(file): cannot read: \(error.localizedDescription)")
         }
         return (sha256(data), data)
+    }
+
+    /// Reads a file on a thread of its own (never the cooperative pool), at most `timeout`, and
+    /// returns its bytes' SHA-256.
+    public static func read(file: String, timeout: Duration = Limits().toolTimeout) async throws(Failure) -> (
+        sha256: String, bytes: Data
+    ) {
+        do {
+            return try await BlockingWork.run("reading \(file)", timeout: timeout) { try hash(file: file) }
+        } catch let failure as Failure {
+            throw failure
+        } catch is CancellationError {
+            throw Failure(message: "\(file): reading stopped", cancelled: true)
+        } catch {
+            throw Failure(message: "\(error)")
+        }
     }
 
     /// SHA-256 of bytes, lowercase hex.
@@ -213,7 +230,7 @@ public enum TextExtractor {
     public static func extract(
         _ input: IngestInput, limits: Limits = Limits(), warn: (String) -> Void = { _ in }
     ) async throws(Failure) -> ChunkInput {
-        let (sha, data) = try hash(file: input.file)
+        let (sha, data) = try await read(file: input.file, timeout: limits.toolTimeout)
         guard sha == input.document.sha256 else {
             throw Failure(message: "\(input.document.path): changed since it was enqueued; enqueue the folder again")
         }

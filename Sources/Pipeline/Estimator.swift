@@ -73,7 +73,8 @@ public enum Estimator {
                 group.addTask {
                     do {
                         // One read: the bytes hashed are the bytes extracted.
-                        let (sha, bytes) = try TextExtractor.hash(file: file.file)
+                        let (sha, bytes) = try await TextExtractor.read(
+                            file: file.file, timeout: TextExtractor.Limits(pipeline.selection).toolTimeout)
                         let document = DocumentRef(path: file.path, sha256: sha, size: file.size, mtime: file.mtime)
                         let text = ChunkInput(
                             document: document,

@@ -44,7 +44,7 @@ struct ChunkCommand: AsyncParsableCommand {
         var failures = 0
         for file in files {
             do {
-                let (sha, data) = try TextExtractor.hash(file: file)
+                let (sha, data) = try await TextExtractor.read(file: file)
                 let blocks = try await TextExtractor.blocks(of: data, file: file, name: file)
                 // The chunk stage's own code: what this prints is what a run sends.
                 let document = DocumentRef(path: file, sha256: sha, size: Int64(data.count), mtime: 0)

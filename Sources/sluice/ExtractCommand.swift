@@ -25,7 +25,7 @@ struct ExtractCommand: AsyncParsableCommand {
         var failures = 0
         for file in files {
             do {
-                let (_, data) = try TextExtractor.hash(file: file)
+                let (_, data) = try await TextExtractor.read(file: file)
                 let text = try await TextExtractor.text(of: data, file: file, name: file)
                 if json {
                     let format = TextExtractor.format(of: file)
