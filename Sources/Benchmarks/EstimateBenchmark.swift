@@ -10,8 +10,8 @@ import SluiceCore
 /// How good `sluice estimate` is: it estimates a corpus, then the same corpus is run against the
 /// simulator at a quota, and the estimate is compared with what the simulator billed and how long
 /// the run took (in simulated time).
-public struct EstimateBenchmark: Sendable {
-    public enum Scenario: String, Sendable, Codable, CaseIterable {
+package struct EstimateBenchmark: Sendable {
+    package enum Scenario: String, Sendable, Codable, CaseIterable {
         /// Standard, 100,000 TPM (RPM derived): time is set by the quota charge (prompt + max_tokens).
         case standard
         /// Provisioned, 100,000 tokens/min of capacity: time is set by prompt + output × weight, so
@@ -19,28 +19,28 @@ public struct EstimateBenchmark: Sendable {
         case provisioned
     }
 
-    public struct Report: Sendable, Codable {
-        public var scenario: Scenario
-        public var documents: Int
-        public var calls: Int
-        public var estimatedInputTokens: Int
-        public var billedPromptTokens: Int
-        public var estimatedSeconds: Double
+    package struct Report: Sendable, Codable {
+        package var scenario: Scenario
+        package var documents: Int
+        package var calls: Int
+        package var estimatedInputTokens: Int
+        package var billedPromptTokens: Int
+        package var estimatedSeconds: Double
         /// Simulated seconds from the start of the run to its end.
-        public var measuredSeconds: Double
-        public var outputRatio: Double
-        public var estimatedCost: Double?
-        public var recordedCost: Double
-        public var speedUp: Double
+        package var measuredSeconds: Double
+        package var outputRatio: Double
+        package var estimatedCost: Double?
+        package var recordedCost: Double
+        package var speedUp: Double
 
-        public var timeError: Double { estimatedSeconds / measuredSeconds - 1 }
+        package var timeError: Double { estimatedSeconds / measuredSeconds - 1 }
     }
 
-    public let scenario: Scenario
-    public let documents: Int
-    public let speedUp: Double
+    package let scenario: Scenario
+    package let documents: Int
+    package let speedUp: Double
 
-    public init(scenario: Scenario, documents: Int = 240, speedUp: Double = 5) {
+    package init(scenario: Scenario, documents: Int = 240, speedUp: Double = 5) {
         self.scenario = scenario
         self.documents = documents
         self.speedUp = speedUp
@@ -62,7 +62,7 @@ public struct EstimateBenchmark: Sendable {
               {{chunk.text}}
         """
 
-    public func run(directory: String, progress: @Sendable (String) -> Void) async throws -> Report {
+    package func run(directory: String, progress: @Sendable (String) -> Void) async throws -> Report {
         try? FileManager.default.removeItem(atPath: directory)
         let documentsPath = directory + "/documents"
         try FileManager.default.createDirectory(atPath: documentsPath, withIntermediateDirectories: true)
@@ -155,7 +155,7 @@ public struct EstimateBenchmark: Sendable {
 
 extension EstimateBenchmark.Report {
     /// A summary for people.
-    public func formatted() -> String {
+    package func formatted() -> String {
         [
             "scenario \(scenario.rawValue): \(documents) documents, \(calls) calls, at \(speedUp)× speed",
             "  input tokens: estimated \(estimatedInputTokens), billed by the simulator \(billedPromptTokens)"

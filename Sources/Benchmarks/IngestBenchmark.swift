@@ -7,35 +7,35 @@ import Synchronization
 import Tokenizer
 
 /// `sluice-bench ingest DIR`: extraction and extraction + chunking throughput per format.
-public struct IngestBenchmark: Sendable {
-    public struct FormatFigures: Sendable, Codable {
-        public var format: String
-        public var documents: Int
-        public var bytes: Int
+package struct IngestBenchmark: Sendable {
+    package struct FormatFigures: Sendable, Codable {
+        package var format: String
+        package var documents: Int
+        package var bytes: Int
         /// For ZIP-based formats: the uncompressed XML inside.
-        public var xmlBytes: Int?
-        public var failures: Int
-        public var extractSeconds: Double
-        public var extractAndChunkSeconds: Double
-        public var parallelExtractAndChunkSeconds: Double
+        package var xmlBytes: Int?
+        package var failures: Int
+        package var extractSeconds: Double
+        package var extractAndChunkSeconds: Double
+        package var parallelExtractAndChunkSeconds: Double
     }
 
-    public struct Report: Sendable, Codable {
-        public var directory: String
-        public var threads: Int
-        public var maxTokens: Int
-        public var formats: [FormatFigures]
+    package struct Report: Sendable, Codable {
+        package var directory: String
+        package var threads: Int
+        package var maxTokens: Int
+        package var formats: [FormatFigures]
     }
 
-    public var threads: Int
-    public var maxTokens: Int
+    package var threads: Int
+    package var maxTokens: Int
 
-    public init(threads: Int, maxTokens: Int = 500) {
+    package init(threads: Int, maxTokens: Int = 500) {
         self.threads = max(1, threads)
         self.maxTokens = maxTokens
     }
 
-    public func run(directory: String) async throws -> Report {
+    package func run(directory: String) async throws -> Report {
         let (entries, _) = try DirectoryWalker(hidden: false).walk(root: directory)
         var byFormat: [String: [(String, Data)]] = [:]
         for entry in entries {
@@ -96,7 +96,7 @@ public struct IngestBenchmark: Sendable {
 
 extension IngestBenchmark.Report {
     /// A table for people.
-    public func formatted() -> String {
+    package func formatted() -> String {
         var lines = [
             "\(directory): extraction alone, then extraction + chunking (\(maxTokens)-token chunks); MB = 10^6 bytes"
         ]

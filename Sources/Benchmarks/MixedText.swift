@@ -1,13 +1,13 @@
 /// Documents in four kinds of text whose characters per token differ widely, so Azure's
 /// character-based estimate (characters / 4) and the token count part ways: English and German
 /// prose, source code and Chinese. Deterministic for a seed.
-public enum MixedText {
-    public enum Kind: String, Sendable, CaseIterable {
+package enum MixedText {
+    package enum Kind: String, Sendable, CaseIterable {
         case english, german, code, chinese
     }
 
     /// A document of about `bytes` UTF-8 bytes of one kind, with headings.
-    public static func document(_ kind: Kind, seed: Int, bytes: Int = 16_000) -> String {
+    package static func document(_ kind: Kind, seed: Int, bytes: Int = 16_000) -> String {
         let salt = UInt64(Kind.allCases.firstIndex(of: kind) ?? 0)
         var random = Generator(seed: UInt64(truncatingIfNeeded: seed) &* 0x9E37_79B9 &+ salt)
         var text = heading(kind, seed: seed)

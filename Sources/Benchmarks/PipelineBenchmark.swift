@@ -7,25 +7,25 @@ import SluiceCore
 /// `sluice-bench pipeline`: chunks per second end to end (enqueue, ingest, chunk, prompt, call,
 /// collect) against a simulator in a separate process with zero latency and no limits, and the
 /// peak resident memory of the run.
-public struct PipelineBenchmark: Sendable {
-    public struct Report: Sendable, Codable {
-        public var documents: Int
-        public var chunks: Int
-        public var concurrency: Int
-        public var enqueueSeconds: Double
-        public var runSeconds: Double
-        public var chunksPerSecond: Double
-        public var peakRSSMegabytes: Double
-        public var outputLines: Int
-        public var outputBytes: Int
+package struct PipelineBenchmark: Sendable {
+    package struct Report: Sendable, Codable {
+        package var documents: Int
+        package var chunks: Int
+        package var concurrency: Int
+        package var enqueueSeconds: Double
+        package var runSeconds: Double
+        package var chunksPerSecond: Double
+        package var peakRSSMegabytes: Double
+        package var outputLines: Int
+        package var outputBytes: Int
     }
 
-    public var chunks: Int
-    public var concurrency: Int
+    package var chunks: Int
+    package var concurrency: Int
     /// Chunks per document.
-    public var chunksPerDocument = 50
+    package var chunksPerDocument = 50
 
-    public init(chunks: Int, concurrency: Int) {
+    package init(chunks: Int, concurrency: Int) {
         self.chunks = chunks
         self.concurrency = concurrency
     }
@@ -50,7 +50,7 @@ public struct PipelineBenchmark: Sendable {
         maxTokens: 20, chunking: .init(maxTokens: 64, overlapTokens: 0))
 
     /// Runs against the simulator at `endpoint` in the folder `directory` (emptied first).
-    public func run(directory: String, endpoint: String, progress: @escaping @Sendable (String) -> Void) async throws
+    package func run(directory: String, endpoint: String, progress: @escaping @Sendable (String) -> Void) async throws
         -> Report
     {
         let fileManager = FileManager.default

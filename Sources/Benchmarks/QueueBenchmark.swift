@@ -8,26 +8,26 @@ import SluiceCore
 /// Jobs go through four hops (prompt → call → collect → done) the way the workers move them:
 /// claimed in batches, then completed in batches, each completion inserting the next stage's job in
 /// the same transaction. A transition is one job changing state (enqueued, claimed, or done).
-public struct QueueBenchmark: Sendable {
-    public struct Report: Sendable, Codable {
-        public var jobs: Int
-        public var batch: Int
-        public var transitions: Int
-        public var seconds: Double
-        public var transitionsPerSecond: Double
-        public var hopsPerSecond: Double
-        public var database: String
+package struct QueueBenchmark: Sendable {
+    package struct Report: Sendable, Codable {
+        package var jobs: Int
+        package var batch: Int
+        package var transitions: Int
+        package var seconds: Double
+        package var transitionsPerSecond: Double
+        package var hopsPerSecond: Double
+        package var database: String
     }
 
-    public var jobs: Int
-    public var batch: Int
+    package var jobs: Int
+    package var batch: Int
 
-    public init(jobs: Int = 50_000, batch: Int = 256) {
+    package init(jobs: Int = 50_000, batch: Int = 256) {
         self.jobs = jobs
         self.batch = batch
     }
 
-    public func run(databasePath: String) async throws -> Report {
+    package func run(databasePath: String) async throws -> Report {
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
         let queue = try SQLiteJobQueue(path: databasePath)
         let pipeline = PipelineDefinition(

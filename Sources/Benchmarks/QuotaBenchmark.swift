@@ -18,8 +18,8 @@ import SluiceCore
 /// token count + max_tokens and learns nothing (provisioned: the closed loop alone). The run is
 /// stopped `minutes` simulated minutes after its first call; that first minute is ramp-up, left out
 /// of the steady state.
-public struct QuotaBenchmark: Sendable {
-    public enum Scenario: String, Sendable, Codable, CaseIterable {
+package struct QuotaBenchmark: Sendable {
+    package enum Scenario: String, Sendable, Codable, CaseIterable {
         /// Standard 300,000 TPM / 1,800 RPM (1 s windows); the service's estimate × 0.8, 1 and 1.25.
         case skewLow = "skew-0.8"
         case skewEven = "skew-1.0"
@@ -39,60 +39,60 @@ public struct QuotaBenchmark: Sendable {
     }
 
     /// Which pacer a run uses.
-    public enum Pacer: String, Sendable, Codable, CaseIterable {
+    package enum Pacer: String, Sendable, Codable, CaseIterable {
         /// Sluice's: calibrated charges trued up to the service's counter; PTU on expected cost.
         case sluice
         /// Its own exact token count + max_tokens at face value, nothing learned; PTU: closed loop.
         case naive
     }
 
-    public struct Minute: Sendable, Codable {
-        public var minute: Int
-        public var deployment: String
-        public var requests: Int
-        public var rateLimited: Int
-        public var admittedTokens: Int
-        public var processedTokens: Int
+    package struct Minute: Sendable, Codable {
+        package var minute: Int
+        package var deployment: String
+        package var requests: Int
+        package var rateLimited: Int
+        package var admittedTokens: Int
+        package var processedTokens: Int
     }
 
     /// One pacer's run of the scenario.
-    public struct Run: Sendable, Codable {
-        public var pacer: Pacer
-        public var minutes: [Minute]
+    package struct Run: Sendable, Codable {
+        package var pacer: Pacer
+        package var minutes: [Minute]
         /// Steady state, per deployment: share of the TPM charged by all clients (standard), of the
         /// RPM used (rpm-bound), or of the capacity processed (provisioned).
-        public var utilization: [String: Double]
+        package var utilization: [String: Double]
         /// Steady state: share of the TPM charged for this run's own requests.
-        public var ownShare: [String: Double]
+        package var ownShare: [String: Double]
         /// Steady state: this run's requests answered 429, as a share of its requests.
-        public var rateLimitedShare: [String: Double]
-        public var requests: [String: Int]
-        public var rateLimited: [String: Int]
+        package var rateLimitedShare: [String: Double]
+        package var requests: [String: Int]
+        package var rateLimited: [String: Int]
         /// Largest charge admitted in any 10 s, ÷ a sixth of the minute's limit (1 = evenly spread).
-        public var burst: [String: Double]
+        package var burst: [String: Double]
         /// The charge ratio the scheduler learned, at the end.
-        public var chargeRatio: [String: Double]
+        package var chargeRatio: [String: Double]
     }
 
-    public struct Report: Sendable, Codable {
-        public var scenario: Scenario
-        public var speedUp: Double
-        public var simulatedMinutes: Double
-        public var runs: [Run]
+    package struct Report: Sendable, Codable {
+        package var scenario: Scenario
+        package var speedUp: Double
+        package var simulatedMinutes: Double
+        package var runs: [Run]
 
         /// The first run's figures (what tests look at).
-        public var utilization: [String: Double] { runs.first?.utilization ?? [:] }
-        public var rateLimitedShare: [String: Double] { runs.first?.rateLimitedShare ?? [:] }
-        public var requests: [String: Int] { runs.first?.requests ?? [:] }
-        public var minutes: [Minute] { runs.first?.minutes ?? [] }
+        package var utilization: [String: Double] { runs.first?.utilization ?? [:] }
+        package var rateLimitedShare: [String: Double] { runs.first?.rateLimitedShare ?? [:] }
+        package var requests: [String: Int] { runs.first?.requests ?? [:] }
+        package var minutes: [Minute] { runs.first?.minutes ?? [] }
     }
 
-    public var scenario: Scenario
-    public var minutes: Int
-    public var speedUp: Double
-    public var pacers: [Pacer]
+    package var scenario: Scenario
+    package var minutes: Int
+    package var speedUp: Double
+    package var pacers: [Pacer]
 
-    public init(scenario: Scenario, minutes: Int = 4, speedUp: Double = 5, pacers: [Pacer] = Pacer.allCases) {
+    package init(scenario: Scenario, minutes: Int = 4, speedUp: Double = 5, pacers: [Pacer] = Pacer.allCases) {
         self.scenario = scenario
         self.minutes = max(2, minutes)
         self.speedUp = speedUp
@@ -162,7 +162,7 @@ public struct QuotaBenchmark: Sendable {
     }
 
     /// Runs the scenario once per pacer.
-    public func run(directory: String, progress: @escaping @Sendable (String) -> Void) async throws -> Report {
+    package func run(directory: String, progress: @escaping @Sendable (String) -> Void) async throws -> Report {
         var runs: [Run] = []
         for pacer in pacers {
             runs.append(try await run(pacer: pacer, directory: directory, progress: progress))
@@ -337,7 +337,7 @@ public struct QuotaBenchmark: Sendable {
 
 extension QuotaBenchmark.Report {
     /// A table for people: per pacer, the steady state; then Sluice's minutes.
-    public func formatted() -> String {
+    package func formatted() -> String {
         let what =
             switch scenario {
             case .provisioned: "capacity processed"

@@ -6,7 +6,7 @@ import Simulator
 extension RunConfiguration {
     /// A configuration whose deployments are a simulator's: each pair is a simulated deployment and
     /// the scheduler's view of it (quota, priority, weight), reached at `endpoint` with the simulator's key.
-    public init(
+    package init(
         outputPath: String, simulated pairs: [(SimulatorConfiguration.Deployment, DeploymentQuota)], endpoint: String,
         speedUp: Double, timeoutSeconds: Double, retry: RetryPolicy = RetryPolicy(), progressInterval: Double = 1
     ) {

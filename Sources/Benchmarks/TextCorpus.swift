@@ -2,22 +2,22 @@ import Foundation
 import Tokenizer
 
 /// A set of real documents to measure throughput on.
-public struct TextCorpus: Sendable {
+package struct TextCorpus: Sendable {
     /// One document: where it came from and its text.
-    public struct Document: Sendable {
-        public let name: String
-        public let text: String
+    package struct Document: Sendable {
+        package let name: String
+        package let text: String
     }
 
-    public let documents: [Document]
+    package let documents: [Document]
     /// Where the documents came from, for the report.
-    public let sources: [String]
+    package let sources: [String]
 
     /// Total UTF-8 size.
-    public var byteCount: Int { documents.reduce(0) { $0 + $1.text.utf8.count } }
+    package var byteCount: Int { documents.reduce(0) { $0 + $1.text.utf8.count } }
 
     /// Reads the given files; files that are not valid UTF-8 are reported and skipped.
-    public static func files(_ paths: [String]) throws -> TextCorpus {
+    package static func files(_ paths: [String]) throws -> TextCorpus {
         var documents: [Document] = []
         for path in paths {
             documents.append(Document(name: path, text: try TextInput.read(path)))
@@ -29,7 +29,7 @@ public struct TextCorpus: Sendable {
     /// available: the licence texts, plain-text package documentation, and manual pages in English
     /// and in every other language installed (German, French, Spanish, Russian, Japanese, Chinese, ...).
     /// The choice is deterministic for a given machine.
-    public static func machineText(minimumBytes: Int = 24_000_000) -> TextCorpus {
+    package static func machineText(minimumBytes: Int = 24_000_000) -> TextCorpus {
         var documents: [Document] = []
         var sources: [String] = []
         var total = 0

@@ -2,7 +2,7 @@ import Foundation
 
 extension TokenizerBenchmark.Report {
     /// The report as a table for people.
-    public func formatted() -> String {
+    package func formatted() -> String {
         let megabytes = Double(bytes) / 1e6
         func rate(_ seconds: Double) -> String { String(format: "%7.1f MB/s", megabytes / seconds) }
         func tokenRate(_ tokens: Int, _ seconds: Double) -> String {
@@ -55,7 +55,7 @@ extension TokenizerBenchmark.Report {
     }
 
     /// The report as one JSON object.
-    public func json() throws -> String {
+    package func json() throws -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: try encoder.encode(self), as: UTF8.self)

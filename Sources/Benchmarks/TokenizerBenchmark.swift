@@ -4,49 +4,49 @@ import Tokenizer
 
 /// `sluice-bench tokenizer`: single-thread and multi-thread throughput of the tokenizer on real
 /// text, measured side by side with OpenAI's tiktoken on the same documents when it is installed.
-public struct TokenizerBenchmark: Sendable {
+package struct TokenizerBenchmark: Sendable {
     /// Figures for one encoding.
-    public struct EncodingFigures: Sendable, Codable {
-        public var encoding: String
-        public var tokens: Int
+    package struct EncodingFigures: Sendable, Codable {
+        package var encoding: String
+        package var tokens: Int
         /// A checksum of every id in order, to compare with the reference.
-        public var checksum: UInt64
-        public var encodeSeconds: Double
-        public var countSeconds: Double
-        public var parallelCountSeconds: Double
-        public var reference: ReferenceFigures?
+        package var checksum: UInt64
+        package var encodeSeconds: Double
+        package var countSeconds: Double
+        package var parallelCountSeconds: Double
+        package var reference: ReferenceFigures?
     }
 
     /// tiktoken's figures for one encoding on the same documents.
-    public struct ReferenceFigures: Sendable, Codable {
-        public var tokens: Int
-        public var checksum: UInt64
-        public var encodeSeconds: Double
-        public var parallelEncodeSeconds: Double
+    package struct ReferenceFigures: Sendable, Codable {
+        package var tokens: Int
+        package var checksum: UInt64
+        package var encodeSeconds: Double
+        package var parallelEncodeSeconds: Double
     }
 
     /// The whole report.
-    public struct Report: Sendable, Codable {
-        public var documents: Int
-        public var bytes: Int
-        public var sources: [String]
-        public var rounds: Int
-        public var threads: Int
+    package struct Report: Sendable, Codable {
+        package var documents: Int
+        package var bytes: Int
+        package var sources: [String]
+        package var rounds: Int
+        package var threads: Int
         /// First use of each encoding in this process: building its tables from the embedded data.
-        public var loadMilliseconds: [String: Double]
+        package var loadMilliseconds: [String: Double]
         /// A whole fresh `sluice tokens` process per encoding.
-        public var processMilliseconds: [String: Double] = [:]
-        public var encodings: [EncodingFigures]
+        package var processMilliseconds: [String: Double] = [:]
+        package var encodings: [EncodingFigures]
         /// Why there are no reference figures, when there are none.
-        public var referenceNote: String?
+        package var referenceNote: String?
     }
 
-    public var rounds: Int
-    public var threads: Int
-    public var reference: Bool
-    public var encodings: [EncodingName]
+    package var rounds: Int
+    package var threads: Int
+    package var reference: Bool
+    package var encodings: [EncodingName]
 
-    public init(
+    package init(
         rounds: Int = 3, threads: Int, reference: Bool = true, encodings: [EncodingName] = [.o200kBase, .cl100kBase]
     ) {
         self.rounds = max(1, rounds)
@@ -56,7 +56,7 @@ public struct TokenizerBenchmark: Sendable {
     }
 
     /// Measures the load time of each encoding; call first in a fresh process.
-    public static func measureLoad(_ encodings: [EncodingName]) -> [String: Double] {
+    package static func measureLoad(_ encodings: [EncodingName]) -> [String: Double] {
         var times: [String: Double] = [:]
         for name in encodings {
             let clock = ContinuousClock()
@@ -68,7 +68,7 @@ public struct TokenizerBenchmark: Sendable {
 
     /// Wall time of a whole fresh `sluice tokens` process (start, load, count one word, exit): the
     /// best of five runs of `executable`.
-    public static func measureFreshProcess(executable: String, encodings: [EncodingName]) -> [String: Double] {
+    package static func measureFreshProcess(executable: String, encodings: [EncodingName]) -> [String: Double] {
         var times: [String: Double] = [:]
         for name in encodings {
             var best = Double.infinity
@@ -93,7 +93,7 @@ public struct TokenizerBenchmark: Sendable {
     }
 
     /// Runs the benchmark on a corpus; `progress` receives human-readable status lines.
-    public func run(
+    package func run(
         corpus: TextCorpus, loadMilliseconds: [String: Double], progress: (String) -> Void
     ) -> Report {
         let texts = corpus.documents.map(\.text)

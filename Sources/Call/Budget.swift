@@ -8,6 +8,7 @@ public final class Budget: Sendable {
     public let limit: Double
     private let state: Mutex<(spent: Double, reserved: Double)>
 
+    /// A budget of `limit` currency units, nothing spent yet.
     public init(limit: Double) {
         self.limit = limit
         state = Mutex((0, 0))
@@ -33,6 +34,7 @@ public final class Budget: Sendable {
         }
     }
 
+    /// What the settled calls cost so far.
     public var spent: Double { state.withLock { $0.spent } }
 
     /// Why a call of at most `amount` was refused.

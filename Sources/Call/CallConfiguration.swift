@@ -5,6 +5,7 @@ import SluiceCore
 public struct CallConfiguration: Sendable {
     /// Deployments by name.
     public var deployments: [String: Deployment]
+    /// How failed calls are retried.
     public var retry: RetryPolicy
     /// The deployments a pipeline's calls may go to, for the pool or deployment it names (nil: none).
     public var pool: @Sendable (String?) -> [String]
@@ -17,6 +18,8 @@ public struct CallConfiguration: Sendable {
     /// The time retries are due by.
     public var clock: any RunClock = SystemRunClock()
 
+    /// - Parameters:
+    ///   - pool: The deployments a pipeline's deployment (or pool) name resolves to.
     public init(
         deployments: [String: Deployment], retry: RetryPolicy, pool: @escaping @Sendable (String?) -> [String],
         catalog: ModelCatalog, billing: [String: Billing] = [:], models: [String: String] = [:]

@@ -11,6 +11,7 @@ public struct CallOutcome: Sendable {
     public var requestID: String?
     /// Nil on success; otherwise why it failed.
     public var errorClass: ErrorClass?
+    /// What went wrong, for the user (nil on success).
     public var message: String?
     /// The service's `retry-after-ms` or `retry-after`, in seconds.
     public var retryAfter: Double?
@@ -18,12 +19,15 @@ public struct CallOutcome: Sendable {
     public var model: String?
     /// The first choice's message content, when the reply is a chat completion.
     public var content: String?
+    /// Token usage the service reported.
     public var usage: Usage?
     /// `x-ratelimit-remaining-tokens` / `-requests`.
     public var remainingTokens: Int?
+    /// `x-ratelimit-remaining-requests`.
     public var remainingRequests: Int?
     /// `x-ratelimit-limit-tokens` / `-requests`, when sent.
     public var limitTokens: Int?
+    /// `x-ratelimit-limit-requests`.
     public var limitRequests: Int?
     /// `x-ms-region`: the backend that answered.
     public var region: String?
@@ -34,5 +38,6 @@ public struct CallOutcome: Sendable {
     /// Wall time of the attempt.
     public var latencySeconds: Double
 
+    /// Whether the attempt succeeded (a 2xx chat completion).
     public var succeeded: Bool { errorClass == nil }
 }

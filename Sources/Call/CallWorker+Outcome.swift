@@ -146,7 +146,7 @@ extension CallWorker {
         } catch let error as SluiceError {
             return .failure(error)
         } catch {
-            return .failure(SluiceError(.invalidOutput, "\(error)"))
+            return .failure(SluiceError(.invalidOutput, "\(error)", cause: error))
         }
         guard case .object = value else {
             return .failure(SluiceError(.invalidOutput, "expected a JSON object, got \(value.typeName)"))

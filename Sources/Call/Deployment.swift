@@ -25,9 +25,11 @@ public struct Deployment: Sendable, Hashable, CustomStringConvertible {
     public var name: String
     /// Base URL, e.g. `https://my-resource.openai.azure.com`.
     public var endpoint: String
+    /// The URL shape.
     public var api: API
     /// The Azure deployment name (or the model name for OpenAI-compatible servers).
     public var deployment: String
+    /// How requests are authenticated (the secret, read from the environment).
     public var authentication: Authentication
     /// Per-request timeout in seconds.
     public var timeoutSeconds: Double
@@ -41,6 +43,7 @@ public struct Deployment: Sendable, Hashable, CustomStringConvertible {
     /// hands the request to this standard deployment of the same resource.
     public var spilloverDeployment: String?
 
+    /// Creates it from its fields.
     public init(
         name: String, endpoint: String, api: API, deployment: String, authentication: Authentication,
         timeoutSeconds: Double = 120, maxConcurrency: Int = 32, tokensPerMinute: Int? = nil,

@@ -16,6 +16,7 @@ public final class EntraTokenSource: Sendable, Hashable {
         case managedIdentity = "managed-identity"
     }
 
+    /// Where tokens come from.
     public let method: Method
     /// The current token, or the fetch every caller waits for (one `az` process or one request, not one per call).
     private let current = Mutex<Task<(token: String, expires: Date), any Error>?>(nil)
@@ -23,6 +24,7 @@ public final class EntraTokenSource: Sendable, Hashable {
     /// How long `az` may take to answer (it may refresh its own credentials over the network).
     static let cliTimeout: Duration = .seconds(60)
 
+    /// A source of tokens got by `method`.
     public init(method: Method) { self.method = method }
 
     /// A valid token, fetching a new one when the cached one is missing or about to expire.
@@ -102,6 +104,7 @@ public final class EntraTokenSource: Sendable, Hashable {
 
 /// A failure to get an Entra ID token.
 public struct EntraError: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, naming the method.
     public var message: String
     public var description: String { message }
 }

@@ -8,6 +8,7 @@ public struct Pricing: Sendable {
     /// The deployment's model (the pipeline's when the deployment names none).
     let deployedModel: String
 
+    /// Prices of the deployed model under a deployment's billing, from the catalog.
     public init(catalog: ModelCatalog, billing: Billing, deployedModel: String) {
         self.catalog = catalog
         self.billing = billing

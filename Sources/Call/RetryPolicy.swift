@@ -10,6 +10,7 @@ public struct RetryPolicy: Sendable, Hashable {
     /// Largest wait a service's retry-after can ask for before a retry (`--max-retry-after`).
     public var maxRetryAfterSeconds: Double
 
+    /// Creates it from its fields.
     public init(
         maxAttempts: Int = 6, baseSeconds: Double = 0.5, capSeconds: Double = 30, maxRetryAfterSeconds: Double = 120
     ) {

@@ -5,14 +5,19 @@ import SluiceCore
 public struct CallCost: Sendable, Hashable, Codable {
     /// Currency units.
     public var input: Double
+    /// Cached prompt tokens' share.
     public var cachedInput: Double
+    /// Completion (and reasoning) tokens' share.
     public var output: Double
     /// The model whose prices were applied (the one that served the call).
     public var pricedModel: String
+    /// The price tier that applied.
     public var tier: PriceTier
 
+    /// Input, cached input and output together.
     public var total: Double { input + cachedInput + output }
 
+    /// Creates it from its fields.
     public init(input: Double, cachedInput: Double, output: Double, pricedModel: String, tier: PriceTier) {
         self.input = input
         self.cachedInput = cachedInput

@@ -75,7 +75,7 @@ package struct FieldReader {
         do {
             node = try Yams.compose(yaml: text)
         } catch {
-            throw SluiceError(code, "\(file): not valid YAML: \(error)")
+            throw SluiceError(code, "\(file): not valid YAML: \(error)", cause: error)
         }
         if let node {
             var budget = 100_000

@@ -13,19 +13,25 @@ public struct ModelFacts: Sendable, Hashable, Codable {
         public var outputWeight: Int
         /// The smallest deployment, and the step, in PTUs.
         public var minimum: Int
+        /// The step above the minimum, in PTUs.
         public var increment: Int
     }
 
+    /// The model's name as Azure lists it (e.g. gpt-4o-2024-08-06).
     public var name: String
     /// o200k_base, o200k_harmony or cl100k_base.
     public var tokenizer: String
     /// The model has its own vocabulary: token counts (and so costs) are estimates.
     public var approximate: Bool
+    /// Tokens of prompt and reply together.
     public var contextWindow: Int
+    /// The most completion tokens one reply may have.
     public var maxOutputTokens: Int
+    /// A reasoning model (o-series, gpt-5): sends max_completion_tokens, bills reasoning tokens.
     public var reasoning: Bool
     /// Requests per minute granted per 1,000 TPM (standard deployments).
     public var requestsPerThousandTokens: Double
+    /// Provisioned throughput facts, when the model can be deployed on PTUs.
     public var provisioned: Provisioned?
     /// List prices per deployment type.
     public var prices: [PriceTier: TokenPrices]
@@ -54,11 +60,14 @@ public enum PriceTier: String, Sendable, Hashable, Codable, CaseIterable {
 
 /// Prices in currency units per million tokens.
 public struct TokenPrices: Sendable, Hashable, Codable {
+    /// Prompt tokens.
     public var input: Double
     /// Cached prompt tokens; the input price when not published.
     public var cachedInput: Double?
+    /// Completion tokens.
     public var output: Double
 
+    /// Creates it from its fields.
     public init(input: Double, cachedInput: Double? = nil, output: Double) {
         self.input = input
         self.cachedInput = cachedInput
@@ -70,11 +79,13 @@ public struct TokenPrices: Sendable, Hashable, Codable {
 public struct ModelCatalog: Sendable, Hashable {
     /// The date the facts were checked.
     public var asOf: String
+    /// The currency of every price (ISO 4217).
     public var currency: String
     /// Per PTU-hour by deployment type (global, data_zone, regional).
     public var provisionedHourly: [String: Double]
     /// Per PTU-month with a monthly reservation.
     public var provisionedMonthlyReserved: [String: Double]
+    /// Facts by model name.
     public var models: [String: ModelFacts]
 
     /// The catalog built into the product.

@@ -5,8 +5,8 @@ import Tokenizer
 
 /// The chunk stage: cuts a document's text into chunks, one prompt job each (and, in map-reduce
 /// pipelines, the document's reduce job that waits for their results).
-public struct ChunkWorker: StageWorker {
-    public var stage: Stage { .chunk }
+package struct ChunkWorker: StageWorker {
+    package var stage: Stage { .chunk }
 
     /// What the stage needs of a run: its chunker, and whether its results are reduced.
     struct RunTools: Sendable {
@@ -16,13 +16,14 @@ public struct ChunkWorker: StageWorker {
 
     private let runs: RunContexts<RunTools>
 
-    public init(queue: any JobQueue) {
+    /// A worker that reads its runs' pipelines from `queue`.
+    package init(queue: any JobQueue) {
         runs = RunContexts(queue: queue) { run in
             RunTools(run: run, chunker: Chunker(pipeline: run.pipeline))
         }
     }
 
-    public func process(_ job: Job) async -> JobOutcome {
+    package func process(_ job: Job) async -> JobOutcome {
         let tools: RunTools
         switch await runs.context(of: job) {
         case .success(let known): tools = known
@@ -53,7 +54,7 @@ public struct ChunkWorker: StageWorker {
     }
 
     /// A document's chunks, each with the heading path and page where it starts.
-    public static func promptInputs(_ input: ChunkInput, chunker: Chunker) -> [PromptInput] {
+    package static func promptInputs(_ input: ChunkInput, chunker: Chunker) -> [PromptInput] {
         let chunks = chunker.chunks(TextBlock.text(of: input.blocks))
         let outline = DocumentOutline(blocks: input.blocks)
         return chunks.enumerated().map { index, chunk in
@@ -67,7 +68,7 @@ public struct ChunkWorker: StageWorker {
 
 extension Chunker {
     /// The chunker a pipeline's `chunking` section and model's encoding make.
-    public init(pipeline: PipelineDefinition) {
+    package init(pipeline: PipelineDefinition) {
         self.init(
             encoding: .encoding(ModelEncoding.resolve(model: pipeline.model).encoding),
             maxTokens: pipeline.chunking.maxTokens, overlapTokens: pipeline.chunking.overlapTokens)

@@ -2,13 +2,13 @@ import SluiceCore
 import Tokenizer
 
 /// One chunk of a document.
-public struct TextChunk: Sendable, Hashable {
+package struct TextChunk: Sendable, Hashable {
     /// The chunk's text, including the overlap taken from the previous chunk.
-    public var text: String
+    package var text: String
     /// Its exact token count.
-    public var tokens: Int
+    package var tokens: Int
     /// UTF-8 offset in the document text where the chunk's own content (after the overlap) starts.
-    public var offset: Int = 0
+    package var offset: Int = 0
 }
 
 /// Cuts text into chunks of at most `maxTokens` tokens (exact, with the model's tokenizer), each
@@ -16,19 +16,25 @@ public struct TextChunk: Sendable, Hashable {
 ///
 /// Cuts prefer paragraph boundaries (blank lines), then sentence ends, then spaces between words;
 /// only a single word longer than the budget is cut inside, at a character boundary.
-public struct Chunker: Sendable {
-    public let encoding: BytePairEncoding
-    public let maxTokens: Int
-    public let overlapTokens: Int
+package struct Chunker: Sendable {
+    /// The model's tokenizer.
+    package let encoding: BytePairEncoding
+    /// The most tokens a chunk may have.
+    package let maxTokens: Int
+    /// Tokens of the previous chunk repeated at the start of the next.
+    package let overlapTokens: Int
 
-    public init(encoding: BytePairEncoding, maxTokens: Int, overlapTokens: Int) {
+    /// - Parameters:
+    ///   - maxTokens: At least 1.
+    ///   - overlapTokens: At most half of `maxTokens`.
+    package init(encoding: BytePairEncoding, maxTokens: Int, overlapTokens: Int) {
         self.encoding = encoding
         self.maxTokens = max(1, maxTokens)
         self.overlapTokens = max(0, min(overlapTokens, maxTokens / 2))
     }
 
     /// The chunks of a text, in order; empty for an empty text.
-    public func chunks(_ text: String) -> [TextChunk] {
+    package func chunks(_ text: String) -> [TextChunk] {
         guard !text.isEmpty else { return [] }
         // A text of at most `maxTokens` bytes has at most that many tokens.
         if text.utf8.count <= maxTokens { return [TextChunk(text: text, tokens: encoding.count(text))] }

@@ -8,7 +8,7 @@ import SluiceCore
 ///
 /// On graceful shutdown (the other stages have stopped by then) it writes every line that is ready
 /// and returns.
-public struct CollectService: Service {
+package struct CollectService: Service {
     private let queue: any JobQueue
     private let owner: String
     private let output: OutputFile
@@ -23,7 +23,7 @@ public struct CollectService: Service {
     ///   - output: The run's output file, cut back to what the queue committed.
     ///   - counters: Where lines written are counted.
     ///   - fallbackInterval: The longest an idle collector waits before it looks again.
-    public init(
+    package init(
         queue: any JobQueue, owner: String, output: OutputFile, counters: RunCounters, leaseSeconds: Double,
         fallbackInterval: Duration = .seconds(1), clock: any RunClock = SystemRunClock()
     ) {
@@ -36,7 +36,7 @@ public struct CollectService: Service {
         self.fallbackInterval = fallbackInterval
     }
 
-    public func run() async throws {
+    package func run() async throws {
         let stopping = ShutdownFlag()
         let signals = queue.signals
         try await withGracefulShutdownHandler {

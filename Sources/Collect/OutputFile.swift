@@ -10,8 +10,9 @@ import Tools
 /// and is written again from the queue: every chunk ends up with exactly one complete line.
 ///
 /// Writes and their `fdatasync` run on a thread of their own, never on the cooperative pool.
-public final class OutputFile: Sendable {
-    public let path: String
+package final class OutputFile: Sendable {
+    /// The file's path.
+    package let path: String
     private let descriptor: Int32
     /// Bytes in the file that committed lines account for, plus lines appended since.
     private let written: Mutex<Int64>
@@ -19,13 +20,13 @@ public final class OutputFile: Sendable {
     private static let writer = BlockingWork.started(threads: 1)
 
     /// Bytes in the file that committed lines account for, plus lines appended since.
-    public var length: Int64 { written.withLock { $0 } }
+    package var length: Int64 { written.withLock { $0 } }
 
     /// Opens (creating) the file and cuts it back to `committedLength`.
     ///
     /// - Throws: ``SluiceError`` when the file cannot be opened, or is shorter than the committed
     ///   length (it was truncated or replaced outside Sluice).
-    public init(path: String, committedLength: Int64) throws {
+    package init(path: String, committedLength: Int64) throws {
         self.path = path
         let descriptor = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
@@ -48,10 +49,10 @@ public final class OutputFile: Sendable {
     deinit { close(descriptor) }
 
     /// How long one append and its flush may take before the run stops with an error naming the file.
-    public static let timeout: Duration = .seconds(120)
+    package static let timeout: Duration = .seconds(120)
 
     /// Appends bytes at the end and flushes them to the disk (on the writer thread, at most ``timeout``).
-    public func append(_ bytes: [UInt8]) async throws {
+    package func append(_ bytes: [UInt8]) async throws {
         do {
             try await BlockingWork.run("writing \(path)", timeout: Self.timeout, on: Self.writer) {
                 try self.write(bytes)

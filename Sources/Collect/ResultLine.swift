@@ -6,11 +6,11 @@ import SluiceCore
 /// A superset of the OpenAI / Azure Batch API output line — `custom_id`, `response` (`status_code`,
 /// `request_id`, `body`: the chat.completion exactly as the service sent it) and `error` — plus a
 /// `sluice` object that joins the line back to its document.
-public enum ResultLine {
+package enum ResultLine {
     /// The line's bytes, ending in a newline.
     ///
     /// - Parameter record: The call's record with its body (the input's, or the stored result it points at).
-    public static func make(_ input: CollectInput, record: CallRecord) -> [UInt8] {
+    package static func make(_ input: CollectInput, record: CallRecord) -> [UInt8] {
         var line = Array(("{\"custom_id\":" + json(input.customID) + ",\"response\":").utf8)
         if let status = record.statusCode, let body = record.body, isJSONObject(body) {
             line += ("{\"status_code\":\(status),\"request_id\":" + (record.requestID.map(json) ?? "null")).utf8

@@ -8,30 +8,35 @@ import SluiceCore
 /// directory twice (a link loop is reported as skipped); skips hidden files and folders unless asked;
 /// never opens FIFOs, sockets or devices; applies include and exclude globs to paths relative to the
 /// root.
-public struct DirectoryWalker: Sendable {
+package struct DirectoryWalker: Sendable {
     /// A file to ingest.
-    public struct Entry: Sendable, Hashable {
+    package struct Entry: Sendable, Hashable {
         /// Path relative to the root, `/`-separated.
-        public var path: String
+        package var path: String
         /// Absolute path.
-        public var file: String
-        public var size: Int64
+        package var file: String
+        /// Size in bytes.
+        package var size: Int64
         /// The later of the modification and the status change time (seconds since 1970): a file
         /// whose size and stamp are unchanged keeps its recorded hash.
-        public var mtime: Double
+        package var mtime: Double
     }
 
-    public var include: [Glob]
-    public var exclude: [Glob]
-    public var hidden: Bool
+    /// Globs a file's relative path must match (empty: every supported format).
+    package var include: [Glob]
+    /// Globs that leave a file out.
+    package var exclude: [Glob]
+    /// Whether hidden files and folders are walked.
+    package var hidden: Bool
     /// Extensions (lowercase, without dot) that have an extractor.
-    public var formats: Set<String>
+    package var formats: Set<String>
     /// Files larger than this are skipped.
-    public var maxFileSize: Int64
+    package var maxFileSize: Int64
     /// Follow symbolic links whose target lies outside the root.
-    public var followsExternalLinks: Bool
+    package var followsExternalLinks: Bool
 
-    public init(
+    /// Creates it from its fields.
+    package init(
         include: [String] = [], exclude: [String] = [], hidden: Bool = false,
         formats: Set<String> = TextExtractor.formats, maxFileSize: Int64 = 256 << 20, followsExternalLinks: Bool = false
     ) {
@@ -44,21 +49,21 @@ public struct DirectoryWalker: Sendable {
     }
 
     /// The walker a pipeline's file selection describes.
-    public init(_ selection: PipelineDefinition.Selection) {
+    package init(_ selection: PipelineDefinition.Selection) {
         self.init(
             include: selection.include, exclude: selection.exclude, hidden: selection.hidden,
             maxFileSize: selection.maxFileSize, followsExternalLinks: selection.followsExternalLinks)
     }
 
     /// A root as runs record it: absolute, standardized, symbolic links resolved.
-    public static func absolute(_ root: String) -> String {
+    package static func absolute(_ root: String) -> String {
         URL(fileURLWithPath: root).standardizedFileURL.resolvingSymlinksInPath().path
     }
 
     /// Walks `root`.
     ///
     /// - Throws: ``SluiceError`` when the root itself is missing or not a directory.
-    public func walk(root: String) throws -> (files: [Entry], skipped: [SkippedFile]) {
+    package func walk(root: String) throws -> (files: [Entry], skipped: [SkippedFile]) {
         var info = stat()
         guard stat(root, &info) == 0 else {
             throw SluiceError(.notFound, "\(root): \(String(cString: strerror(errno)))")
@@ -75,7 +80,7 @@ public struct DirectoryWalker: Sendable {
     }
 
     /// The path with every symbolic link resolved, nil when it cannot be.
-    public static func realPath(_ path: String) -> String? {
+    package static func realPath(_ path: String) -> String? {
         guard let resolved = realpath(path, nil) else { return nil }
         defer { free(resolved) }
         return String(cString: resolved)

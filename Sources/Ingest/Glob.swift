@@ -1,19 +1,21 @@
 /// A shell-style pattern over `/`-separated relative paths: `*` and `?` within one segment, `**`
 /// across any number of segments, `[abc]` character sets. A pattern without `/` matches a file name
 /// in any folder (`*.md` matches `docs/a.md`).
-public struct Glob: Sendable, Hashable {
-    public let pattern: String
+package struct Glob: Sendable, Hashable {
+    /// The pattern as written.
+    package let pattern: String
     private let segments: [Substring]
     private let anyFolder: Bool
 
-    public init(_ pattern: String) {
+    /// A pattern with `*`, `**`, `?` and `[...]`, matched against relative paths with `/`.
+    package init(_ pattern: String) {
         self.pattern = pattern
         anyFolder = !pattern.contains("/")
         segments = pattern.split(separator: "/", omittingEmptySubsequences: true)
     }
 
     /// Whether the relative path matches.
-    public func matches(_ path: String) -> Bool {
+    package func matches(_ path: String) -> Bool {
         let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         if anyFolder, let name = parts.last, let only = segments.first, segments.count == 1 {
             return Self.matchSegment(Array(only.unicodeScalars), Array(name.unicodeScalars))

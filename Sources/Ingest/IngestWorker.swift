@@ -4,18 +4,18 @@ import Queue
 import SluiceCore
 
 /// The ingest stage: reads a document's file and hands its text to the chunk stage.
-public struct IngestWorker: StageWorker {
-    public var stage: Stage { .ingest }
+package struct IngestWorker: StageWorker {
+    package var stage: Stage { .ingest }
     private let runs: RunContexts<RunRecord>
     private let logger: Logger
 
     /// - Parameter logger: Where a document's warnings go (bad bytes replaced, a link skipped).
-    public init(queue: any JobQueue, logger: Logger) {
+    package init(queue: any JobQueue, logger: Logger) {
         runs = RunContexts(queue: queue) { $0 }
         self.logger = logger
     }
 
-    public func process(_ job: Job) async -> JobOutcome {
+    package func process(_ job: Job) async -> JobOutcome {
         let run: RunRecord
         switch await runs.context(of: job) {
         case .success(let known): run = known

@@ -406,7 +406,7 @@ struct ArchiveReader {
 
 extension TextExtractor {
     /// The uncompressed size of the XML parts of a ZIP-based document (for throughput figures), or nil.
-    public static func xmlBytes(ofArchive data: Data) -> Int? {
+    package static func xmlBytes(ofArchive data: Data) -> Int? {
         guard let archive = try? Archive(data: data, accessMode: .read, pathEncoding: nil) else { return nil }
         return archive.filter { $0.path.hasSuffix(".xml") || $0.path.hasSuffix(".xhtml") }.reduce(0) {
             $0 + Int($1.uncompressedSize)

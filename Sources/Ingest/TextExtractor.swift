@@ -4,44 +4,47 @@ import SluiceCore
 import Tools
 
 /// Reads a document file and decodes its text.
-public enum TextExtractor {
+package enum TextExtractor {
     /// File extensions this stage reads.
-    public static let formats: Set<String> = [
+    package static let formats: Set<String> = [
         "txt", "md", "markdown", "text", "html", "htm", "xhtml", "xml", "docx", "pptx", "xlsx", "odt", "odp", "ods",
         "epub", "csv", "tsv", "json", "jsonl", "ndjson", "pdf",
     ]
 
     /// A failure to read or decode a document; the message names the file and the problem.
-    public struct Failure: Error, Sendable, CustomStringConvertible {
-        public let message: String
+    package struct Failure: Error, Sendable, CustomStringConvertible {
+        /// The message, naming the file.
+        package let message: String
         /// Not a fault of the document: the run stopped while it was read (it is read again on resume).
-        public var cancelled = false
-        public var description: String { message }
+        package var cancelled = false
+        package var description: String { message }
 
-        public init(message: String, cancelled: Bool = false) {
+        /// Creates it from its fields.
+        package init(message: String, cancelled: Bool = false) {
             self.message = message
             self.cancelled = cancelled
         }
     }
 
     /// How far reading one document may go.
-    public struct Limits: Sendable {
+    package struct Limits: Sendable {
         /// The most bytes one part expands to: one XML part of a ZIP-based document, a PDF's text.
-        public var maxPartBytes: Int64 = Int64(OfficeExtractor.maxPartBytes)
+        package var maxPartBytes: Int64 = Int64(OfficeExtractor.maxPartBytes)
         /// How long an external program (`pdftotext`) may take for one document.
-        public var toolTimeout: Duration = PDFExtractor.defaultTimeout
+        package var toolTimeout: Duration = PDFExtractor.defaultTimeout
 
-        public init() {}
+        /// The defaults: 2 GB per part, two minutes per document.
+        package init() {}
 
         /// The limits a pipeline's `files` section sets.
-        public init(_ selection: PipelineDefinition.Selection) {
+        package init(_ selection: PipelineDefinition.Selection) {
             if let bytes = selection.maxArchivePartBytes { maxPartBytes = max(1, bytes) }
             if let seconds = selection.extractTimeoutSeconds { toolTimeout = .milliseconds(Int64(seconds * 1_000)) }
         }
     }
 
     /// Reads a file and returns its bytes' SHA-256 (lowercase hex).
-    public static func hash(file: String) throws(Failure) -> (sha256: String, bytes: Data) {
+    package static func hash(file: String) throws(Failure) -> (sha256: String, bytes: Data) {
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: file))
@@ -53,7 +56,7 @@ public enum TextExtractor {
 
     /// Reads a file on a thread of its own (never the cooperative pool), at most `timeout`, and
     /// returns its bytes' SHA-256.
-    public static func read(file: String, timeout: Duration = Limits().toolTimeout) async throws(Failure) -> (
+    package static func read(file: String, timeout: Duration = Limits().toolTimeout) async throws(Failure) -> (
         sha256: String, bytes: Data
     ) {
         do {
@@ -68,7 +71,7 @@ public enum TextExtractor {
     }
 
     /// SHA-256 of bytes, lowercase hex.
-    public static func sha256(_ data: some DataProtocol) -> String {
+    package static func sha256(_ data: some DataProtocol) -> String {
         Hex.lowercase(SHA256.hash(data: data))
     }
 
@@ -76,7 +79,8 @@ public enum TextExtractor {
     /// BE) with one; UTF-16 without one when its zero bytes say so (ASCII text as UTF-16); UTF-8 with
     /// its few bad bytes replaced (U+FFFD, said through `warn`) when the rest is valid UTF-8;
     /// otherwise Windows-1252, unless the bytes look binary (an error).
-    public static func decode(_ data: Data, name: String, warn: (String) -> Void = { _ in }) throws(Failure) -> String {
+    package static func decode(_ data: Data, name: String, warn: (String) -> Void = { _ in }) throws(Failure) -> String
+    {
         let bytes = [UInt8](data)
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
             guard let text = String(validating: bytes.dropFirst(3), as: UTF8.self) else {
@@ -227,7 +231,7 @@ public enum TextExtractor {
     }
 
     /// Reads and decodes an enqueued document, checking it is still the version that was enqueued.
-    public static func extract(
+    package static func extract(
         _ input: IngestInput, limits: Limits = Limits(), warn: (String) -> Void = { _ in }
     ) async throws(Failure) -> ChunkInput {
         let (sha, data) = try await read(file: input.file, timeout: limits.toolTimeout)
@@ -239,7 +243,7 @@ public enum TextExtractor {
     }
 
     /// The blocks of a file's bytes (see ``text(of:file:name:limits:warn:)``): what the chunk stage receives.
-    public static func blocks(
+    package static func blocks(
         of data: Data, file: String, name: String, limits: Limits = Limits(), warn: (String) -> Void = { _ in }
     ) async throws(Failure) -> [TextBlock] {
         TextBlock.blocks(
@@ -247,7 +251,7 @@ public enum TextExtractor {
     }
 
     /// The format name of a path: its lowercase extension.
-    public static func format(of path: String) -> String { (path as NSString).pathExtension.lowercased() }
+    package static func format(of path: String) -> String { (path as NSString).pathExtension.lowercased() }
 
     /// Extracts the text of a file's bytes by its format (the extension of `name`).
     ///
@@ -256,7 +260,7 @@ public enum TextExtractor {
     ///   - name: How errors name the document.
     ///   - limits: How large a part may grow and how long `pdftotext` may take.
     ///   - warn: Told what was read but not as it was (bad bytes replaced).
-    public static func text(
+    package static func text(
         of data: Data, file: String, name: String, limits: Limits = Limits(), warn: (String) -> Void = { _ in }
     ) async throws(Failure) -> String {
         let format = format(of: name)

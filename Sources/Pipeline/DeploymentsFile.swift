@@ -42,6 +42,7 @@ import Yams
 public struct DeploymentsFile: Sendable {
     /// One entry, secrets not yet resolved.
     public struct Entry: Sendable, Hashable {
+        /// Where an entry's credentials come from.
         public enum Auth: Sendable, Hashable {
             case apiKeyEnvironment(String)
             case bearerEnvironment(String)
@@ -49,20 +50,30 @@ public struct DeploymentsFile: Sendable {
             case none
         }
 
+        /// The name pipelines and pools use.
         public var name: String
+        /// The resource's URL, e.g. https://my-resource.openai.azure.com.
         public var endpoint: String
+        /// The URL shape.
         public var api: Deployment.API
+        /// The deployment's name at the endpoint.
         public var deployment: String
+        /// The deployed model (nil: the pipeline's).
         public var model: String?
+        /// Where its credentials come from (never the secret itself).
         public var auth: Auth
+        /// Its kind, limits and routing, as the scheduler takes them.
         public var quota: DeploymentQuota
         /// Whether the RPM was derived from the TPM and the model (not given).
         public var derivedRPM: Bool
+        /// Per-request timeout in seconds.
         public var timeoutSeconds: Double
+        /// The deployment Azure spills over to (`x-ms-spillover-deployment`).
         public var spillover: String?
         /// How calls are priced.
         public var billing: Billing
 
+        /// Creates it from its fields.
         public init(
             name: String, endpoint: String, api: Deployment.API, deployment: String, model: String?, auth: Auth,
             quota: DeploymentQuota, derivedRPM: Bool, timeoutSeconds: Double, spillover: String?,
@@ -82,19 +93,27 @@ public struct DeploymentsFile: Sendable {
         }
     }
 
+    /// The deployments by name.
     public var entries: [String: Entry]
+    /// Named subsets of the deployments.
     public var profiles: [String: [String]]
+    /// The profile used when none is asked for.
     public var defaultProfile: String?
+    /// Named groups of deployments a pipeline may spread its calls over.
     public var pools: [String: [String]]
     /// The built-in model catalog with the file's `models:` overrides.
     public var catalog: ModelCatalog
 
+    /// Reads and checks a deployments file.
+    ///
+    /// - Throws: ``SluiceError`` naming the file, line and field.
     public static func load(_ path: String) throws -> DeploymentsFile {
         guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8)
         else { throw SluiceError(.notFound, "\(path): cannot read the deployments file") }
         return try parse(text, file: path)
     }
 
+    /// Reads and checks a deployments file's text (`file` names it in errors).
     public static func parse(_ text: String, file: String) throws -> DeploymentsFile {
         let node = try FieldReader.compose(text, file: file, code: .invalidConfiguration)
         guard let mapping = node?.mapping else {

@@ -7,8 +7,10 @@ import Tools
 
 /// `sluice enqueue`: records a directory's documents for a pipeline and queues what is new or changed.
 public struct Enqueuer: Sendable {
+    /// The queue documents are recorded in.
     public let queue: any JobQueue
 
+    /// An enqueuer on `queue`.
     public init(queue: any JobQueue) { self.queue = queue }
 
     /// The longest a folder's listing may take (a hung network mount ends it with an error naming the folder).

@@ -7,6 +7,7 @@ import PromptRendering
 import Queue
 import Scheduler
 import SluiceCore
+import Tools
 
 /// `sluice estimate`: what a run will send, cost and take, found by doing everything a run does
 /// before calling — reading, chunking and rendering every document with the model's tokenizer — so
@@ -14,11 +15,15 @@ import SluiceCore
 public enum Estimator {
     /// What the documents of a directory make: calls, exact prompt tokens and quota charges.
     public struct Scan: Sendable {
+        /// Documents read.
         public var documents = 0
+        /// Files left out, with the reason.
         public var skipped: [SkippedFile] = []
         /// Chunk calls still to make, their prompt tokens (exact) and quota charges (prompt + max_tokens, × n).
         public var calls = 0
+        /// Prompt tokens of the chunk calls still to make (exact).
         public var inputTokens = 0
+        /// Quota charge of those calls (prompt + max_tokens, × n).
         public var charge = 0
         /// Chunk calls whose result is already stored in the queue (they will not be paid for again).
         public var alreadyDone = 0
@@ -32,11 +37,16 @@ public enum Estimator {
 
     /// One deployment the run may use.
     public struct Target: Sendable {
+        /// The deployment's name.
         public var name: String
+        /// The deployed model.
         public var model: String
+        /// Standard or provisioned, with its limits.
         public var kind: DeploymentQuota.Kind
+        /// How it is priced.
         public var billing: Billing
 
+        /// Creates it from its fields.
         public init(name: String, model: String, kind: DeploymentQuota.Kind, billing: Billing) {
             self.name = name
             self.model = model
@@ -55,7 +65,10 @@ public enum Estimator {
         sampleSize: Int = 0, threads: Int = ProcessInfo.processInfo.activeProcessorCount
     ) async throws -> Scan {
         let absolute = DirectoryWalker.absolute(root)
-        let (files, skippedByWalk) = try DirectoryWalker(pipeline.selection).walk(root: absolute)
+        let walker = DirectoryWalker(pipeline.selection)
+        let (files, skippedByWalk) = try await BlockingWork.run("listing \(absolute)", timeout: Enqueuer.walkTimeout) {
+            try walker.walk(root: absolute)
+        }
         let hash = try PromptRenderer.hash(pipeline)
         let facts = catalog.facts(for: pipeline.model)
         let prompts = try RunPrompts(
@@ -139,7 +152,9 @@ public enum Estimator {
 
     /// What a sample run measured: the answers with their usage, and the calls that failed.
     public struct Sample: Sendable {
+        /// Calls that came back with a reply.
         public var answered: [CallOutcome] = []
+        /// Calls that failed.
         public var failed: [CallOutcome] = []
 
         /// Output tokens as a fraction of max_tokens (× n), nil when nothing was answered.
@@ -315,17 +330,25 @@ public enum Estimator {
 
 /// What `sluice estimate` reports.
 public struct Estimate: Sendable, Codable {
+    /// One deployment's share of the estimate.
     public struct Deployment: Sendable, Codable {
+        /// The deployment's name.
         public var name: String
+        /// The deployed model.
         public var model: String
+        /// standard or provisioned.
         public var kind = "standard"
+        /// The price tier (global, data_zone, standard, batch), when priced per token.
         public var tier: String?
         /// Seconds to finish all calls at this deployment's quota alone (nil: its limits are unknown).
         public var seconds: Double?
         /// tpm, rpm or ptu.
         public var limitedBy: String?
+        /// Cost at the expected output length.
         public var costExpected: Double?
+        /// Cost if every reply were max_tokens long.
         public var costMax: Double?
+        /// What the user should know of it (unknown prices, missing limits).
         public var note: String?
 
         init(name: String, model: String) {
@@ -334,45 +357,75 @@ public struct Estimate: Sendable, Codable {
         }
     }
 
+    /// What provisioned throughput would cost for the same work.
     public struct Provisioned: Sendable, Codable {
+        /// The model.
         public var model: String
+        /// The time the work must finish in.
         public var hours: Double
+        /// PTUs needed to finish in that time.
         public var ptus: Int
+        /// What those PTUs cost for that time, paid by the hour.
         public var ptuCost: Double
+        /// The same work at pay-as-you-go global list prices.
         public var payAsYouGoCost: Double
+        /// Input tokens per minute one PTU processes.
         public var tokensPerMinutePerPTU: Int
+        /// Input tokens one output token counts for.
         public var outputWeight: Int
+        /// Price per PTU-hour.
         public var hourlyPerPTU: Double
+        /// Price per PTU-month with a monthly reservation.
         public var monthlyPerPTU: Double
         /// From this many documents like these a month, PTUs cost less than pay-as-you-go (nil: never).
         public var breakEvenDocumentsPerMonthHourly: Double?
+        /// Documents a month from which a reservation costs less than pay-as-you-go (nil: never).
         public var breakEvenDocumentsPerMonthReserved: Double?
+        /// Prompt plus weighted output tokens per document.
         public var weightedTokensPerDocument: Double
     }
 
+    /// The currency of every amount.
     public var currency: String
+    /// The date of the catalog's prices.
     public var catalogDate: String
+    /// The pipeline's model.
     public var model: String
+    /// Documents read.
     public var documents: Int
+    /// Files left out.
     public var skipped: Int
     /// Chunk calls to make, and their prompt tokens: exact.
     public var calls: Int
+    /// Prompt tokens of the chunk calls (exact).
     public var inputTokens: Int
+    /// Completion tokens if every reply were max_tokens long.
     public var outputTokensMax: Int
+    /// Completion tokens at the expected output length.
     public var outputTokensExpected: Int
+    /// Expected output as a fraction of max_tokens.
     public var outputRatio: Double
+    /// Where the ratio comes from (stated, or a sample).
     public var outputRatioSource: String
     /// Quota charge of all calls (prompt + max_tokens, × n), what TPM limits count.
     public var charge: Int
+    /// Chunk calls whose results are stored already (not counted).
     public var alreadyDone: Int
+    /// Chunks that cannot fit the model's context, with the reason.
     public var overflows: [String]
+    /// Reduce calls expected (map-reduce pipelines).
     public var reduceCalls = 0
+    /// Prompt tokens expected in reduce calls.
     public var reduceInputTokensExpected = 0
+    /// Completion tokens of reduce calls at most.
     public var reduceOutputTokensMax = 0
+    /// Completion tokens of reduce calls expected.
     public var reduceOutputTokensExpected = 0
+    /// Per deployment: cost and time.
     public var deployments: [Deployment] = []
     /// Seconds to finish with all the deployments together.
     public var expectedSeconds: Double?
+    /// The provisioned comparison, when the model can be deployed on PTUs.
     public var provisioned: Provisioned?
 
     init(

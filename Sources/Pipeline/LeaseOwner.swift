@@ -12,6 +12,7 @@ public final class LeaseOwner: Sendable {
     private let directory: String
     private let descriptor: Int32
 
+    /// A new owner id for this process, with its lock held in the folder beside the database.
     public init(databasePath: String) throws {
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count)

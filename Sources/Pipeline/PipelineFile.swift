@@ -45,6 +45,7 @@ public enum PipelineFile {
         return try parse(text, file: path, defaultName: defaultName, catalog: catalog)
     }
 
+    /// Reads and checks a pipeline definition's text (`file` names it in errors), against the catalog.
     public static func parse(
         _ text: String, file: String, defaultName: String, catalog: ModelCatalog = .builtIn
     ) throws -> PipelineDefinition {
@@ -162,7 +163,7 @@ public enum PipelineFile {
             do {
                 _ = try JSONSchema(text: text)
             } catch let error as SluiceError {
-                throw SluiceError(.invalidPipeline, "\(file): \(place): \(error.message)")
+                throw SluiceError(.invalidPipeline, "\(file): \(place): \(error.message)", cause: error)
             }
             let name = try format.string("name") ?? "output"
             guard name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" }), name.count <= 64 else {

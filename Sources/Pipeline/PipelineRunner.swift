@@ -39,6 +39,7 @@ public final class PipelineRunner: Sendable {
     /// What `sluice status` was last given of the deployments.
     private let publishedDeployments = Mutex<Data?>(nil)
 
+    /// A runner for one run of `configuration` on `queue`.
     public init(
         queue: any JobQueue, databasePath: String, configuration: RunConfiguration, client: ChatCompletionClient,
         logger: Logger = Logger(label: "sluice.pipeline")

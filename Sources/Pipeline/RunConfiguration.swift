@@ -17,6 +17,7 @@ public struct RunConfiguration: Sendable {
     public var deployments: [String: Deployment]
     /// The deployment for pipelines that name none (`--deployment`).
     public var defaultDeployment: String?
+    /// How failed calls are retried.
     public var retry: RetryPolicy
     /// How long a claimed job stays leased without being finished.
     public var leaseSeconds: Double
@@ -31,6 +32,7 @@ public struct RunConfiguration: Sendable {
     public var quotas: [String: DeploymentQuota] = [:]
     /// Named pools: a pipeline's `deployment` may name one. Without a name, every deployment is the pool.
     public var pools: [String: [String]] = [:]
+    /// How the call stage is paced.
     public var scheduler = SchedulerConfiguration()
     /// The scheduler's time: real, or sped up to match a scaled simulator.
     public var clock: any SchedulerClock = ScaledClock()
@@ -95,6 +97,7 @@ public struct RunConfiguration: Sendable {
         return deployments.sorted()
     }
 
+    /// Creates it from its fields.
     public init(
         outputPath: String, deployments: [String: Deployment], defaultDeployment: String? = nil,
         retry: RetryPolicy = RetryPolicy(), leaseSeconds: Double = 600, batchSize: Int = 64,

@@ -14,7 +14,8 @@ public final class RunLock: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw SluiceError(.io, "\(directory): cannot create the owners folder: \(error.localizedDescription)")
+            throw SluiceError(
+                .io, "\(directory): cannot create the owners folder: \(error.localizedDescription)", cause: error)
         }
         let path = directory + "/run.lock"
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)

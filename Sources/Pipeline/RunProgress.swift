@@ -4,12 +4,19 @@ import Scheduler
 
 /// A progress report during a run.
 public struct RunProgress: Sendable {
+    /// The queue's counts.
     public var statistics: QueueStatistics
+    /// Seconds since the run started.
     public var elapsedSeconds: Double
+    /// Calls made.
     public var calls: Int
+    /// Calls answered 429.
     public var rateLimited: Int
+    /// Prompt tokens billed.
     public var promptTokens: Int
+    /// Completion tokens billed.
     public var completionTokens: Int
+    /// JSONL lines written.
     public var linesWritten: Int
     /// Each deployment's state: in flight, tokens in the last minute, 429s, latency, concurrency.
     public var deployments: [DeploymentStatus] = []
@@ -17,6 +24,7 @@ public struct RunProgress: Sendable {
     public var warnings: [String] = []
     /// List-price spend recorded in the queue (earlier runs and this one), and this run's per deployment.
     public var cost: Double = 0
+    /// Cost so far by deployment.
     public var costByDeployment: [String: Double] = [:]
     /// Calls per second since the start.
     public var callsPerSecond: Double { elapsedSeconds > 0 ? Double(calls) / elapsedSeconds : 0 }
@@ -37,24 +45,37 @@ public struct RunProgress: Sendable {
 
 /// What a run did, printed at its end.
 public struct RunSummary: Sendable, Codable {
+    /// Documents enqueued.
     public var documents: Int
+    /// Documents skipped.
     public var skippedDocuments: Int
+    /// Chunks.
     public var chunks: Int
+    /// Chunks whose call succeeded.
     public var chunksSucceeded: Int
+    /// Chunks whose call failed for good.
     public var chunksFailed: Int
     /// HTTP calls this process sent (including retries).
     public var calls: Int
     /// Results reused from an identical unit of work instead of calling again.
     public var reused: Int
+    /// Calls answered 429.
     public var rateLimited: Int
+    /// Terminal failures by class.
     public var failuresByClass: [String: Int]
+    /// Prompt tokens billed.
     public var promptTokens: Int
+    /// Completion tokens billed.
     public var completionTokens: Int
+    /// Wall time of the run.
     public var wallSeconds: Double
+    /// Tokens charged per minute on average.
     public var tokensPerMinute: Double
+    /// The JSONL file.
     public var output: String
     /// Jobs left (ready or leased) when the run stopped; 0 when drained.
     public var pending: Int
+    /// Whether the run was stopped before the queue drained.
     public var interrupted: Bool
     /// Each deployment at the end of the run.
     public var deployments: [DeploymentStatus] = []
@@ -64,7 +85,9 @@ public struct RunSummary: Sendable, Codable {
     public var warnings: [String] = []
     /// Reduce calls (map-reduce pipelines) done and failed, and reduce jobs still waiting for parts.
     public var reduceCalls: Int = 0
+    /// Reduce jobs that failed.
     public var reduceFailed: Int = 0
+    /// Reduce jobs still waiting for parts.
     public var reduceWaiting: Int = 0
     /// Replies that broke the response format and were asked again.
     public var invalidOutputs: Int = 0

@@ -5,19 +5,19 @@ import SluiceCore
 
 /// The prompt stage: renders a chunk's request and hands it to the call stage (or fails it when it
 /// cannot fit the model's context).
-public struct PromptWorker: StageWorker {
-    public var stage: Stage { .prompt }
+package struct PromptWorker: StageWorker {
+    package var stage: Stage { .prompt }
     private let runs: RunContexts<RunPrompts>
 
     /// - Parameter catalog: What models are: their context windows.
-    public init(queue: any JobQueue, catalog: ModelCatalog) {
+    package init(queue: any JobQueue, catalog: ModelCatalog) {
         runs = RunContexts(queue: queue) { run in
             let facts = catalog.facts(for: run.pipeline.model)
             return try RunPrompts(run: run, contextWindow: facts?.contextWindow, modelName: facts?.name)
         }
     }
 
-    public func process(_ job: Job) async -> JobOutcome {
+    package func process(_ job: Job) async -> JobOutcome {
         let prompts: RunPrompts
         switch await runs.context(of: job) {
         case .success(let known): prompts = known

@@ -2,22 +2,24 @@ import Foundation
 import SluiceCore
 
 /// Whether a rendered request fits its model's context window, checked before it is sent.
-public struct ContextFit: Sendable {
+package struct ContextFit: Sendable {
     /// The model's context window, in tokens.
-    public let contextWindow: Int
+    package let contextWindow: Int
     /// The model's name, for the message.
-    public let model: String
+    package let model: String
     /// Choices per request (`n`): the charge counts max_tokens once per choice.
-    public let n: Int
+    package let n: Int
 
-    public init(contextWindow: Int, model: String, n: Int) {
+    /// - Parameters:
+    ///   - n: Choices per request (at least 1).
+    package init(contextWindow: Int, model: String, n: Int) {
         self.contextWindow = contextWindow
         self.model = model
         self.n = max(1, n)
     }
 
     /// Why a request cannot fit the model's context; nil when it fits.
-    public func overflow(_ call: CallInput) -> String? {
+    package func overflow(_ call: CallInput) -> String? {
         let maxTokens = call.charge / n - call.promptTokens
         let total = call.promptTokens + maxTokens
         guard total > contextWindow else { return nil }
@@ -28,7 +30,7 @@ public struct ContextFit: Sendable {
 
     /// The terminal failure of a job whose request does not fit: its error line, and the document's
     /// reduce (if one waits for this result) is abandoned.
-    public static func failure(_ job: Job, _ call: CallInput, pipeline: String, message: String) throws -> JobFailure {
+    package static func failure(_ job: Job, _ call: CallInput, pipeline: String, message: String) throws -> JobFailure {
         let record = CallRecord(
             statusCode: nil, requestID: nil, body: nil, errorCode: ErrorClass.contextOverflow.rawValue,
             errorMessage: message, deployment: "", model: nil, attempts: 0, latencyMilliseconds: 0, usage: nil)

@@ -6,17 +6,20 @@ import Tokenizer
 
 /// Renders a pipeline's message templates for a chunk into a chat completion request, and computes
 /// the request's quota charge the way Azure does at arrival: prompt estimate + max_tokens, × n.
-public struct PromptRenderer: Sendable {
-    public let pipeline: PipelineDefinition
-    public let pipelineHash: String
-    public let encoding: BytePairEncoding
+package struct PromptRenderer: Sendable {
+    /// The pipeline whose templates it renders.
+    package let pipeline: PipelineDefinition
+    /// The pipeline's identity, part of every unit key.
+    package let pipelineHash: String
+    /// The model's tokenizer, for Azure's prompt estimate.
+    package let encoding: BytePairEncoding
     private let templates: [(role: String, template: MustacheTemplate)]
     private let reduceTemplates: [(role: String, template: MustacheTemplate)]
 
     /// Compiles the pipeline's templates.
     ///
     /// - Throws: ``SluiceError`` naming the message whose template does not parse.
-    public init(pipeline: PipelineDefinition, pipelineHash: String) throws {
+    package init(pipeline: PipelineDefinition, pipelineHash: String) throws {
         self.pipeline = pipeline
         self.pipelineHash = pipelineHash
         self.encoding = .encoding(ModelEncoding.resolve(model: pipeline.model).encoding)
@@ -38,7 +41,7 @@ public struct PromptRenderer: Sendable {
     }
 
     /// The template variables of a chunk.
-    public func context(for input: PromptInput) -> [String: Any] {
+    package func context(for input: PromptInput) -> [String: Any] {
         let name = (input.document.path as NSString).lastPathComponent
         var context: [String: Any] = [
             "document": [
@@ -58,7 +61,7 @@ public struct PromptRenderer: Sendable {
     }
 
     /// The call job input for a chunk.
-    public func render(_ input: PromptInput) throws -> CallInput {
+    package func render(_ input: PromptInput) throws -> CallInput {
         let (body, promptTokens) = request(templates, context: context(for: input), maxTokens: pipeline.maxTokens)
         let unitKey = Self.unitKey(
             documentSHA256: input.document.sha256, chunk: input.chunk, pipelineHash: pipelineHash)
@@ -72,7 +75,7 @@ public struct PromptRenderer: Sendable {
     }
 
     /// The prompt tokens of the messages around a chunk: rendered with an empty chunk text.
-    public func overheadTokens(documentPath: String) -> Int {
+    package func overheadTokens(documentPath: String) -> Int {
         let input = PromptInput(
             document: DocumentRef(path: documentPath, sha256: String(repeating: "0", count: 64), size: 0, mtime: 0),
             chunk: 0, chunks: 1, text: "", tokens: 0)
@@ -80,7 +83,7 @@ public struct PromptRenderer: Sendable {
     }
 
     /// A reduce call over some results of a document (`parts`, in order).
-    public func renderReduce(
+    package func renderReduce(
         document: DocumentRef, chunks: Int, parts: [ReducePart], step: ReduceStep
     ) -> CallInput {
         let maxTokens = pipeline.reduce?.maxTokens ?? pipeline.maxTokens
@@ -142,19 +145,19 @@ public struct PromptRenderer: Sendable {
     }
 
     /// The identity of a unit of work: SHA-256 of (document hash, chunk index, pipeline hash).
-    public static func unitKey(documentSHA256: String, chunk: Int, pipelineHash: String) -> String {
+    package static func unitKey(documentSHA256: String, chunk: Int, pipelineHash: String) -> String {
         unitKey(documentSHA256: documentSHA256, unit: String(chunk), pipelineHash: pipelineHash)
     }
 
     /// The identity of a unit of work: SHA-256 of (document hash, unit, pipeline hash).
-    public static func unitKey(documentSHA256: String, unit: String, pipelineHash: String) -> String {
+    package static func unitKey(documentSHA256: String, unit: String, pipelineHash: String) -> String {
         let digest = SHA256.hash(data: Data("\(documentSHA256)|\(unit)|\(pipelineHash)".utf8))
         return Hex.lowercase(digest)
     }
 
     /// The hash of everything in a pipeline that changes a request or its chunks: templates, model,
     /// parameters, chunking and variables — not its name, file selection or deployment.
-    public static func hash(_ pipeline: PipelineDefinition) throws -> String {
+    package static func hash(_ pipeline: PipelineDefinition) throws -> String {
         var identity = pipeline
         identity.name = ""
         identity.deployment = nil

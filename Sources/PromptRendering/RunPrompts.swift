@@ -2,15 +2,17 @@ import SluiceCore
 
 /// What the prompt and reduce stages need of a run: its renderer, and the model's context window to
 /// check requests against before they are sent.
-public struct RunPrompts: Sendable {
-    public let run: RunRecord
-    public let renderer: PromptRenderer
+package struct RunPrompts: Sendable {
+    /// The run.
+    package let run: RunRecord
+    /// Its pipeline's renderer.
+    package let renderer: PromptRenderer
     /// Nil when the catalog does not know the model (requests are not checked).
-    public let fit: ContextFit?
+    package let fit: ContextFit?
 
     /// - Parameter contextWindow: The model's context window, if the catalog knows the model.
     /// - Throws: ``SluiceError`` when a template does not parse.
-    public init(run: RunRecord, contextWindow: Int?, modelName: String?) throws {
+    package init(run: RunRecord, contextWindow: Int?, modelName: String?) throws {
         self.run = run
         renderer = try PromptRenderer(pipeline: run.pipeline, pipelineHash: run.pipelineHash)
         fit = contextWindow.map {
@@ -19,7 +21,7 @@ public struct RunPrompts: Sendable {
     }
 
     /// A chunk's call: the rendered request, delivered to the document's reduce in map-reduce pipelines.
-    public func call(for input: PromptInput) throws -> CallInput {
+    package func call(for input: PromptInput) throws -> CallInput {
         var call = try renderer.render(input)
         if run.pipeline.reduce != nil {
             call.delivery = PartDelivery(
@@ -29,7 +31,7 @@ public struct RunPrompts: Sendable {
     }
 
     /// The outcome for a request that does not fit the model's context, or nil when it fits.
-    public func overflowed(_ job: Job, _ call: CallInput) throws -> JobFailure? {
+    package func overflowed(_ job: Job, _ call: CallInput) throws -> JobFailure? {
         guard let message = fit?.overflow(call) else { return nil }
         return try ContextFit.failure(job, call, pipeline: run.pipeline.name, message: message)
     }

@@ -66,9 +66,12 @@ public protocol JobQueue: Sendable {
 
 /// A document found when enqueueing, with its absolute file path.
 public struct FoundDocument: Sendable, Hashable {
+    /// The document found.
     public var document: DocumentRef
+    /// Its absolute path.
     public var file: String
 
+    /// Creates it from its fields.
     public init(document: DocumentRef, file: String) {
         self.document = document
         self.file = file
@@ -90,8 +93,10 @@ public struct QueueStatistics: Sendable, Hashable, Codable {
     /// Reduce calls (stage call, keys under ``JobKey/reduceCallPrefix``) by state: part of `counts`.
     public var reduceCalls: [String: Int] = [:]
 
+    /// No jobs.
     public init() {}
 
+    /// Jobs of a stage in a state.
     public func count(_ stage: Stage, _ state: JobState) -> Int { counts[stage.rawValue]?[state.rawValue] ?? 0 }
 
     /// Chunk calls (call jobs that are not reduce calls) in a state.
@@ -105,12 +110,18 @@ public struct QueueStatistics: Sendable, Hashable, Codable {
 
 /// A job that failed for good.
 public struct FailedJob: Sendable, Hashable, Codable {
+    /// The stage it failed in.
     public var stage: Stage
+    /// The job's key.
     public var key: String
+    /// The failure's class.
     public var errorClass: String
+    /// The last error message.
     public var message: String
+    /// Attempts made.
     public var attempts: Int
 
+    /// Creates it from its fields.
     public init(stage: Stage, key: String, errorClass: String, message: String, attempts: Int) {
         self.stage = stage
         self.key = key
@@ -124,17 +135,26 @@ public struct FailedJob: Sendable, Hashable, Codable {
 public struct SpendReport: Sendable, Hashable, Codable {
     /// One deployment and serving model.
     public struct Line: Sendable, Hashable, Codable {
+        /// The deployment.
         public var deployment: String
+        /// The model that served the calls.
         public var model: String
+        /// Calls.
         public var calls: Int
+        /// Prompt tokens.
         public var promptTokens: Int
+        /// Cached prompt tokens.
         public var cachedTokens: Int
+        /// Completion tokens.
         public var completionTokens: Int
+        /// Reasoning tokens.
         public var reasoningTokens: Int
+        /// List-price cost.
         public var cost: Double
         /// Calls with no price (provisioned, or a model without a list price).
         public var unpricedCalls: Int
 
+        /// Creates it from its fields.
         public init(
             deployment: String, model: String, calls: Int, promptTokens: Int, cachedTokens: Int,
             completionTokens: Int, reasoningTokens: Int, cost: Double, unpricedCalls: Int
@@ -153,10 +173,14 @@ public struct SpendReport: Sendable, Hashable, Codable {
 
     /// One document's calls.
     public struct Document: Sendable, Hashable, Codable {
+        /// The document's path.
         public var document: String
+        /// Calls made for it.
         public var calls: Int
+        /// What they cost.
         public var cost: Double
 
+        /// Creates it from its fields.
         public init(document: String, calls: Int, cost: Double) {
             self.document = document
             self.calls = calls
@@ -164,15 +188,19 @@ public struct SpendReport: Sendable, Hashable, Codable {
         }
     }
 
+    /// Per deployment and model.
     public var lines: [Line] = []
     /// The dearest documents, dearest first.
     public var dearest: [Document] = []
     /// Documents with at least one call.
     public var documents: Int = 0
 
+    /// Nothing spent.
     public init() {}
 
+    /// What every call cost.
     public var total: Double { lines.reduce(0) { $0 + $1.cost } }
+    /// Calls made.
     public var calls: Int { lines.reduce(0) { $0 + $1.calls } }
     /// Mean cost per document with calls.
     public var perDocument: Double { documents > 0 ? total / Double(documents) : 0 }

@@ -37,7 +37,8 @@ final class SQLiteConnection {
         guard result == SQLITE_OK, let handle else {
             let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close(handle)
-            throw SluiceError(.database, "\(path): cannot open the database: \(message)")
+            let error = SQLiteError(path: path, resultCode: result, message: message, sql: nil, arguments: [])
+            throw SluiceError(.database, "\(path): cannot open the database: \(message)", cause: error)
         }
         self.handle = handle
         self.path = path
@@ -55,9 +56,11 @@ final class SQLiteConnection {
         var error: UnsafeMutablePointer<CChar>?
         let result = sqlite3_exec(handle, sql, nil, nil, &error)
         if result != SQLITE_OK {
-            let message = error.map { String(cString: $0) } ?? "error \(result)"
+            let message = error.map { String(cString: $0) } ?? lastError
             sqlite3_free(error)
-            throw SluiceError(.database, "\(path): \(message) (SQL: \(sql.prefix(200)))")
+            throw SQLiteError(
+                path: path, resultCode: sqlite3_extended_errcode(handle), message: message, sql: sql, arguments: []
+            ).wrapped
         }
     }
 
@@ -70,7 +73,7 @@ final class SQLiteConnection {
         var pointer: OpaquePointer?
         let result = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &pointer, nil)
         guard result == SQLITE_OK, let pointer else {
-            throw SluiceError(.database, "\(path): cannot prepare: \(lastError) (SQL: \(sql.prefix(200)))")
+            throw error(sql: sql, arguments: [])
         }
         let statement = SQLiteStatement(pointer: pointer, connection: self)
         statements[sql] = statement
@@ -97,6 +100,14 @@ final class SQLiteConnection {
 
     var lastError: String { String(cString: sqlite3_errmsg(handle)) }
 
+    /// The connection's last error, for a statement and its arguments.
+    func error(sql: String?, arguments: [SQLiteValue]) -> SluiceError {
+        SQLiteError(
+            path: path, resultCode: sqlite3_extended_errcode(handle), message: lastError, sql: sql,
+            arguments: SQLiteError.describe(arguments)
+        ).wrapped
+    }
+
     /// Runs `body` in a write transaction (BEGIN IMMEDIATE), rolling back if it throws.
     func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
@@ -112,7 +123,7 @@ final class SQLiteConnection {
 }
 
 /// A value bound to or read from a statement.
-enum SQLiteValue: Sendable {
+enum SQLiteValue: Sendable, Hashable {
     case integer(Int64)
     case real(Double)
     case text(String)
@@ -124,6 +135,8 @@ enum SQLiteValue: Sendable {
 final class SQLiteStatement {
     private let pointer: OpaquePointer
     private unowned let connection: SQLiteConnection
+    /// The arguments last bound, for an error's report.
+    private var bound: [SQLiteValue] = []
 
     init(pointer: OpaquePointer, connection: SQLiteConnection) {
         self.pointer = pointer
@@ -135,12 +148,14 @@ final class SQLiteStatement {
     func reset() {
         sqlite3_reset(pointer)
         sqlite3_clear_bindings(pointer)
+        bound = []
     }
 
     /// Ends the statement's run (and the read transaction it holds); bindings stay.
     func rewind() { sqlite3_reset(pointer) }
 
     func bind(_ arguments: [SQLiteValue]) throws {
+        bound = arguments
         for (offset, value) in arguments.enumerated() {
             let index = Int32(offset + 1)
             let result: Int32
@@ -154,10 +169,7 @@ final class SQLiteStatement {
                 }
             case .null: result = sqlite3_bind_null(pointer, index)
             }
-            guard result == SQLITE_OK else {
-                throw SluiceError(
-                    .database, "\(connection.path): cannot bind argument \(index): \(connection.lastError)")
-            }
+            guard result == SQLITE_OK else { throw connection.error(sql: sql, arguments: arguments) }
         }
     }
 
@@ -168,8 +180,7 @@ final class SQLiteStatement {
         case SQLITE_ROW: return true
         case SQLITE_DONE: return false
         default:
-            throw SluiceError(
-                .database, "\(connection.path): \(connection.lastError) (code \(result), SQL: \(sql.prefix(200)))")
+            throw connection.error(sql: sql, arguments: bound)
         }
     }
 

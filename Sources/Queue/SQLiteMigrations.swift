@@ -104,7 +104,8 @@ enum SQLiteMigrations {
                 } catch {
                     throw SluiceError(
                         .database,
-                        "\(path): migrating the queue to version \(migration.version) (\(migration.name)): \(error)")
+                        "\(path): migrating the queue to version \(migration.version) (\(migration.name)): \(error)",
+                        cause: error)
                 }
             }
             try connection.execute("PRAGMA user_version = \(latest)")

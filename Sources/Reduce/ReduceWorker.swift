@@ -6,19 +6,19 @@ import SluiceCore
 
 /// The reduce stage (map-reduce pipelines): once every part of a document has its result, renders the
 /// reduce prompt over them, in groups and levels when they do not fit one request.
-public struct ReduceWorker: StageWorker {
-    public var stage: Stage { .reduce }
+package struct ReduceWorker: StageWorker {
+    package var stage: Stage { .reduce }
     private let runs: RunContexts<RunPrompts>
 
     /// - Parameter catalog: What models are: their context windows bound a reduce prompt.
-    public init(queue: any JobQueue, catalog: ModelCatalog) {
+    package init(queue: any JobQueue, catalog: ModelCatalog) {
         runs = RunContexts(queue: queue) { run in
             let facts = catalog.facts(for: run.pipeline.model)
             return try RunPrompts(run: run, contextWindow: facts?.contextWindow, modelName: facts?.name)
         }
     }
 
-    public func process(_ job: Job) async -> JobOutcome {
+    package func process(_ job: Job) async -> JobOutcome {
         let prompts: RunPrompts
         switch await runs.context(of: job) {
         case .success(let known): prompts = known
@@ -42,7 +42,8 @@ public struct ReduceWorker: StageWorker {
             do {
                 parts.append(try JSONDecoder().decode(ReducePart.self, from: data))
             } catch {
-                throw SluiceError(.corruptJob, "reduce job \(job.id) (\(job.key)): unreadable part: \(error)")
+                throw SluiceError(
+                    .corruptJob, "reduce job \(job.id) (\(job.key)): unreadable part: \(error)", cause: error)
             }
         }
         parts.sort { $0.index < $1.index }

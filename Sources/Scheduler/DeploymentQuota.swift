@@ -8,7 +8,9 @@ public struct DeploymentQuota: Sendable, Hashable {
         case provisioned(ptu: Int?, tokensPerMinute: Int?)
     }
 
+    /// The deployment's name.
     public var name: String
+    /// Standard or provisioned, with its limits.
     public var kind: Kind
     /// Requests in flight at most.
     public var maxConcurrency: Int
@@ -21,6 +23,7 @@ public struct DeploymentQuota: Sendable, Hashable {
     /// Standard: the model's RPM per 1,000 TPM, which gives an RPM when only the TPM is known.
     public var requestsPerThousandTokens: Double?
 
+    /// Creates it from its fields.
     public init(
         name: String, kind: Kind, maxConcurrency: Int = 64, priority: Int = 1, weight: Double = 1,
         outputTokenWeight: Int = 4, requestsPerThousandTokens: Double? = nil
@@ -34,6 +37,7 @@ public struct DeploymentQuota: Sendable, Hashable {
         self.requestsPerThousandTokens = requestsPerThousandTokens.flatMap { $0 > 0 && $0.isFinite ? $0 : nil }
     }
 
+    /// Whether it is a provisioned (PTU) deployment.
     public var isProvisioned: Bool { kind.isProvisioned }
 
     /// The RPM a TPM implies for this model, when its ratio is known.
@@ -44,6 +48,7 @@ public struct DeploymentQuota: Sendable, Hashable {
 
 /// What a call's response told the scheduler.
 public struct CallReport: Sendable, Hashable {
+    /// How the call ended, for pacing.
     public enum Result: Sendable, Hashable {
         /// A complete answer (any 2xx, or a 4xx that says nothing about the deployment's health).
         case answered
@@ -53,22 +58,30 @@ public struct CallReport: Sendable, Hashable {
         case failed
     }
 
+    /// How the call ended.
     public var result: Result
+    /// Wall time of the call.
     public var latencySeconds: Double
     /// Prompt, cached prompt and completion tokens billed (successes).
     public var promptTokens: Int
+    /// Cached prompt tokens billed.
     public var cachedTokens: Int
+    /// Completion tokens billed.
     public var completionTokens: Int
     /// `x-ratelimit-remaining-tokens` / `-requests` and `x-ratelimit-limit-tokens` / `-requests`, when sent.
     public var remainingTokens: Int?
+    /// `x-ratelimit-remaining-requests`.
     public var remainingRequests: Int?
+    /// `x-ratelimit-limit-tokens`.
     public var limitTokens: Int?
+    /// `x-ratelimit-limit-requests`.
     public var limitRequests: Int?
     /// `azure-openai-deployment-utilization` as a fraction (0.875 for "87.5%").
     public var utilization: Double?
     /// `x-ms-region`: the backend that answered (backends may keep counters of their own).
     public var region: String?
 
+    /// Creates it from its fields.
     public init(
         result: Result, latencySeconds: Double, promptTokens: Int = 0, cachedTokens: Int = 0,
         completionTokens: Int = 0, remainingTokens: Int? = nil, remainingRequests: Int? = nil,
@@ -90,18 +103,27 @@ public struct CallReport: Sendable, Hashable {
 
 /// One deployment as the scheduler sees it now (for `sluice status` and the run summary).
 public struct DeploymentStatus: Sendable, Hashable, Codable {
+    /// The deployment's name.
     public var name: String
+    /// standard or provisioned.
     public var kind: String
+    /// Requests in flight now.
     public var inFlight: Int
     /// The current cap on requests in flight (closed-loop for provisioned and unknown limits).
     public var concurrency: Int
     /// Tokens charged in the last 60 s of scheduler time, and the limit (nil when unknown).
     public var tokensLastMinute: Int
+    /// The tokens-per-minute limit, when known.
     public var tokensPerMinuteLimit: Int?
+    /// Requests admitted in the last 60 s.
     public var requestsLastMinute: Int
+    /// Calls answered 429.
     public var rateLimited: Int
+    /// Calls failed (5xx, timeouts, connection errors).
     public var failures: Int
+    /// Calls made.
     public var calls: Int
+    /// Mean latency of the calls.
     public var meanLatencySeconds: Double
     /// Why it gets no traffic now, if it gets none: paused, circuit open, stopped.
     public var state: String
@@ -116,6 +138,7 @@ public struct DeploymentStatus: Sendable, Hashable, Codable {
 
 /// Why the scheduler cannot place a request.
 public struct SchedulerError: Error, Sendable, CustomStringConvertible {
+    /// Why, naming the deployments.
     public var message: String
     public var description: String { message }
 }

@@ -20,7 +20,9 @@ public actor Scheduler {
 
     /// A granted request: which deployment, and what was charged when.
     public struct Admission: Sendable, Hashable {
+        /// The deployment to send to.
         public let deployment: String
+        /// Scheduler time of the admission.
         public let time: Double
         /// The request's charge as the caller estimated it (Azure's rule: prompt + max_tokens, × n).
         public let charge: Int
@@ -39,6 +41,8 @@ public actor Scheduler {
         }
     }
 
+    /// - Parameters:
+    ///   - clock: Scheduler time (tests inject a virtual clock).
     public init(
         deployments: [DeploymentQuota], configuration: SchedulerConfiguration = SchedulerConfiguration(),
         clock: any SchedulerClock = ScaledClock()

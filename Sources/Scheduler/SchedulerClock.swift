@@ -12,8 +12,10 @@ public protocol SchedulerClock: Sendable {
 /// Real time, optionally running `speedUp` times faster.
 public struct ScaledClock: SchedulerClock {
     private let start = ContinuousClock.now
+    /// How many times faster than the wall clock it runs.
     public let speedUp: Double
 
+    /// A clock `speedUp` times as fast as the wall clock.
     public init(speedUp: Double = 1) { self.speedUp = max(speedUp, 1e-6) }
 
     public var now: Double {

@@ -6,6 +6,7 @@ public struct SchedulerConfiguration: Sendable, Hashable {
     public var breakerThreshold: Int
     /// First time (seconds) an open circuit stays open; doubles on each failed probe, up to `breakerMaxCooldown`.
     public var breakerCooldown: Double
+    /// The longest an open circuit stays open (seconds).
     public var breakerMaxCooldown: Double
     /// Starting cap on requests in flight for closed-loop deployments (provisioned, or limits unknown).
     public var initialWindow: Int
@@ -18,6 +19,7 @@ public struct SchedulerConfiguration: Sendable, Hashable {
     /// The `azure-openai-deployment-utilization` value provisioned pacing steers toward, when sent.
     public var provisionedTargetUtilization: Double
 
+    /// The defaults suit Azure OpenAI.
     public init(
         maxRetryAfterSeconds: Double = 120, breakerThreshold: Int = 5, breakerCooldown: Double = 10,
         breakerMaxCooldown: Double = 300, initialWindow: Int = 4, calibrates: Bool = true,

@@ -14,13 +14,16 @@ public struct SimulatorConfiguration: Sendable, Hashable {
             case exhausted
         }
 
+        /// The deployment name in URLs.
         public var name: String
+        /// Its quota model.
         public var kind: Kind
         /// The model name replies report.
         public var model: String
         /// Prompt + max_tokens above this is a 400 context_length_exceeded.
         public var contextWindow: Int
 
+        /// Creates it from its fields.
         public init(name: String, kind: Kind, model: String = "gpt-4o-2024-08-06", contextWindow: Int = 128_000) {
             self.name = name
             self.kind = kind
@@ -31,12 +34,15 @@ public struct SimulatorConfiguration: Sendable, Hashable {
 
     /// Rates (0 ... 1) of injected faults, drawn per request.
     public struct Faults: Sendable, Hashable {
+        /// Share of requests answered 500.
         public var serverError: Double = 0
+        /// Share of requests answered 503.
         public var serviceUnavailable: Double = 0
         /// Headers and half the body, then the connection is closed.
         public var connectionReset: Double = 0
         /// No answer for `stallSeconds` (real time), then the connection is closed.
         public var stall: Double = 0
+        /// How long a stalled request hangs before it is answered.
         public var stallSeconds: Double = 30
         /// A 200 whose JSON body is cut in half.
         public var truncatedJSON: Double = 0
@@ -47,6 +53,7 @@ public struct SimulatorConfiguration: Sendable, Hashable {
         /// Like `invalidOutputTrigger`, but only the first request of each `x-ms-client-request-id`.
         public var invalidOnceTrigger: String = "SLUICE-INVALID-ONCE"
 
+        /// No faults.
         public init() {}
 
         /// No random faults.
@@ -62,6 +69,7 @@ public struct SimulatorConfiguration: Sendable, Hashable {
         case tokens
     }
 
+    /// The deployments served.
     public var deployments: [Deployment]
     /// Standard deployments: the prompt part of the arrival charge (max_tokens is added as sent, × n).
     public var charge: ChargeRule = .chars
@@ -80,6 +88,7 @@ public struct SimulatorConfiguration: Sendable, Hashable {
     public var speedUp: Double
     /// Output tokens a reply aims for (capped by max_tokens).
     public var replyTokens: Int
+    /// Faults injected.
     public var faults: Faults
     /// Seed of the fault draws.
     public var seed: UInt64
@@ -91,6 +100,7 @@ public struct SimulatorConfiguration: Sendable, Hashable {
     /// it is closed.
     public var idleTimeoutSeconds: Double = 120
 
+    /// Creates it from its fields.
     public init(
         deployments: [Deployment] = [], defaultKind: Deployment.Kind? = .unlimited, apiKey: String? = "sim-key",
         baseLatency: Double = 0.2, perTokenLatency: Double = 0.01, speedUp: Double = 1, replyTokens: Int = 60,

@@ -411,17 +411,27 @@ final class SimulatorEngine: Sendable {
 
 /// Counters the simulator exposes at `GET /sluice/stats`.
 public struct SimulatorStatistics: Sendable, Codable, Hashable {
+    /// Requests received.
     public var requests = 0
+    /// Requests answered 200.
     public var completed = 0
+    /// Requests answered 429.
     public var rateLimited = 0
+    /// Connections reset.
     public var resets = 0
+    /// Requests stalled.
     public var stalled = 0
+    /// Replies cut short.
     public var truncated = 0
+    /// Tokens charged against quota.
     public var admittedTokens = 0
     /// Requests a full provisioned deployment handed to its `x-ms-spillover-deployment`.
     public var spilledOver = 0
+    /// Prompt tokens billed.
     public var billedPromptTokens = 0
+    /// Completion tokens billed.
     public var billedCompletionTokens = 0
+    /// Responses by status code.
     public var byStatus: [String: Int] = [:]
     /// Requests by `x-ms-client-request-id`.
     public var requestsByClientID: [String: Int] = [:]
@@ -434,6 +444,7 @@ public struct SimulatorStatistics: Sendable, Codable, Hashable {
     /// Per deployment, every request's arrival (only with `recordArrivals`).
     public var arrivals: [String: [Arrival]] = [:]
 
+    /// Nothing counted.
     public init() {}
 }
 
@@ -455,11 +466,14 @@ public struct Arrival: Sendable, Codable, Hashable {
 public struct MinuteCounters: Sendable, Codable, Hashable {
     /// Requests admitted and the quota they were charged (estimate at arrival).
     public var requests = 0
+    /// Tokens charged against quota in the minute.
     public var admittedTokens = 0
+    /// Requests answered 429 in the minute.
     public var rateLimited = 0
     /// Provisioned: tokens the capacity processed (prompt + weighted completion, after correction).
     public var drainedTokens = 0
 
+    /// Nothing counted.
     public init() {}
 }
 

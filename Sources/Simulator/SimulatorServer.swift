@@ -61,6 +61,7 @@ public final class SimulatorServer: Sendable {
 
 /// A simulator failure.
 public struct SimulatorError: Error, Sendable, CustomStringConvertible {
+    /// Why the server could not start.
     public let message: String
     public var description: String { message }
 }

@@ -10,6 +10,7 @@ import Foundation
 /// `$comment`, `strict` and `name` are annotations. Any other keyword is refused when the schema is
 /// read, so a schema never silently checks less than it says.
 public struct JSONSchema: Sendable, Hashable {
+    /// The schema.
     public let root: JSONValue
     private let patterns: [String: SendableRegex]
 
@@ -31,11 +32,14 @@ public struct JSONSchema: Sendable, Hashable {
         do {
             value = try JSONValue.parse(text)
         } catch let error as SluiceError {
-            throw SluiceError(.invalidPipeline, "the JSON schema is \(error.message)")
+            throw SluiceError(.invalidPipeline, "the JSON schema is \(error.message)", cause: error)
         }
         try self.init(value)
     }
 
+    /// A schema from its JSON.
+    ///
+    /// - Throws: ``SluiceError`` when it uses what cannot be checked.
     public init(_ root: JSONValue) throws {
         self.root = root
         var patterns: [String: SendableRegex] = [:]

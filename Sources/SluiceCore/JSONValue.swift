@@ -52,7 +52,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
             let detail = (context.underlyingError as? NSError)?.userInfo[NSDebugDescriptionErrorKey] as? String
             throw SluiceError(.invalidOutput, "not JSON: \(detail ?? context.debugDescription)")
         } catch {
-            throw SluiceError(.invalidOutput, "not JSON: \(error)")
+            throw SluiceError(.invalidOutput, "not JSON: \(error)", cause: error)
         }
     }
 
@@ -74,6 +74,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
+    /// An object's member (nil for other values or a missing key).
     public subscript(key: String) -> JSONValue? {
         if case .object(let members) = self { return members[key] }
         return nil

@@ -2,10 +2,12 @@ import Foundation
 
 /// Input of an ingest job: a document to read.
 public struct IngestInput: Sendable, Codable, Hashable {
+    /// The document.
     public var document: DocumentRef
     /// Absolute path of the file when it was enqueued.
     public var file: String
 
+    /// Creates it from its fields.
     public init(document: DocumentRef, file: String) {
         self.document = document
         self.file = file
@@ -14,9 +16,12 @@ public struct IngestInput: Sendable, Codable, Hashable {
 
 /// Input of a chunk job: a document's extracted blocks, in reading order.
 public struct ChunkInput: Sendable, Codable, Hashable {
+    /// The document.
     public var document: DocumentRef
+    /// Its blocks, in reading order.
     public var blocks: [TextBlock]
 
+    /// Creates it from its fields.
     public init(document: DocumentRef, blocks: [TextBlock]) {
         self.document = document
         self.blocks = blocks
@@ -45,16 +50,22 @@ public struct ChunkInput: Sendable, Codable, Hashable {
 
 /// Input of a prompt job: one chunk of a document.
 public struct PromptInput: Sendable, Codable, Hashable {
+    /// The document.
     public var document: DocumentRef
+    /// Its index among the document's chunks (from 0).
     public var chunk: Int
+    /// Chunks of the document.
     public var chunks: Int
+    /// The chunk's text.
     public var text: String
+    /// Its exact token count.
     public var tokens: Int
     /// The headings in effect where the chunk starts, outermost first.
     public var headingPath: [String]?
     /// The page, slide or sheet where the chunk starts.
     public var page: Int?
 
+    /// Creates it from its fields.
     public init(
         document: DocumentRef, chunk: Int, chunks: Int, text: String, tokens: Int, headingPath: [String]? = nil,
         page: Int? = nil
@@ -72,8 +83,11 @@ public struct PromptInput: Sendable, Codable, Hashable {
 /// Input of a call job: the rendered request. The request body travels as the job's bytes
 /// (``Job/body``), not inside this JSON.
 public struct CallInput: Sendable, Codable, Hashable {
+    /// The document.
     public var document: DocumentRef
+    /// The chunk's index (a reduce call's group).
     public var chunk: Int
+    /// Chunks of the document.
     public var chunks: Int
     /// Stable across runs for the same unit of work.
     public var customID: String
@@ -102,6 +116,7 @@ public struct CallInput: Sendable, Codable, Hashable {
         case inputsCost
     }
 
+    /// Creates it from its fields.
     public init(
         document: DocumentRef, chunk: Int, chunks: Int, customID: String, unitKey: String, body: Data,
         promptTokens: Int, charge: Int
@@ -120,11 +135,16 @@ public struct CallInput: Sendable, Codable, Hashable {
 /// Which reduce call: its level (0 over the chunks, 1 over level-0 groups, ...), its group and whether
 /// its result is the document's.
 public struct ReduceStep: Sendable, Codable, Hashable {
+    /// 0 over the chunks' results, 1 over level-0 groups, ...
     public var level: Int
+    /// The group at this level.
     public var group: Int
+    /// Groups at this level.
     public var groups: Int
+    /// Whether its result is the document's.
     public var final: Bool
 
+    /// Creates it from its fields.
     public init(level: Int, group: Int, groups: Int, final: Bool) {
         self.level = level
         self.group = group
@@ -135,9 +155,12 @@ public struct ReduceStep: Sendable, Codable, Hashable {
 
 /// The reduce job a result is delivered to, and its place among the parts.
 public struct PartDelivery: Sendable, Codable, Hashable {
+    /// The waiting reduce job's key.
     public var key: String
+    /// Its place among the parts.
     public var part: Int
 
+    /// Creates it from its fields.
     public init(key: String, part: Int) {
         self.key = key
         self.part = part
@@ -146,11 +169,14 @@ public struct PartDelivery: Sendable, Codable, Hashable {
 
 /// Input of a reduce job: the document whose parts it waits for.
 public struct ReduceInput: Sendable, Codable, Hashable {
+    /// The document.
     public var document: DocumentRef
+    /// The reduce level.
     public var level: Int
     /// Chunks of the document.
     public var chunks: Int
 
+    /// Creates it from its fields.
     public init(document: DocumentRef, level: Int, chunks: Int) {
         self.document = document
         self.level = level
@@ -160,12 +186,14 @@ public struct ReduceInput: Sendable, Codable, Hashable {
 
 /// One result a reduce job takes: a chunk's (level 0) or a group's reply.
 public struct ReducePart: Sendable, Codable, Hashable {
+    /// Its place among the parts.
     public var index: Int
     /// The reply's text (for JSON replies, the JSON).
     public var text: String
     /// The cost of the calls behind it (nil: not priced).
     public var cost: Double?
 
+    /// Creates it from its fields.
     public init(index: Int, text: String, cost: Double?) {
         self.index = index
         self.text = text
@@ -175,12 +203,18 @@ public struct ReducePart: Sendable, Codable, Hashable {
 
 /// Token usage reported by the service.
 public struct Usage: Sendable, Codable, Hashable {
+    /// Prompt tokens billed.
     public var promptTokens: Int
+    /// Completion tokens billed (reasoning included).
     public var completionTokens: Int
+    /// Both.
     public var totalTokens: Int
+    /// Prompt tokens served from the cache.
     public var cachedTokens: Int?
+    /// Reasoning tokens among the completion tokens.
     public var reasoningTokens: Int?
 
+    /// Creates it from its fields.
     public init(
         promptTokens: Int, completionTokens: Int, totalTokens: Int, cachedTokens: Int? = nil,
         reasoningTokens: Int? = nil
@@ -203,17 +237,26 @@ public struct Usage: Sendable, Codable, Hashable {
 
 /// What a call produced: the response, or the error that ended it.
 public struct CallRecord: Sendable, Codable, Hashable {
+    /// HTTP status, when a response arrived.
     public var statusCode: Int?
+    /// `apim-request-id` or `x-request-id`.
     public var requestID: String?
     /// The response body (a chat.completion) as the service sent it; stored as bytes beside the
     /// record's JSON, never inside it.
     public var body: Data? = nil
+    /// The error class (nil: success).
     public var errorCode: String?
+    /// What went wrong.
     public var errorMessage: String?
+    /// The deployment called (its name in the configuration).
     public var deployment: String
+    /// The model that served the call.
     public var model: String?
+    /// Attempts made.
     public var attempts: Int
+    /// Wall time of the last attempt.
     public var latencyMilliseconds: Int
+    /// Token usage the service reported.
     public var usage: Usage?
     /// The Azure deployment that answered, when Azure's spillover sent the request elsewhere.
     public var spilledTo: String?
@@ -227,6 +270,7 @@ public struct CallRecord: Sendable, Codable, Hashable {
         case spilledTo, cost, output
     }
 
+    /// Creates it from its fields.
     public init(
         statusCode: Int?, requestID: String?, body: Data?, errorCode: String?, errorMessage: String?,
         deployment: String, model: String?, attempts: Int, latencyMilliseconds: Int, usage: Usage?
@@ -246,15 +290,20 @@ public struct CallRecord: Sendable, Codable, Hashable {
 
 /// A call's cost as written to the JSONL and the queue (currency units, list price).
 public struct CostRecord: Sendable, Codable, Hashable {
+    /// Prompt tokens' share.
     public var input: Double
+    /// Cached prompt tokens' share.
     public var cachedInput: Double
+    /// Completion tokens' share.
     public var output: Double
+    /// All of it.
     public var total: Double
     /// The model whose prices applied.
     public var model: String
     /// The deployment type priced (global, data_zone, standard, batch).
     public var tier: String
 
+    /// Creates it from its fields.
     public init(input: Double, cachedInput: Double, output: Double, model: String, tier: String) {
         self.input = input
         self.cachedInput = cachedInput
@@ -269,10 +318,15 @@ public struct CostRecord: Sendable, Codable, Hashable {
 /// at by its unit key (its record and body are read from the stored result); a failed call's record
 /// is carried here, with a kept reply body as the job's ``Job/body``.
 public struct CollectInput: Sendable, Codable, Hashable {
+    /// The document.
     public var document: DocumentRef
+    /// The chunk's index.
     public var chunk: Int
+    /// Chunks of the document.
     public var chunks: Int
+    /// The line's `custom_id`.
     public var customID: String
+    /// The pipeline's name.
     public var pipeline: String
     /// The call's record, when no stored result holds it.
     public var record: CallRecord?
@@ -287,6 +341,7 @@ public struct CollectInput: Sendable, Codable, Hashable {
     /// The document's line: what every call behind it cost.
     public var documentCost: Double? = nil
 
+    /// Creates it from its fields.
     public init(
         document: DocumentRef, chunk: Int, chunks: Int, customID: String, pipeline: String, record: CallRecord?
     ) {

@@ -5,10 +5,12 @@
 public struct PipelineDefinition: Sendable, Codable, Hashable {
     /// One message template.
     public struct Message: Sendable, Codable, Hashable {
+        /// system, user or assistant.
         public var role: String
         /// A Mustache template over the document and chunk fields.
         public var template: String
 
+        /// Creates it from its fields.
         public init(role: String, template: String) {
             self.role = role
             self.template = template
@@ -17,9 +19,12 @@ public struct PipelineDefinition: Sendable, Codable, Hashable {
 
     /// How documents are cut.
     public struct Chunking: Sendable, Codable, Hashable {
+        /// The most tokens a chunk may have.
         public var maxTokens: Int
+        /// Tokens repeated from the previous chunk.
         public var overlapTokens: Int
 
+        /// Creates it from its fields.
         public init(maxTokens: Int, overlapTokens: Int) {
             self.maxTokens = maxTokens
             self.overlapTokens = overlapTokens
@@ -28,8 +33,11 @@ public struct PipelineDefinition: Sendable, Codable, Hashable {
 
     /// Which files of the directory are documents.
     public struct Selection: Sendable, Codable, Hashable {
+        /// Globs a file's relative path must match.
         public var include: [String]
+        /// Globs that leave a file out.
         public var exclude: [String]
+        /// Whether hidden files are read.
         public var hidden: Bool
         /// Files larger than this many bytes are skipped (default 256 MB).
         public var maxFileSize: Int64
@@ -41,6 +49,7 @@ public struct PipelineDefinition: Sendable, Codable, Hashable {
         /// Symbolic links whose target lies outside the enqueued folder are followed (nil: they are
         /// skipped with the reason). Optional so that runs recorded before it decode and hash alike.
         public var externalLinks: Bool?
+        /// Whether symbolic links out of the root are followed.
         public var followsExternalLinks: Bool {
             get { externalLinks ?? false }
             set { externalLinks = newValue ? true : nil }
@@ -49,6 +58,7 @@ public struct PipelineDefinition: Sendable, Codable, Hashable {
         /// The default size cap: 256 MiB.
         public static let defaultMaxFileSize: Int64 = 256 << 20
 
+        /// Creates it from its fields.
         public init(
             include: [String] = [], exclude: [String] = [], hidden: Bool = false,
             maxFileSize: Int64 = Selection.defaultMaxFileSize
@@ -71,12 +81,15 @@ public struct PipelineDefinition: Sendable, Codable, Hashable {
     /// The reduce step of a map-reduce pipeline: once every chunk of a document has succeeded, its
     /// results (in chunk order) are rendered into these messages and sent as one more call.
     public struct Reduce: Sendable, Codable, Hashable {
+        /// The reduce step's messages (templates see `results`).
         public var messages: [Message]
+        /// max_tokens of a reduce call.
         public var maxTokens: Int
         /// The most prompt tokens one reduce call may take; beyond it the results are reduced in groups
         /// first (recursively). Nil: the model's context less `maxTokens`.
         public var maxInputTokens: Int?
 
+        /// Creates it from its fields.
         public init(messages: [Message], maxTokens: Int, maxInputTokens: Int? = nil) {
             self.messages = messages
             self.maxTokens = maxTokens
@@ -84,20 +97,29 @@ public struct PipelineDefinition: Sendable, Codable, Hashable {
         }
     }
 
+    /// The pipeline's name (one run per folder and name).
     public var name: String
     /// The model name (for the tokenizer and the JSONL); the deployment decides what serves it.
     public var model: String
     /// The deployment to call, unless the command line names one.
     public var deployment: String?
+    /// The messages, as Mustache templates.
     public var messages: [Message]
+    /// max_tokens of a chunk's call.
     public var maxTokens: Int
     /// Send `max_completion_tokens` instead of `max_tokens` (reasoning models).
     public var useMaxCompletionTokens: Bool
+    /// Sampling temperature.
     public var temperature: Double?
+    /// Nucleus sampling.
     public var topP: Double?
+    /// Seed for reproducible sampling.
     public var seed: Int?
+    /// Choices per request.
     public var n: Int
+    /// How documents are cut into chunks.
     public var chunking: Chunking
+    /// Which files of the folder are documents.
     public var selection: Selection
     /// Extra template variables.
     public var variables: [String: String]
@@ -111,6 +133,7 @@ public struct PipelineDefinition: Sendable, Codable, Hashable {
     /// Retries of an invalid reply.
     public var invalidOutputRetries: Int { outputRetries ?? 2 }
 
+    /// Creates it from its fields.
     public init(
         name: String, model: String, deployment: String? = nil, messages: [Message], maxTokens: Int,
         useMaxCompletionTokens: Bool = false, temperature: Double? = nil, topP: Double? = nil, seed: Int? = nil,

@@ -19,6 +19,7 @@ extension RunClock {
 
 /// The system's wall clock.
 public struct SystemRunClock: RunClock {
+    /// The system clock.
     public init() {}
 
     public var now: Double { Date().timeIntervalSince1970 }

@@ -6,18 +6,27 @@ import Synchronization
 public final class RunCounters: Sendable {
     /// The counters at one moment.
     public struct Values: Sendable {
+        /// Calls made.
         public var calls = 0
+        /// Calls that succeeded.
         public var succeeded = 0
+        /// Calls answered 429.
         public var rateLimited = 0
+        /// Calls answered from stored results.
         public var reused = 0
+        /// Prompt tokens billed.
         public var promptTokens = 0
+        /// Completion tokens billed.
         public var completionTokens = 0
+        /// Latency of every call together.
         public var latencySeconds = 0.0
         /// Calls by outcome ("ok" or the error class).
         public var outcomes: [String: Int] = [:]
+        /// JSONL lines written.
         public var linesWritten = 0
         /// List-price cost of this process's calls, in all and per deployment.
         public var cost = 0.0
+        /// Cost by deployment.
         public var costByDeployment: [String: Double] = [:]
         /// Replies that did not match the response format and were asked again.
         public var invalidOutputs = 0
@@ -29,6 +38,7 @@ public final class RunCounters: Sendable {
     public let started = Date()
     private let values = Mutex(Values())
 
+    /// Nothing counted.
     public init() {}
 
     /// Changes the counters under their lock.

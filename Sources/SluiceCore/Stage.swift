@@ -13,6 +13,7 @@ public enum Stage: String, Sendable, Codable, CaseIterable, Comparable {
     /// Append the result line to the run's JSONL output.
     case collect
 
+    /// Pipeline order.
     public static func < (lhs: Stage, rhs: Stage) -> Bool {
         allCases.firstIndex(of: lhs) ?? 0 < allCases.firstIndex(of: rhs) ?? 0
     }

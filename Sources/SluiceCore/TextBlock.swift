@@ -2,17 +2,21 @@ import Foundation
 
 /// One block of a document's extracted text, in reading order.
 public struct TextBlock: Sendable, Hashable, Codable {
+    /// What a block is.
     public enum Kind: String, Sendable, Codable {
         case heading, paragraph, listItem = "list_item", tableRow = "table_row", pageBreak = "page_break"
     }
 
+    /// What it is.
     public var kind: Kind
+    /// Its text (a heading's without `#`, a list item's without `- `, a break's its line).
     public var text: String
     /// Heading level (1 ... 6).
     public var level: Int?
     /// Page, slide or sheet number the block is on (from 1), when the format has pages.
     public var page: Int?
 
+    /// Creates it from its fields.
     public init(kind: Kind, text: String, level: Int? = nil, page: Int? = nil) {
         self.kind = kind
         self.text = text

@@ -7,6 +7,7 @@ public struct ChatMessage: Sendable, Hashable, Codable {
     /// The optional participant name.
     public var name: String?
 
+    /// A message with its role, content and optional name.
     public init(role: String, content: String, name: String? = nil) {
         self.role = role
         self.content = content
@@ -28,6 +29,7 @@ public struct ChatFormat: Sendable, Hashable {
     /// Tokens that prime the assistant's reply, added once.
     public var replyPriming: Int
 
+    /// The message overheads of a model family.
     public init(tokensPerMessage: Int = 3, tokensPerName: Int = 1, replyPriming: Int = 3) {
         self.tokensPerMessage = tokensPerMessage
         self.tokensPerName = tokensPerName

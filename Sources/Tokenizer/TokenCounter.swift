@@ -23,6 +23,7 @@ public struct TokenCounter: Sendable {
     /// Number of threads; 1 counts on the calling thread.
     public let threads: Int
 
+    /// Counts with `encoding` on `threads` threads.
     public init(encoding: BytePairEncoding, threads: Int) {
         self.encoding = encoding
         self.threads = max(1, threads)

@@ -19,6 +19,7 @@ public struct TokenizerError: Error, Sendable, Hashable, CustomStringConvertible
     /// What went wrong and what to do about it.
     public let message: String
 
+    /// An error of `code` with a message for the user.
     public init(_ code: Code, _ message: String) {
         self.code = code
         self.message = message

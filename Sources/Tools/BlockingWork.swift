@@ -14,23 +14,24 @@ import Synchronization
 /// The threads are POSIX threads of their own (NIO's thread pool), not Dispatch's workers, which on
 /// Linux also carry the cooperative pool: a blocked Dispatch worker would hold up async tasks until
 /// Dispatch noticed and added threads.
-public enum BlockingWork {
+package enum BlockingWork {
     /// The threads for blocking calls: more than the cores, since they mostly wait.
-    public static let threads: NIOThreadPool = started(threads: max(8, System.coreCount * 2))
+    package static let threads: NIOThreadPool = started(threads: max(8, System.coreCount * 2))
 
     /// A pool of `threads` threads, started (for the life of the process).
-    public static func started(threads: Int) -> NIOThreadPool {
+    package static func started(threads: Int) -> NIOThreadPool {
         let pool = NIOThreadPool(numberOfThreads: threads)
         pool.start()
         return pool
     }
 
     /// A blocking call that did not return by its deadline.
-    public struct TimedOut: Error, Sendable, CustomStringConvertible {
+    package struct TimedOut: Error, Sendable, CustomStringConvertible {
         /// What was being done (names the file).
-        public let what: String
-        public let timeout: Duration
-        public var description: String { "\(what): no answer from the system within \(timeout.seconds) s" }
+        package let what: String
+        /// The deadline it missed.
+        package let timeout: Duration
+        package var description: String { "\(what): no answer from the system within \(timeout.seconds) s" }
     }
 
     /// Runs `body` on `queue` and waits for it, at most `timeout`.
@@ -38,7 +39,7 @@ public enum BlockingWork {
     /// - Parameters:
     ///   - what: Names the work in the ``TimedOut`` error (e.g. "reading docs/a.pdf").
     ///   - pool: Where it runs; a pool of one thread keeps calls on one file in order.
-    public static func run<T: Sendable>(
+    package static func run<T: Sendable>(
         _ what: String, timeout: Duration, on pool: NIOThreadPool = threads,
         _ body: @escaping @Sendable () throws -> T
     ) async throws -> T {

@@ -23,22 +23,26 @@ import Synchronization
 /// - it starts with every signal at its default disposition (not the run's ignored SIGTERM), as the
 ///   leader of a process group of its own, which is killed when the run exits (and, on Linux, through
 ///   `setpriv --pdeathsig` when the run is killed outright).
-public struct ExternalTool: Sendable {
+package struct ExternalTool: Sendable {
     /// The program's name, looked up on `PATH`.
-    public var name: String
-    public var arguments: [String]
+    package var name: String
+    /// Its arguments.
+    package var arguments: [String]
     /// How long the program may run.
-    public var timeout: Duration
+    package var timeout: Duration
     /// The most bytes of standard output taken.
-    public var outputLimit: Int
+    package var outputLimit: Int
     /// How many bytes of standard error are kept for messages (the rest is read and dropped).
-    public var errorLimit: Int = 16 << 10
+    package var errorLimit: Int = 16 << 10
     /// How long the group has between SIGTERM and SIGKILL.
-    public var gracePeriod: Duration = .milliseconds(500)
+    package var gracePeriod: Duration = .milliseconds(500)
     /// The `PATH` the program is looked up on and runs with (nil: this process's).
-    public var searchPath: String?
+    package var searchPath: String?
 
-    public init(_ name: String, arguments: [String], timeout: Duration, outputLimit: Int) {
+    /// - Parameters:
+    ///   - timeout: How long it may run before its process group is killed.
+    ///   - outputLimit: Bytes of output kept at most.
+    package init(_ name: String, arguments: [String], timeout: Duration, outputLimit: Int) {
         self.name = name
         self.arguments = arguments
         self.timeout = timeout
@@ -46,29 +50,34 @@ public struct ExternalTool: Sendable {
     }
 
     /// How a run of the program ended.
-    public struct Outcome: Sendable {
+    package struct Outcome: Sendable {
         /// The exit status, or nil when a signal ended it (`signal` says which).
-        public var exitStatus: Int32?
-        public var signal: Int32?
+        package var exitStatus: Int32?
+        /// The signal that ended it, if one did.
+        package var signal: Int32?
         /// Standard output, at most `outputLimit` bytes.
-        public var output: [UInt8]
+        package var output: [UInt8]
         /// The start of standard error, decoded leniently.
-        public var errorText: String
-        public var succeeded: Bool { exitStatus == 0 }
+        package var errorText: String
+        /// Whether it exited with status 0.
+        package var succeeded: Bool { exitStatus == 0 }
     }
 
     /// Why the program gave no outcome.
-    public struct Failure: Error, Sendable, CustomStringConvertible {
-        public enum Reason: Sendable, Equatable {
+    package struct Failure: Error, Sendable, CustomStringConvertible {
+        /// Why it failed.
+        package enum Reason: Sendable, Equatable {
             case notFound, cannotStart, timedOut, outputTooLarge, cancelled
         }
-        public var reason: Reason
-        public var message: String
-        public var description: String { message }
+        /// Why it failed.
+        package var reason: Reason
+        /// What went wrong, naming the program.
+        package var message: String
+        package var description: String { message }
     }
 
     /// Runs the program to its end, its deadline or its output cap.
-    public func run() async throws(Failure) -> Outcome {
+    package func run() async throws(Failure) -> Outcome {
         Self.installExitHook
         let environment: Environment = searchPath.map { Environment.inherit.updating(["PATH": $0]) } ?? .inherit
         let path: FilePath
@@ -185,7 +194,7 @@ public struct ExternalTool: Sendable {
     }
 
     /// Kills every running program's process group: the run is exiting.
-    public static func terminateAll() {
+    package static func terminateAll() {
         for group in live.withLock({ $0 }) { killpg(group, SIGKILL) }
     }
 

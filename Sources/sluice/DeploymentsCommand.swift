@@ -37,7 +37,9 @@ struct DeploymentsCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let entries = try target.entries(database: database.database, pipeline: nil, simulated: false).entries
+            let entries = try target.selection.entries(
+                database: database.database, pipeline: nil, simulated: false, note: Terminal.status
+            ).entries
             let listings = entries.map { entry -> Listing in
                 var listing = Listing(
                     name: entry.name, endpoint: entry.endpoint, url: "", deployment: entry.deployment,

@@ -35,7 +35,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     func run() async throws {
         let queue = try database.open()
         try await reportingErrors {
-            let file = deployments ?? DeploymentOptions.fileNextTo(database: database.database)
+            let file = deployments ?? DeploymentSelection.fileNextTo(database: database.database)
             let catalog = try file.map { try DeploymentsFile.load($0).catalog } ?? .builtIn
             let definition = try selection.apply(to: PipelineFile.load(pipeline, catalog: catalog))
             let (_, summary) = try await Enqueuer(queue: queue).enqueue(root: directory, pipeline: definition)

@@ -55,7 +55,7 @@ struct EstimateCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let file = try target.loadFile(database: database.database)
+            let file = try target.selection.loadFile(database: database.database)
             let catalog = file?.catalog ?? .builtIn
             let queue: (any JobQueue)? =
                 FileManager.default.fileExists(atPath: database.database) ? try database.open() : nil
@@ -74,7 +74,15 @@ struct EstimateCommand: AsyncParsableCommand {
             }
             var estimates: [Estimate] = []
             for (root, definition) in work {
-                estimates.append(try await estimate(root: root, pipeline: definition, file: file, queue: queue))
+                var request = Estimator.Request()
+                request.outputRatio = outputRatio
+                request.sample = sample
+                request.simulate = simulate
+                request.hours = hours
+                estimates.append(
+                    try await Estimator.estimate(
+                        root: root, pipeline: definition, selection: target.selection, file: file,
+                        database: database.database, queue: queue, request: request, note: Terminal.status))
             }
             if json {
                 let encoder = JSONEncoder()
@@ -89,63 +97,6 @@ struct EstimateCommand: AsyncParsableCommand {
                 }
             }
         }
-    }
-
-    private func estimate(
-        root: String, pipeline definition: PipelineDefinition, file: DeploymentsFile?, queue: (any JobQueue)?
-    )
-        async throws -> Estimate
-    {
-        // Without a sample nothing is called: no endpoint or credentials are needed.
-        var (entries, pools, catalog) = try target.entries(
-            file: file, pipeline: definition, simulated: simulate || sample == 0, database: database.database)
-        let scan = try await Estimator.scan(
-            root: root, pipeline: definition, catalog: catalog, queue: queue, sampleSize: sample)
-        for skipped in scan.skipped { Terminal.status("skipped \(skipped.path): \(skipped.reason)") }
-        // The deployments the pipeline's calls may go to, as `run` chooses them.
-        let names = RunConfiguration.pool(
-            named: definition.deployment, chosen: target.chosen(among: entries), pools: pools,
-            deployments: entries.map(\.name))
-        var used = entries.filter { names.contains($0.name) }
-        if used.isEmpty { used = entries }
-        var ratio = outputRatio
-        var source = "stated (--output-ratio \(outputRatio))"
-        if sample > 0, !scan.samples.isEmpty, let first = used.first {
-            let simulator = simulate ? try await target.startSimulator(for: &entries, catalog: catalog) : nil
-            let deployments = try DeploymentOptions.resolve(entries, simulated: simulator != nil)
-            guard let deployment = deployments[first.name] else {
-                throw SluiceError(.invalidConfiguration, "no deployment '\(first.name)' to sample")
-            }
-            let client = ChatCompletionClient(connectionsPerHost: 4)
-            let measured = await Estimator.sample(scan.samples, to: deployment, client: client)
-            try await client.shutdown()
-            try await simulator?.stop()
-            for outcome in measured.failed {
-                Terminal.status("sample call failed: \(outcome.message ?? outcome.errorClass?.rawValue ?? "?")")
-            }
-            var cost = 0.0
-            if case .perToken(let tier) = first.billing {
-                for outcome in measured.answered {
-                    guard let usage = outcome.usage else { continue }
-                    cost +=
-                        catalog.cost(
-                            of: usage, servedModel: outcome.model, deployedModel: first.model ?? definition.model,
-                            tier: tier)?.total ?? 0
-                }
-            }
-            if let measuredRatio = measured.outputRatio(maxTokens: definition.maxTokens, n: definition.n) {
-                ratio = measuredRatio
-                source = "sample of \(measured.answered.count) calls to \(first.name) (\(money(cost)))"
-            }
-        }
-        let targets = used.map { entry in
-            Estimator.Target(
-                name: entry.name, model: entry.model ?? definition.model, kind: entry.quota.kind, billing: entry.billing
-            )
-        }
-        return try Estimator.estimate(
-            scan, pipeline: definition, targets: targets, catalog: catalog, outputRatio: ratio,
-            outputRatioSource: source, hours: hours)
     }
 
     static func lines(_ estimate: Estimate) -> [String] {

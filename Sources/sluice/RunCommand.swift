@@ -76,7 +76,7 @@ struct RunCommand: AsyncParsableCommand {
         let queue = try database.open()
         let outputPath = output ?? database.defaultOutput
         let summary: RunSummary = try await reportingErrors {
-            let file = try target.loadFile(database: database.database)
+            let file = try target.selection.loadFile(database: database.database)
             var definition: PipelineDefinition?
             if let pipeline {
                 definition = try selection.apply(
@@ -89,15 +89,19 @@ struct RunCommand: AsyncParsableCommand {
                     "enqueued \(directory): \(enqueued.new) new, \(enqueued.changed) changed, \(enqueued.unchanged) unchanged, \(enqueued.skipped) skipped, \(enqueued.deleted) deleted"
                 )
             }
-            var (entries, pools, catalog) = try target.entries(
-                file: file, pipeline: definition, simulated: simulate, database: database.database)
-            let simulator = simulate ? try await target.startSimulator(for: &entries, catalog: catalog) : nil
-            let deployments = try DeploymentOptions.resolve(entries, simulated: simulator != nil)
+            var (entries, pools, catalog) = try target.selection.entries(
+                file: file, pipeline: definition, simulated: simulate, database: database.database,
+                note: Terminal.status)
+            let simulator =
+                simulate
+                ? try await target.selection.startSimulator(for: &entries, catalog: catalog, note: Terminal.status)
+                : nil
+            let deployments = try DeploymentSelection.resolve(entries, simulated: simulator != nil)
             let quotas = Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0.quota) })
             let client = ChatCompletionClient(connectionsPerHost: quotas.values.map(\.maxConcurrency).max() ?? 16)
             var configuration = RunConfiguration(
                 outputPath: outputPath, deployments: deployments,
-                defaultDeployment: target.chosen(among: entries),
+                defaultDeployment: target.selection.chosen(among: entries),
                 retry: RetryPolicy(maxAttempts: maxAttempts, maxRetryAfterSeconds: target.maxRetryAfter))
             configuration.replacesOutput = force
             configuration.runLock = lock

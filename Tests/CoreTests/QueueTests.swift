@@ -243,4 +243,17 @@ import Testing
         #expect(abs(report.total - 0.75) < 1e-12 && report.documents == 2)
         #expect(report.dearest.map(\.document) == ["a"] && abs(report.dearest[0].cost - 0.75) < 1e-12)
     }
+
+    /// A failed statement says SQLite's result code, the statement and its arguments, as its cause.
+    @Test func sqliteErrorsCarryTheirResultCodeStatementAndArguments() async throws {
+        let readOnly = try SQLiteJobQueue(readingOnly: queue.path)
+        let error = await #expect(throws: SluiceError.self) {
+            _ = try await readOnly.run(root: "/read/only", pipeline: run.pipeline, pipelineHash: "h")
+        }
+        let cause = try #require(error?.cause as? SQLiteError)
+        #expect(cause.resultCode & 0xFF == 8, "\(cause)")  // SQLITE_READONLY, whichever extended code
+        #expect(cause.sql?.contains("INSERT INTO runs") == true)
+        #expect(cause.arguments.contains("'/read/only'"))
+        #expect(error?.code == .database && error?.message.contains(queue.path) == true)
+    }
 }

@@ -4,6 +4,7 @@ import Synchronization
 public final class ShutdownFlag: Sendable {
     private let flag = Atomic<Bool>(false)
 
+    /// Not set.
     public init() {}
 
     /// Marks shutdown as begun.

@@ -168,10 +168,15 @@ public struct StageConfiguration: Sendable {
     public var commitInterval: Duration = .milliseconds(10)
     /// The longest an idle service waits before it looks again (work from other processes).
     public var fallbackInterval: Duration = .seconds(1)
+    /// What graceful shutdown does with jobs in flight (default: cancel them and release them).
     public var shutdown: Shutdown = .cancel
     /// The time leases and retries go by.
     public var clock: any RunClock = SystemRunClock()
 
+    /// - Parameters:
+    ///   - width: Jobs in flight at most (at least 1).
+    ///   - batchSize: Jobs claimed, and outcomes committed, at once.
+    ///   - leaseSeconds: How long a claim holds its jobs.
     public init(width: Int, batchSize: Int, leaseSeconds: Double) {
         self.width = max(1, width)
         self.batchSize = max(1, batchSize)

@@ -27,6 +27,7 @@ public final class WorkSignals: Sendable {
 
     private let state = Mutex(State())
 
+    /// No stage notified yet.
     public init() {}
 
     /// The stage's current generation (any stage's, for nil).
