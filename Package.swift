@@ -63,7 +63,7 @@ let package = Package(
         .target(
             name: "PromptRendering",
             dependencies: [
-                "SluiceCore", "Tokenizer", .product(name: "Mustache", package: "swift-mustache"),
+                "SluiceCore", "Tokenizer", "Catalog", .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

@@ -70,10 +70,8 @@ public enum Estimator {
             try walker.walk(root: absolute)
         }
         let hash = try PromptRenderer.hash(pipeline)
-        let facts = catalog.facts(for: pipeline.model)
         let prompts = try RunPrompts(
-            run: RunRecord(id: 0, root: absolute, pipeline: pipeline, pipelineHash: hash),
-            contextWindow: facts?.contextWindow, modelName: facts?.name)
+            run: RunRecord(id: 0, root: absolute, pipeline: pipeline, pipelineHash: hash), catalog: catalog)
         let chunker = Chunker(pipeline: pipeline)
         var scan = Scan()
         scan.skipped = skippedByWalk

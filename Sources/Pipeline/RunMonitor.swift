@@ -74,7 +74,10 @@ struct RunMonitor: Service {
                 nextReclaim = now + reclaimInterval
             }
             // Commits come in bursts while the stages work: look at most every minimumCheckInterval.
-            try? await clock.sleep(until: now + Self.minimumCheckInterval.seconds)
+            // With none since this look, there is nothing to batch: wait for the next at once.
+            if signals.generation(nil) != generation {
+                try? await clock.sleep(until: now + Self.minimumCheckInterval.seconds)
+            }
             let (wakeAt, looked) = (min(nextReport, nextReclaim, lastCheck + fallback), clock.now)
             if wakeAt > looked {
                 await signals.wait(

@@ -11,10 +11,7 @@ package struct PromptWorker: StageWorker {
 
     /// - Parameter catalog: What models are: their context windows.
     package init(queue: any JobQueue, catalog: ModelCatalog) {
-        runs = RunContexts(queue: queue) { run in
-            let facts = catalog.facts(for: run.pipeline.model)
-            return try RunPrompts(run: run, contextWindow: facts?.contextWindow, modelName: facts?.name)
-        }
+        runs = RunContexts(queue: queue) { run in try RunPrompts(run: run, catalog: catalog) }
     }
 
     package func process(_ job: Job) async -> JobOutcome {

@@ -1,3 +1,4 @@
+import Catalog
 import SluiceCore
 
 /// What the prompt and reduce stages need of a run: its renderer, and the model's context window to
@@ -10,14 +11,14 @@ package struct RunPrompts: Sendable {
     /// Nil when the catalog does not know the model (requests are not checked).
     package let fit: ContextFit?
 
-    /// - Parameter contextWindow: The model's context window, if the catalog knows the model.
+    /// - Parameter catalog: Knows the pipeline model's context window (a model it does not know is
+    ///   not checked).
     /// - Throws: ``SluiceError`` when a template does not parse.
-    package init(run: RunRecord, contextWindow: Int?, modelName: String?) throws {
+    package init(run: RunRecord, catalog: ModelCatalog) throws {
         self.run = run
         renderer = try PromptRenderer(pipeline: run.pipeline, pipelineHash: run.pipelineHash)
-        fit = contextWindow.map {
-            ContextFit(contextWindow: $0, model: modelName ?? run.pipeline.model, n: run.pipeline.n)
-        }
+        let facts = catalog.facts(for: run.pipeline.model)
+        fit = facts.map { ContextFit(contextWindow: $0.contextWindow, model: $0.name, n: run.pipeline.n) }
     }
 
     /// A chunk's call: the rendered request, delivered to the document's reduce in map-reduce pipelines.
