@@ -34,7 +34,7 @@ package enum BlockingWork {
         package var description: String { "\(what): no answer from the system within \(timeout.seconds) s" }
     }
 
-    /// Runs `body` on `queue` and waits for it, at most `timeout`.
+    /// Runs `body` on `pool` and waits for it, at most `timeout`.
     ///
     /// - Parameters:
     ///   - what: Names the work in the ``TimedOut`` error (e.g. "reading docs/a.pdf").
@@ -53,11 +53,15 @@ package enum BlockingWork {
                     }
                     waiter.resume(with: Result { try body() })
                 }
+                // At most ten years: a deadline of any size is safe to add to the clock.
                 let (seconds, attoseconds) = timeout.components
-                let nanoseconds = max(0, seconds) * 1_000_000_000 + attoseconds / 1_000_000_000
-                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: nanoseconds))) {
+                let nanoseconds =
+                    min(max(0, seconds), 315_360_000) * 1_000_000_000 + max(0, attoseconds) / 1_000_000_000
+                let deadline = DispatchWorkItem {
                     waiter.resume(with: .failure(TimedOut(what: what, timeout: timeout)))
                 }
+                waiter.cancelsOnResume(deadline)
+                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds)), execute: deadline)
             }
         } onCancel: {
             waiter.resume(with: .failure(CancellationError()))
@@ -74,6 +78,20 @@ package enum BlockingWork {
         }
 
         private let state = Mutex<State>(.idle)
+        /// The deadline's timer, cancelled when the call ends first (so none lingers for long deadlines).
+        private let timer = Mutex<Timer?>(nil)
+
+        /// A timer's work item. Unchecked: `DispatchWorkItem.cancel()` may be called from any thread.
+        final class Timer: @unchecked Sendable {
+            let item: DispatchWorkItem
+            init(_ item: DispatchWorkItem) { self.item = item }
+        }
+
+        func cancelsOnResume(_ deadline: DispatchWorkItem) {
+            let box = Timer(deadline)
+            timer.withLock { $0 = box }
+            if state.withLock({ if case .done = $0 { true } else { false } }) { deadline.cancel() }
+        }
 
         /// Keeps the continuation; false (and resumed with cancellation) when the task was cancelled first.
         func wait(_ continuation: CheckedContinuation<T, any Error>) -> Bool {
@@ -92,6 +110,7 @@ package enum BlockingWork {
                 if case .waiting(let continuation) = state { return continuation }
                 return nil
             }
+            timer.withLock { $0 }?.item.cancel()
             continuation?.resume(with: result)
         }
     }

@@ -19,6 +19,8 @@ import Tools
         #expect(error?.description.contains("reading stuck.pdf") == true)
         // A call that returns in time gives its value.
         #expect(try await BlockingWork.run("adding", timeout: .seconds(10)) { 2 + 2 } == 4)
+        // A deadline of any size is taken (capped), not an overflow.
+        #expect(try await BlockingWork.run("adding", timeout: .seconds(Int64.max)) { 3 + 3 } == 6)
     }
 
     @Test func cancellingTheCallerReturnsAtOnce() async throws {
