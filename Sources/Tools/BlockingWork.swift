@@ -1,4 +1,3 @@
-import Dispatch
 import NIOCore
 import NIOPosix
 import SluiceCore
@@ -53,15 +52,15 @@ package enum BlockingWork {
                     }
                     waiter.resume(with: Result { try body() })
                 }
-                // At most ten years: a deadline of any size is safe to add to the clock.
+                // At most ten years: a deadline of any size is safe to add to the clock. The timer runs
+                // on an event loop thread, so a busy cooperative pool does not delay it.
                 let (seconds, attoseconds) = timeout.components
                 let nanoseconds =
                     min(max(0, seconds), 315_360_000) * 1_000_000_000 + max(0, attoseconds) / 1_000_000_000
-                let deadline = DispatchWorkItem {
+                let deadline = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .nanoseconds(nanoseconds)) {
                     waiter.resume(with: .failure(TimedOut(what: what, timeout: timeout)))
                 }
                 waiter.cancelsOnResume(deadline)
-                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds)), execute: deadline)
             }
         } onCancel: {
             waiter.resume(with: .failure(CancellationError()))
@@ -79,17 +78,10 @@ package enum BlockingWork {
 
         private let state = Mutex<State>(.idle)
         /// The deadline's timer, cancelled when the call ends first (so none lingers for long deadlines).
-        private let timer = Mutex<Timer?>(nil)
+        private let timer = Mutex<Scheduled<Void>?>(nil)
 
-        /// A timer's work item. Unchecked: `DispatchWorkItem.cancel()` may be called from any thread.
-        final class Timer: @unchecked Sendable {
-            let item: DispatchWorkItem
-            init(_ item: DispatchWorkItem) { self.item = item }
-        }
-
-        func cancelsOnResume(_ deadline: DispatchWorkItem) {
-            let box = Timer(deadline)
-            timer.withLock { $0 = box }
+        func cancelsOnResume(_ deadline: Scheduled<Void>) {
+            timer.withLock { $0 = deadline }
             if state.withLock({ if case .done = $0 { true } else { false } }) { deadline.cancel() }
         }
 
@@ -110,7 +102,7 @@ package enum BlockingWork {
                 if case .waiting(let continuation) = state { return continuation }
                 return nil
             }
-            timer.withLock { $0 }?.item.cancel()
+            timer.withLock { $0 }?.cancel()
             continuation?.resume(with: result)
         }
     }

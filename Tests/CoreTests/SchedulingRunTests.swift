@@ -71,7 +71,9 @@ import Testing
         // × 1.25 (+ max_tokens): Sluice is told neither. (Debug builds lose a little to timer jitter.)
         var ratios: [Double] = []
         for scenario in [QuotaBenchmark.Scenario.skewLow, .skewHigh] {
-            let run = try await Self.bench(scenario)
+            // 4×: at 6× a debug build sharing the cores with the other suites' start cannot feed the
+            // calls fast enough to use the quota (seen: 0.91).
+            let run = try await Self.bench(scenario, speedUp: 4)
             let summary = "\(scenario.rawValue): \(run)"
             #expect((run.utilization["paygo"] ?? 0) >= 0.96, "\(summary)")
             #expect((run.rateLimitedShare["paygo"] ?? 1) <= 0.005, "\(summary)")
