@@ -12,7 +12,9 @@ import Testing
 
     init() async throws { fixture = try await QueueFixture() }
 
-    func jobs(_ count: Int, stage: Stage = .prompt) -> [NewJob] {
+    func jobs(_ count: Int, stage: Stage = .prompt) -> [NewJob] { Self.jobs(count, stage: stage, run: run) }
+
+    static func jobs(_ count: Int, stage: Stage, run: RunRecord) -> [NewJob] {
         (0..<count).map { NewJob(runID: run.id, stage: stage, key: "k\($0)", payload: Data("{\"n\":\($0)}".utf8)) }
     }
 
@@ -38,13 +40,21 @@ import Testing
         #expect(try await queue.statistics().count(.prompt, .ready) == 9)
     }
 
-    @Test func enqueueIsIdempotentByKey() async throws {
+    @Test(arguments: QueueBackend.available) func enqueueIsIdempotentByKey(_ backend: QueueBackend) async throws {
+        let fixture = try await backend.fixture()
+        let (queue, run) = (fixture.queue, fixture.run)
+        func jobs(_ count: Int, stage: Stage = .prompt) -> [NewJob] { Self.jobs(count, stage: stage, run: run) }
         #expect(try await queue.enqueue(jobs(5)) == 5)
         #expect(try await queue.enqueue(jobs(7)) == 2)
         #expect(try await queue.statistics().count(.prompt, .ready) == 7)
     }
 
-    @Test func claimLeasesOldestFirstAndOnlyOnce() async throws {
+    @Test(arguments: QueueBackend.available) func claimLeasesOldestFirstAndOnlyOnce(_ backend: QueueBackend)
+        async throws
+    {
+        let fixture = try await backend.fixture()
+        let (queue, run) = (fixture.queue, fixture.run)
+        func jobs(_ count: Int, stage: Stage = .prompt) -> [NewJob] { Self.jobs(count, stage: stage, run: run) }
         try await queue.enqueue(jobs(10))
         let first = try await queue.claim(stage: .prompt, limit: 4, owner: "a", leaseSeconds: 60, now: 100)
         let second = try await queue.claim(stage: .prompt, limit: 10, owner: "b", leaseSeconds: 60, now: 100)
@@ -54,7 +64,12 @@ import Testing
         #expect(try await queue.claim(stage: .prompt, limit: 10, owner: "c", leaseSeconds: 60, now: 100).isEmpty)
     }
 
-    @Test func completionEnqueuesSuccessorsAtomicallyAndChecksTheLease() async throws {
+    @Test(arguments: QueueBackend.available) func completionEnqueuesSuccessorsAtomicallyAndChecksTheLease(
+        _ backend: QueueBackend
+    ) async throws {
+        let fixture = try await backend.fixture()
+        let (queue, run) = (fixture.queue, fixture.run)
+        func jobs(_ count: Int, stage: Stage = .prompt) -> [NewJob] { Self.jobs(count, stage: stage, run: run) }
         try await queue.enqueue(jobs(2))
         let claimed = try await queue.claim(stage: .prompt, limit: 2, owner: "a", leaseSeconds: 60, now: 100)
         let next = NewJob(
@@ -83,7 +98,12 @@ import Testing
         #expect(call.body == Data("{\"m\":\"\\n\"}".utf8))
     }
 
-    @Test func failuresRetryAfterTheirTimeOrStayFailed() async throws {
+    @Test(arguments: QueueBackend.available) func failuresRetryAfterTheirTimeOrStayFailed(_ backend: QueueBackend)
+        async throws
+    {
+        let fixture = try await backend.fixture()
+        let (queue, run) = (fixture.queue, fixture.run)
+        func jobs(_ count: Int, stage: Stage = .prompt) -> [NewJob] { Self.jobs(count, stage: stage, run: run) }
         try await queue.enqueue(jobs(2))
         let claimed = try await queue.claim(stage: .prompt, limit: 2, owner: "a", leaseSeconds: 60, now: 100)
         try await queue.fail(
@@ -102,7 +122,10 @@ import Testing
         #expect(try await queue.statistics().failuresByClass.isEmpty)
     }
 
-    @Test func rateLimitsDoNotCountAsAttempts() async throws {
+    @Test(arguments: QueueBackend.available) func rateLimitsDoNotCountAsAttempts(_ backend: QueueBackend) async throws {
+        let fixture = try await backend.fixture()
+        let (queue, run) = (fixture.queue, fixture.run)
+        func jobs(_ count: Int, stage: Stage = .prompt) -> [NewJob] { Self.jobs(count, stage: stage, run: run) }
         try await queue.enqueue(jobs(1))
         let claimed = try await queue.claim(stage: .prompt, limit: 1, owner: "a", leaseSeconds: 60, now: 100)
         try await queue.fail(
@@ -117,7 +140,12 @@ import Testing
         #expect(again.first?.rateLimited == 1)
     }
 
-    @Test func leasesOfDeadOwnersAndExpiredLeasesAreReclaimed() async throws {
+    @Test(arguments: QueueBackend.available) func leasesOfDeadOwnersAndExpiredLeasesAreReclaimed(
+        _ backend: QueueBackend
+    ) async throws {
+        let fixture = try await backend.fixture()
+        let (queue, run) = (fixture.queue, fixture.run)
+        func jobs(_ count: Int, stage: Stage = .prompt) -> [NewJob] { Self.jobs(count, stage: stage, run: run) }
         try await queue.enqueue(jobs(3))
         _ = try await queue.claim(stage: .prompt, limit: 1, owner: "dead", leaseSeconds: 600, now: 100)
         _ = try await queue.claim(stage: .prompt, limit: 1, owner: "slow", leaseSeconds: 10, now: 100)
@@ -128,7 +156,12 @@ import Testing
         #expect(try await queue.statistics().count(.prompt, .ready) == 2)
     }
 
-    @Test func collectedLinesCommitWithTheOutputLength() async throws {
+    @Test(arguments: QueueBackend.available) func collectedLinesCommitWithTheOutputLength(_ backend: QueueBackend)
+        async throws
+    {
+        let fixture = try await backend.fixture()
+        let (queue, run) = (fixture.queue, fixture.run)
+        func jobs(_ count: Int, stage: Stage = .prompt) -> [NewJob] { Self.jobs(count, stage: stage, run: run) }
         try await queue.enqueue(jobs(2, stage: .collect))
         let claimed = try await queue.claim(stage: .collect, limit: 2, owner: "a", leaseSeconds: 60, now: 100)
         #expect(try await queue.committedOutputLength(path: "/out.jsonl") == nil)
@@ -138,7 +171,12 @@ import Testing
         #expect(try await queue.statistics().count(.collect, .done) == 2)
     }
 
-    @Test func documentsAreNewChangedUnchangedSkippedOrDeleted() async throws {
+    @Test(arguments: QueueBackend.available) func documentsAreNewChangedUnchangedSkippedOrDeleted(
+        _ backend: QueueBackend
+    ) async throws {
+        let fixture = try await backend.fixture()
+        let (queue, run) = (fixture.queue, fixture.run)
+        func jobs(_ count: Int, stage: Stage = .prompt) -> [NewJob] { Self.jobs(count, stage: stage, run: run) }
         func found(_ path: String, _ sha: String) -> FoundDocument {
             FoundDocument(document: DocumentRef(path: path, sha256: sha, size: 1, mtime: 1), file: "/data/" + path)
         }
@@ -153,7 +191,12 @@ import Testing
         #expect(try await queue.statistics().count(.ingest, .ready) == 3)
     }
 
-    @Test func aReduceJobWaitsForAllItsPartsAndTakesEachOnce() async throws {
+    @Test(arguments: QueueBackend.available) func aReduceJobWaitsForAllItsPartsAndTakesEachOnce(_ backend: QueueBackend)
+        async throws
+    {
+        let fixture = try await backend.fixture()
+        let (queue, run) = (fixture.queue, fixture.run)
+        func jobs(_ count: Int, stage: Stage = .prompt) -> [NewJob] { Self.jobs(count, stage: stage, run: run) }
         try await queue.enqueue(jobs(3, stage: .call))
         let reduce = NewJob(runID: run.id, stage: .reduce, key: "doc#reduce0", payload: Data("{}".utf8), parts: 3)
         try await queue.enqueue([reduce])
@@ -180,7 +223,12 @@ import Testing
         #expect(try await !queue.hasPendingWork())
     }
 
-    @Test func aFailedPartAbandonsItsReduceUntilRetried() async throws {
+    @Test(arguments: QueueBackend.available) func aFailedPartAbandonsItsReduceUntilRetried(_ backend: QueueBackend)
+        async throws
+    {
+        let fixture = try await backend.fixture()
+        let (queue, run) = (fixture.queue, fixture.run)
+        func jobs(_ count: Int, stage: Stage = .prompt) -> [NewJob] { Self.jobs(count, stage: stage, run: run) }
         try await queue.enqueue(jobs(2, stage: .call))
         try await queue.enqueue([NewJob(runID: run.id, stage: .reduce, key: "r", payload: Data("{}".utf8), parts: 2)])
         let calls = try await queue.claim(stage: .call, limit: 2, owner: "a", leaseSeconds: 60, now: 100)
@@ -217,7 +265,12 @@ import Testing
                 == 2)
     }
 
-    @Test func spendAddsUpPerDeploymentModelAndDocument() async throws {
+    @Test(arguments: QueueBackend.available) func spendAddsUpPerDeploymentModelAndDocument(_ backend: QueueBackend)
+        async throws
+    {
+        let fixture = try await backend.fixture()
+        let (queue, run) = (fixture.queue, fixture.run)
+        func jobs(_ count: Int, stage: Stage = .prompt) -> [NewJob] { Self.jobs(count, stage: stage, run: run) }
         try await queue.enqueue(jobs(3, stage: .call))
         let calls = try await queue.claim(stage: .call, limit: 3, owner: "a", leaseSeconds: 60, now: 100)
         func spend(_ document: String, _ cost: Double?) -> Spend {

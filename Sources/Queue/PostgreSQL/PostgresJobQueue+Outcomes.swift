@@ -1,0 +1,211 @@
+import Foundation
+import PostgresNIO
+import SluiceCore
+
+/// How jobs end on PostgreSQL: completions with their successors, failures, releases, reclaimed leases.
+extension PostgresJobQueue {
+    public func complete(_ completions: [JobCompletion], owner: String, now: Double) async throws {
+        guard !completions.isEmpty else { return }
+        defer {
+            var stages = Set(completions.lazy.flatMap(\.next).map(\.stage))
+            if completions.contains(where: { !$0.parts.isEmpty }) { stages.insert(.reduce) }
+            signals.notify(stages)
+        }
+        try await write("committing finished jobs") { connection in
+            for completion in completions {
+                guard try await finish(connection, completion.jobID, owner: owner, now: now) else { continue }
+                for job in completion.next { try await insertJob(connection, job, now: now) }
+                for part in completion.parts { try await deliver(connection, part, now: now) }
+                if let spend = completion.spend { try await record(connection, spend) }
+                if completion.consumesParts {
+                    try await connection.rows(
+                        "DELETE FROM job_parts WHERE job_id = $1", [.integer(completion.jobID)], logger: logger)
+                }
+                if let unit = completion.unitResult {
+                    try await connection.rows(
+                        """
+                        INSERT INTO unit_results(unit_key, result, body, created) VALUES($1, $2, $3, $4)
+                        ON CONFLICT(unit_key) DO UPDATE SET result = excluded.result, body = excluded.body,
+                        created = excluded.created
+                        """,
+                        [.text(unit.unitKey), .bytes(unit.result), unit.body.map { .bytes($0) } ?? .null, .real(now)],
+                        logger: logger)
+                }
+            }
+        }
+    }
+
+    /// Stores a part for a waiting job (the first delivery of a part wins) and makes the job ready
+    /// when its last part is in. The waiting job's row is locked first, so two workers delivering
+    /// its last parts at once cannot both leave it waiting.
+    func deliver(_ connection: PostgresConnection, _ part: JobPart, now: Double) async throws {
+        guard
+            let row = try await connection.rows(
+                "SELECT id, state, parts_needed FROM jobs WHERE run_id = $1 AND stage = 'reduce' AND key = $2 FOR UPDATE",
+                [.integer(part.runID), .text(part.key)], logger: logger
+            ).first
+        else { return }
+        let id = try row.int(0)
+        let state = try row.text(1)
+        let needed = try row[2].decode(Int32?.self) ?? 0
+        try await connection.rows(
+            "INSERT INTO job_parts(job_id, part, payload) VALUES($1, $2, $3) ON CONFLICT DO NOTHING",
+            [.integer(id), .integer(Int64(part.part)), .bytes(part.payload)], logger: logger)
+        guard state == "waiting" else { return }
+        let count =
+            try await connection.rows(
+                "SELECT count(*) FROM job_parts WHERE job_id = $1", [.integer(id)], logger: logger
+            ).first?.int(0) ?? 0
+        if count >= Int64(needed) {
+            try await connection.rows(
+                "UPDATE jobs SET state = 'ready', not_before = 0, updated = $1 WHERE id = $2 AND state = 'waiting'",
+                [.real(now), .integer(id)], logger: logger)
+        }
+    }
+
+    /// Adds a call's usage and cost to the spend record.
+    func record(_ connection: PostgresConnection, _ spend: Spend) async throws {
+        try await connection.rows(
+            """
+            INSERT INTO spend(run_id, document, deployment, model, calls, prompt_tokens, cached_tokens,
+                completion_tokens, reasoning_tokens, cost, unpriced_calls) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+            ON CONFLICT(run_id, document, deployment, model) DO UPDATE SET calls = spend.calls + excluded.calls,
+                prompt_tokens = spend.prompt_tokens + excluded.prompt_tokens,
+                cached_tokens = spend.cached_tokens + excluded.cached_tokens,
+                completion_tokens = spend.completion_tokens + excluded.completion_tokens,
+                reasoning_tokens = spend.reasoning_tokens + excluded.reasoning_tokens,
+                cost = spend.cost + excluded.cost, unpriced_calls = spend.unpriced_calls + excluded.unpriced_calls
+            """,
+            [
+                .integer(spend.runID), .text(spend.document), .text(spend.deployment), .text(spend.model),
+                .integer(Int64(spend.calls)), .integer(Int64(spend.promptTokens)),
+                .integer(Int64(spend.cachedTokens)), .integer(Int64(spend.completionTokens)),
+                .integer(Int64(spend.reasoningTokens)), .real(spend.cost ?? 0),
+                .integer(spend.cost == nil ? Int64(spend.calls) : 0),
+            ], logger: logger)
+    }
+
+    public func fail(_ failures: [JobFailure], owner: String, now: Double) async throws {
+        guard !failures.isEmpty else { return }
+        let retries = try await write("recording failed attempts") { connection in
+            var retries: [Stage: Double] = [:]
+            for failure in failures {
+                let rows = try await connection.rows(
+                    """
+                    UPDATE jobs SET state = $1, attempts = attempts + $2, rate_limited = rate_limited + $3,
+                    error_class = $4, error_message = $5, not_before = $6, lease_owner = NULL, lease_expires = NULL,
+                    updated = $7 WHERE id = $8 AND state = 'leased' AND lease_owner = $9 RETURNING stage
+                    """,
+                    [
+                        .text(failure.retryAt == nil ? "failed" : "ready"),
+                        .integer(failure.countsAsAttempt ? 1 : 0),
+                        .integer(failure.errorClass == .rateLimited ? 1 : 0), .text(failure.errorClass.rawValue),
+                        .text(failure.message), .real(failure.retryAt ?? now), .real(now), .integer(failure.jobID),
+                        .text(owner),
+                    ], logger: logger)
+                guard let row = rows.first else { continue }
+                if let retryAt = failure.retryAt, let stage = Stage(rawValue: try row.text(0)) {
+                    retries[stage] = min(retries[stage] ?? retryAt, retryAt)
+                }
+                for job in failure.next { try await insertJob(connection, job, now: now) }
+                if let spend = failure.spend { try await record(connection, spend) }
+                for abandon in failure.abandons where failure.retryAt == nil {
+                    try await connection.rows(
+                        """
+                        UPDATE jobs SET state = 'failed', error_class = 'incomplete', error_message = $1, updated = $2
+                        WHERE run_id = $3 AND stage = 'reduce' AND key = $4 AND state = 'waiting'
+                        """,
+                        [.text(abandon.message), .real(now), .integer(abandon.runID), .text(abandon.key)],
+                        logger: logger)
+                }
+            }
+            return retries
+        }
+        let due = retries.filter { $0.value <= now }.map(\.key)
+        signals.notify(
+            Set(failures.lazy.flatMap(\.next).map(\.stage)).union(due),
+            retryAt: retries.filter { $0.value > now })
+    }
+
+    public func release(jobIDs: [Int64], owner: String) async throws {
+        guard !jobIDs.isEmpty else { return }
+        try await write("releasing jobs") { connection in
+            for id in jobIDs {
+                try await connection.rows(
+                    """
+                    UPDATE jobs SET state = 'ready', lease_owner = NULL, lease_expires = NULL
+                    WHERE id = $1 AND state = 'leased' AND lease_owner = $2
+                    """,
+                    [.integer(id), .text(owner)], logger: logger)
+            }
+        }
+        signals.notifyAll()
+    }
+
+    public func reclaimLeases(owners: [String], expiredBefore: Double) async throws -> Int {
+        let count = try await write("reclaiming leases") { connection in
+            var reclaimed = 0
+            for owner in owners {
+                reclaimed += try await connection.rows(
+                    """
+                    UPDATE jobs SET state = 'ready', lease_owner = NULL, lease_expires = NULL
+                    WHERE state = 'leased' AND lease_owner = $1 RETURNING id
+                    """,
+                    [.text(owner)], logger: logger
+                ).count
+            }
+            reclaimed += try await connection.rows(
+                """
+                UPDATE jobs SET state = 'ready', lease_owner = NULL, lease_expires = NULL
+                WHERE state = 'leased' AND lease_expires < $1 RETURNING id
+                """,
+                [.real(expiredBefore)], logger: logger
+            ).count
+            return reclaimed
+        }
+        if count > 0 { signals.notifyAll() }
+        return count
+    }
+
+    public func leaseOwners() async throws -> [String] {
+        try await read("reading lease owners") { connection in
+            try await connection.rows("SELECT DISTINCT lease_owner FROM jobs WHERE state = 'leased'", logger: logger)
+                .map { try $0.text(0) }
+        }
+    }
+
+    public func retryFailed() async throws -> Int {
+        defer { signals.notifyAll() }
+        return try await write("putting failures back") { connection in
+            try await connection.rows(
+                """
+                UPDATE jobs SET attempts = 0, rate_limited = 0, not_before = 0,
+                state = CASE WHEN parts_needed IS NOT NULL
+                    AND (SELECT count(*) FROM job_parts WHERE job_id = jobs.id) < parts_needed
+                    THEN 'waiting' ELSE 'ready' END
+                WHERE state = 'failed' RETURNING id
+                """, logger: logger
+            ).count
+        }
+    }
+
+    public func unitResult(unitKey: String) async throws -> UnitResult? {
+        try await unitResults(unitKeys: [unitKey])[unitKey]
+    }
+
+    public func unitResults(unitKeys: [String]) async throws -> [String: UnitResult] {
+        guard !unitKeys.isEmpty else { return [:] }
+        return try await read("reading stored results") { connection in
+            var results: [String: UnitResult] = [:]
+            for key in Set(unitKeys) {
+                guard
+                    let row = try await connection.rows(
+                        "SELECT result, body FROM unit_results WHERE unit_key = $1", [.text(key)], logger: logger
+                    ).first
+                else { continue }
+                results[key] = UnitResult(unitKey: key, result: try row.bytes(0), body: try row.optionalBytes(1))
+            }
+            return results
+        }
+    }
+}

@@ -1,0 +1,151 @@
+import Foundation
+import PostgresNIO
+import SluiceCore
+
+/// What the PostgreSQL queue tells about a run: spend, run state, the output's committed length, statistics.
+extension PostgresJobQueue {
+    public func spendReport(documents limit: Int) async throws -> SpendReport {
+        try await read("reading the spend") { connection in
+            var report = SpendReport()
+            for row in try await connection.rows(
+                """
+                SELECT deployment, model, sum(calls)::BIGINT, sum(prompt_tokens)::BIGINT, sum(cached_tokens)::BIGINT,
+                sum(completion_tokens)::BIGINT, sum(reasoning_tokens)::BIGINT, sum(cost), sum(unpriced_calls)::BIGINT
+                FROM spend GROUP BY deployment, model ORDER BY deployment, model
+                """, logger: logger)
+            {
+                report.lines.append(
+                    .init(
+                        deployment: try row.text(0), model: try row.text(1), calls: Int(try row.int(2)),
+                        promptTokens: Int(try row.int(3)), cachedTokens: Int(try row.int(4)),
+                        completionTokens: Int(try row.int(5)), reasoningTokens: Int(try row.int(6)),
+                        cost: try row.double(7), unpricedCalls: Int(try row.int(8))))
+            }
+            report.documents = Int(
+                try await connection.rows("SELECT count(DISTINCT (run_id, document)) FROM spend", logger: logger)
+                    .first?.int(0) ?? 0)
+            guard limit > 0 else { return report }
+            for row in try await connection.rows(
+                """
+                SELECT document, sum(calls)::BIGINT, sum(cost) AS total FROM spend GROUP BY run_id, document
+                ORDER BY total DESC, document LIMIT $1
+                """, [.integer(Int64(limit))], logger: logger)
+            {
+                report.dearest.append(
+                    .init(document: try row.text(0), calls: Int(try row.int(1)), cost: try row.double(2)))
+            }
+            return report
+        }
+    }
+
+    public func setRunState(key: String, value: Data) async throws {
+        try await write("storing run state") { connection in
+            try await connection.rows(
+                """
+                INSERT INTO run_state(key, value, updated) VALUES($1, $2, $3)
+                ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated = excluded.updated
+                """,
+                [.text(key), .bytes(value), .real(Date().timeIntervalSince1970)], logger: logger)
+        }
+    }
+
+    public func runState(key: String) async throws -> (value: Data, updated: Double)? {
+        try await read("reading run state") { connection in
+            guard
+                let row = try await connection.rows(
+                    "SELECT value, updated FROM run_state WHERE key = $1", [.text(key)], logger: logger
+                ).first
+            else { return nil }
+            return (try row.bytes(0), try row.double(1))
+        }
+    }
+
+    public func committedOutputLength(path: String) async throws -> Int64? {
+        try await read("reading the output's length") { connection in
+            try await connection.rows(
+                "SELECT committed_length FROM outputs WHERE path = $1", [.text(path)], logger: logger
+            ).first?.int(0)
+        }
+    }
+
+    public func commitCollected(jobIDs: [Int64], owner: String, path: String, length: Int64, now: Double) async throws {
+        try await write("committing written lines") { connection in
+            for id in jobIDs { _ = try await finish(connection, id, owner: owner, now: now) }
+            try await connection.rows(
+                """
+                INSERT INTO outputs(path, committed_length) VALUES($1, $2)
+                ON CONFLICT(path) DO UPDATE SET committed_length = excluded.committed_length
+                """,
+                [.text(path), .integer(length)], logger: logger)
+        }
+    }
+
+    public func statistics() async throws -> QueueStatistics {
+        try await read("reading the queue's counts") { connection in
+            var statistics = QueueStatistics()
+            for row in try await connection.rows(
+                "SELECT stage, state, count(*) FROM jobs GROUP BY stage, state", logger: logger)
+            {
+                statistics.counts[try row.text(0), default: [:]][try row.text(1)] = Int(try row.int(2))
+            }
+            for row in try await connection.rows(
+                """
+                SELECT error_class, state, count(*) FROM jobs WHERE error_class IS NOT NULL
+                AND state IN ('failed', 'ready') GROUP BY error_class, state
+                """, logger: logger)
+            {
+                if try row.text(1) == "failed" {
+                    statistics.failuresByClass[try row.text(0)] = Int(try row.int(2))
+                } else {
+                    statistics.retryingByClass[try row.text(0)] = Int(try row.int(2))
+                }
+            }
+            statistics.nextRetryAt = try await connection.rows(
+                "SELECT min(not_before) FROM jobs WHERE state = 'ready'", logger: logger
+            ).first?.optionalDouble(0)
+            for row in try await connection.rows(
+                "SELECT status, count(*) FROM documents GROUP BY status", logger: logger)
+            {
+                statistics.documents[try row.text(0)] = Int(try row.int(1))
+            }
+            for row in try await connection.rows(
+                """
+                SELECT state, count(*) FROM jobs WHERE stage = 'call' AND key >= $1 AND key < $2 GROUP BY state
+                """, [.text(Self.reduceCallPrefix), .text(Self.reduceCallPrefix + "\u{10FFFF}")], logger: logger)
+            {
+                statistics.reduceCalls[try row.text(0)] = Int(try row.int(1))
+            }
+            return statistics
+        }
+    }
+
+    /// Keys of reduce calls (stage call) start with this.
+    static var reduceCallPrefix: String { JobKey.reduceCallPrefix }
+
+    public func hasPendingWork() async throws -> Bool {
+        try await read("looking for pending work") { connection in
+            try await connection.rows(
+                """
+                SELECT EXISTS(SELECT 1 FROM jobs WHERE state = 'ready')
+                    OR EXISTS(SELECT 1 FROM jobs WHERE state = 'leased')
+                """, logger: logger
+            ).first?[0].decode(Bool.self) ?? false
+        }
+    }
+
+    public func failures(limit: Int) async throws -> [FailedJob] {
+        try await read("reading failures") { connection in
+            try await connection.rows(
+                """
+                SELECT stage, key, error_class, error_message, attempts FROM jobs WHERE state = 'failed'
+                ORDER BY id LIMIT $1
+                """, [.integer(Int64(limit))], logger: logger
+            ).map { row in
+                FailedJob(
+                    stage: Stage(rawValue: try row.text(0)) ?? .call, key: try row.text(1),
+                    errorClass: try row.optionalText(2) ?? "", message: try row.optionalText(3) ?? "",
+                    attempts: Int(try row[4].decode(Int32.self)))
+            }
+        }
+    }
+}

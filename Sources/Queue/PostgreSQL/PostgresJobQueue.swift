@@ -1,0 +1,292 @@
+import Foundation
+import Logging
+import PostgresNIO
+import SluiceCore
+
+/// The job queue in a PostgreSQL database: the backend for many workers on many hosts sharing one run.
+///
+/// The same protocol and job states as ``SQLiteJobQueue``. A claim takes ready jobs with
+/// `FOR UPDATE SKIP LOCKED`, so workers never wait for each other's rows; a job's end, its successors,
+/// its parts, spend and stored result are one transaction.
+public final class PostgresJobQueue: JobQueue {
+    /// Where the database is (its password never shown).
+    public let location: PostgresLocation
+    /// Wakes this process's workers when its commits make jobs ready.
+    public let signals = WorkSignals()
+    let client: PostgresClient
+    let logger: Logger
+    /// The client's connection pool at work, until ``close()``.
+    private let running: Task<Void, Never>
+
+    /// Connects (lazily, through a pool) and brings the schema up to date.
+    ///
+    /// - Throws: ``SluiceError`` naming the database when it cannot be reached or migrated.
+    public init(location: PostgresLocation, logger: Logger = Logger(label: "sluice.postgres")) async throws {
+        self.location = location
+        self.logger = logger
+        // The pool's own events: errors only (it warns when a query comes before its run loop starts).
+        var background = logger
+        background.logLevel = .error
+        let client = PostgresClient(configuration: location.configuration, backgroundLogger: background)
+        self.client = client
+        // The pool's own service; it ends with close().
+        running = Task { await client.run() }
+        do {
+            try await PostgresMigrations.migrate(client, location: location, logger: logger)
+        } catch {
+            running.cancel()
+            throw postgresError(error, location: location, doing: "opening the queue")
+        }
+    }
+
+    /// Runs SQL on a database without opening it as a queue (for tests of other versions).
+    package static func execute(_ sql: String, at location: PostgresLocation) async throws {
+        let client = PostgresClient(configuration: location.configuration)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await client.run() }
+            defer { group.cancelAll() }
+            _ = try await client.withConnection { connection in
+                try await connection.rows(sql, logger: Logger(label: "sluice.postgres"))
+            }
+        }
+    }
+
+    /// Closes the connections.
+    public func close() async {
+        running.cancel()
+        await running.value
+    }
+
+    deinit { running.cancel() }
+
+    /// Runs `body` in a transaction, retried (up to 3 times) when PostgreSQL ends it for a deadlock or
+    /// a serialization failure; other errors become ``SluiceError`` naming the database and `what`.
+    @discardableResult
+    func write<T: Sendable>(_ what: String, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await client.withConnection { connection in
+                    try await connection.rows("BEGIN", logger: logger)
+                    do {
+                        let value = try await body(connection)
+                        try await connection.rows("COMMIT", logger: logger)
+                        return value
+                    } catch {
+                        _ = try? await connection.rows("ROLLBACK", logger: logger)
+                        throw error
+                    }
+                }
+            } catch let error as PSQLError where attempt < 3 && Self.isTransient(error) {
+                continue
+            } catch {
+                throw postgresError(error, location: location, doing: what)
+            }
+        }
+    }
+
+    /// Runs `body` outside a transaction (reads).
+    func read<T: Sendable>(_ what: String, _ body: (PostgresConnection) async throws -> T) async throws -> T {
+        do {
+            return try await client.withConnection { connection in try await body(connection) }
+        } catch {
+            throw postgresError(error, location: location, doing: what)
+        }
+    }
+
+    static func isTransient(_ error: PSQLError) -> Bool {
+        guard let state = error.serverInfo?[.sqlState] else { return false }
+        return state == "40001" || state == "40P01"
+    }
+
+    // MARK: Runs and documents
+
+    public func run(root: String, pipeline: PipelineDefinition, pipelineHash: String) async throws -> RunRecord {
+        let definition = try JSONEncoder.sluice.encode(pipeline)
+        let id = try await write("recording the run") { connection in
+            let rows = try await connection.rows(
+                """
+                INSERT INTO runs(root, pipeline, pipeline_hash, definition, created) VALUES($1, $2, $3, $4, $5)
+                ON CONFLICT(root, pipeline) DO UPDATE SET pipeline_hash = excluded.pipeline_hash,
+                definition = excluded.definition RETURNING id
+                """,
+                [
+                    .text(root), .text(pipeline.name), .text(pipelineHash), .bytes(definition),
+                    .real(Date().timeIntervalSince1970),
+                ],
+                logger: logger)
+            guard let row = rows.first else { throw SluiceError(.database, "the run for \(root) vanished") }
+            return try row.int(0)
+        }
+        return RunRecord(id: id, root: root, pipeline: pipeline, pipelineHash: pipelineHash)
+    }
+
+    public func runs() async throws -> [RunRecord] {
+        let rows = try await read("reading the runs") { connection in
+            try await connection.rows(
+                "SELECT id, root, pipeline_hash, definition FROM runs ORDER BY id", logger: logger
+            )
+            .map { (try $0.int(0), try $0.text(1), try $0.text(2), try $0.bytes(3)) }
+        }
+        return try rows.map { id, root, hash, definition in
+            let pipeline = try JSONDecoder().decode(PipelineDefinition.self, from: definition)
+            return RunRecord(id: id, root: root, pipeline: pipeline, pipelineHash: hash)
+        }
+    }
+
+    public func knownDocuments(runID: Int64) async throws -> [String: DocumentRef] {
+        try await read("reading the documents") { connection in
+            var known: [String: DocumentRef] = [:]
+            for row in try await connection.rows(
+                "SELECT path, sha256, size, mtime FROM documents WHERE run_id = $1 AND status = 'ok'",
+                [.integer(runID)],
+                logger: logger)
+            {
+                let path = try row.text(0)
+                known[path] = DocumentRef(
+                    path: path, sha256: try row.text(1), size: try row.int(2), mtime: try row.double(3))
+            }
+            return known
+        }
+    }
+
+    public func recordDocuments(run: RunRecord, found: [FoundDocument], skipped: [SkippedFile]) async throws
+        -> EnqueueSummary
+    {
+        let runID = run.id
+        let payloads = try found.map {
+            try JSONEncoder.sluice.encode(IngestInput(document: $0.document, file: $0.file))
+        }
+        defer { signals.notify([.ingest]) }
+        return try await write("recording the documents") { connection in
+            let now = Date().timeIntervalSince1970
+            var summary = EnqueueSummary()
+            var previous: [String: (String, String?)] = [:]
+            for row in try await connection.rows(
+                "SELECT path, status, sha256 FROM documents WHERE run_id = $1 FOR UPDATE", [.integer(runID)],
+                logger: logger)
+            {
+                previous[try row.text(0)] = (try row.text(1), try row.optionalText(2))
+            }
+            var seen = Set<String>()
+            for (item, payload) in zip(found, payloads) {
+                let document = item.document
+                seen.insert(document.path)
+                switch previous[document.path] {
+                case .some(("ok", let sha)) where sha == document.sha256: summary.unchanged += 1
+                case .some(("ok", _)): summary.changed += 1
+                default: summary.new += 1
+                }
+                try await connection.rows(
+                    """
+                    INSERT INTO documents(run_id, path, sha256, size, mtime, status, reason)
+                    VALUES($1, $2, $3, $4, $5, 'ok', NULL)
+                    ON CONFLICT(run_id, path) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size,
+                    mtime = excluded.mtime, status = 'ok', reason = NULL
+                    """,
+                    [
+                        .integer(runID), .text(document.path), .text(document.sha256), .integer(document.size),
+                        .real(document.mtime),
+                    ], logger: logger)
+                try await insertJob(
+                    connection,
+                    NewJob(
+                        runID: runID, stage: .ingest, key: JobKey.document(document, pipelineHash: run.pipelineHash),
+                        payload: payload),
+                    now: now)
+            }
+            for file in skipped {
+                seen.insert(file.path)
+                summary.skipped += 1
+                summary.skippedFiles.append(file)
+                try await connection.rows(
+                    """
+                    INSERT INTO documents(run_id, path, status, reason) VALUES($1, $2, 'skipped', $3)
+                    ON CONFLICT(run_id, path) DO UPDATE SET status = 'skipped', reason = excluded.reason
+                    """,
+                    [.integer(runID), .text(file.path), .text(file.reason)], logger: logger)
+            }
+            for (path, (status, _)) in previous where !seen.contains(path) && status != "deleted" {
+                summary.deleted += 1
+                try await connection.rows(
+                    "UPDATE documents SET status = 'deleted' WHERE run_id = $1 AND path = $2",
+                    [.integer(runID), .text(path)], logger: logger)
+            }
+            return summary
+        }
+    }
+
+    // MARK: Jobs
+
+    @discardableResult
+    public func enqueue(_ jobs: [NewJob]) async throws -> Int {
+        let added = try await write("enqueueing jobs") { connection in
+            let now = Date().timeIntervalSince1970
+            var added = 0
+            for job in jobs { added += try await insertJob(connection, job, now: now) }
+            return added
+        }
+        if added > 0 { signals.notify(jobs.map(\.stage)) }
+        return added
+    }
+
+    /// Adds a job unless its (run, stage, key) exists; 1 when added.
+    @discardableResult
+    func insertJob(_ connection: PostgresConnection, _ job: NewJob, now: Double) async throws -> Int {
+        let waits = (job.parts ?? 0) > 0
+        let rows = try await connection.rows(
+            """
+            INSERT INTO jobs(run_id, stage, key, state, payload, body, created, updated, parts_needed)
+            VALUES($1, $2, $3, $4, $5, $6, $7, $7, $8) ON CONFLICT(run_id, stage, key) DO NOTHING RETURNING id
+            """,
+            [
+                .integer(job.runID), .text(job.stage.rawValue), .text(job.key), .text(waits ? "waiting" : "ready"),
+                .bytes(job.payload), job.body.map { .bytes($0) } ?? .null, .real(now),
+                job.parts.map { .integer(Int64($0)) } ?? .null,
+            ], logger: logger)
+        return rows.count
+    }
+
+    public func claim(stage: Stage, limit: Int, owner: String, leaseSeconds: Double, now: Double) async throws -> [Job]
+    {
+        try await write("claiming \(stage.rawValue) jobs") { connection in
+            var jobs = try await connection.rows(
+                """
+                UPDATE jobs SET state = 'leased', lease_owner = $1, lease_expires = $2, updated = $3
+                WHERE id IN (SELECT id FROM jobs WHERE stage = $4 AND state = 'ready' AND not_before <= $3
+                             ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED)
+                RETURNING id, run_id, key, payload, attempts, rate_limited, body
+                """,
+                [.text(owner), .real(now + leaseSeconds), .real(now), .text(stage.rawValue), .integer(Int64(limit))],
+                logger: logger
+            ).map { row in
+                Job(
+                    id: try row.int(0), runID: try row.int(1), stage: stage, key: try row.text(2),
+                    payload: try row.bytes(3), attempts: Int(try row[4].decode(Int32.self)),
+                    rateLimited: Int(try row[5].decode(Int32.self)), body: try row.optionalBytes(6))
+            }
+            jobs.sort { $0.id < $1.id }
+            if stage == .reduce {
+                for index in jobs.indices {
+                    jobs[index].parts = try await connection.rows(
+                        "SELECT payload FROM job_parts WHERE job_id = $1 ORDER BY part", [.integer(jobs[index].id)],
+                        logger: logger
+                    ).map { try $0.bytes(0) }
+                }
+            }
+            return jobs
+        }
+    }
+
+    /// Marks a leased job done; false if the lease was lost.
+    func finish(_ connection: PostgresConnection, _ id: Int64, owner: String, now: Double) async throws -> Bool {
+        try await !connection.rows(
+            """
+            UPDATE jobs SET state = 'done', payload = '\\x'::BYTEA, body = NULL, lease_owner = NULL,
+            lease_expires = NULL, updated = $1 WHERE id = $2 AND state = 'leased' AND lease_owner = $3 RETURNING id
+            """,
+            [.real(now), .integer(id), .text(owner)], logger: logger
+        ).isEmpty
+    }
+}
