@@ -75,6 +75,7 @@ public final class PipelineRunner: Sendable {
         let dead = owner.deadOwners(among: try await queue.leaseOwners())
         let reclaimed = try await queue.reclaimLeases(owners: dead, expiredBefore: configuration.runClock.now)
         if reclaimed > 0 { logger.info("reclaimed \(reclaimed) jobs leased by stopped processes") }
+        try await beatAndReclaim(owner: owner, now: configuration.runClock.now)
         let spentBefore = try await queue.spendReport(documents: 0).total
         counters.update { $0.spentBefore = spentBefore }
         budget?.start(spent: spentBefore)
@@ -96,8 +97,24 @@ public final class PipelineRunner: Sendable {
                 services: services(owner: owner, output: output, progress: progress),
                 gracefulShutdownSignals: configuration.shutdownSignals, logger: groupLogger))
         try await group.run()
+        try? await queue.forgetWorker(owner: owner.id)
         withExtendedLifetime((owner, lock)) {}
         return try await summary(interrupted: Task.isCancelled || (!drained.isSet && !stopRequested))
+    }
+
+    /// Says this worker is alive, and gives the leases of dead workers back: those on this host whose
+    /// lock is free (at once), and those of any host whose heartbeat is older than
+    /// `configuration.workerTimeout` (a killed or cut-off host's jobs go to the others).
+    func beatAndReclaim(owner: LeaseOwner, now: Double) async throws {
+        try await queue.heartbeat(owner: owner.id, now: now)
+        let silent = try await queue.workers().filter {
+            $0.owner != owner.id && $0.heartbeat < now - configuration.workerTimeout
+        }.map(\.owner)
+        let dead = Set(owner.deadOwners(among: try await queue.leaseOwners())).union(silent)
+        guard !dead.isEmpty else { return }
+        let reclaimed = try await queue.reclaimLeases(owners: dead.sorted(), expiredBefore: 0)
+        for worker in silent { try await queue.forgetWorker(owner: worker) }
+        if reclaimed > 0 { logger.info("reclaimed \(reclaimed) jobs of stopped workers") }
     }
 
     /// The run's services, in the order of the pipeline: graceful shutdown goes in reverse, so the

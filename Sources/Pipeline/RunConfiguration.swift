@@ -46,6 +46,9 @@ public struct RunConfiguration: Sendable {
     public var maxCost: Double?
     /// Seconds between looks for jobs held by dead owners while running.
     public var reclaimInterval: Double = 5
+    /// A worker whose last heartbeat is older than this (seconds) is dead: its leases go to the others.
+    /// Workers beat every `reclaimInterval`.
+    public var workerTimeout: Double = 30
     /// The database's run lock, when the caller took it before enqueueing (nil: the runner takes it).
     public var runLock: RunLock?
     /// Signals that shut the run down gracefully (`sluice run`: SIGINT and SIGTERM; none in a library).

@@ -66,11 +66,7 @@ struct RunMonitor: Service {
                 nextReport = now + progressInterval
             }
             if now >= nextReclaim {
-                let dead = owner.deadOwners(among: try await queue.leaseOwners())
-                let reclaimed = dead.isEmpty ? 0 : try await queue.reclaimLeases(owners: dead, expiredBefore: 0)
-                if reclaimed > 0 {
-                    runner.logger.info("reclaimed \(reclaimed) jobs of stopped processes while running")
-                }
+                try await runner.beatAndReclaim(owner: owner, now: now)
                 nextReclaim = now + reclaimInterval
             }
             // Commits come in bursts while the stages work: look at most every minimumCheckInterval.

@@ -58,6 +58,13 @@ public protocol JobQueue: Sendable {
     /// What calls used and cost, per deployment and model, and the `documents` dearest documents.
     func spendReport(documents: Int) async throws -> SpendReport
 
+    /// Records that a worker (a lease owner) is alive now; the first beat records when it started.
+    func heartbeat(owner: String, now: Double) async throws
+    /// The workers known, with when each started and last beat, latest first.
+    func workers() async throws -> [WorkerRecord]
+    /// Forgets a worker that has stopped (its leases are gone).
+    func forgetWorker(owner: String) async throws
+
     /// Stores a small piece of a running process's state (e.g. its deployments, for `sluice status`).
     func setRunState(key: String, value: Data) async throws
     /// A stored piece of run state and when it was stored (seconds since 1970).
@@ -207,4 +214,21 @@ public struct SpendReport: Sendable, Hashable, Codable {
 
     /// Cost per deployment.
     public var byDeployment: [String: Double] { lines.reduce(into: [:]) { $0[$1.deployment, default: 0] += $1.cost } }
+}
+
+/// A worker process as the queue knows it: its lease owner id (`host:pid:random`) and its heartbeat.
+public struct WorkerRecord: Sendable, Hashable, Codable {
+    /// The lease owner id.
+    public var owner: String
+    /// When it first beat (seconds since 1970).
+    public var started: Double
+    /// When it last beat.
+    public var heartbeat: Double
+
+    /// Creates it from its fields.
+    public init(owner: String, started: Double, heartbeat: Double) {
+        self.owner = owner
+        self.started = started
+        self.heartbeat = heartbeat
+    }
 }

@@ -58,6 +58,37 @@ extension SQLiteJobQueue {
         }
     }
 
+    // MARK: Workers
+
+    public func heartbeat(owner: String, now: Double) async throws {
+        try await database.write { connection in
+            try connection.run(
+                """
+                INSERT INTO workers(owner, started, heartbeat) VALUES(?, ?, ?)
+                ON CONFLICT(owner) DO UPDATE SET heartbeat = excluded.heartbeat
+                """, [.text(owner), .real(now), .real(now)])
+        }
+    }
+
+    public func workers() async throws -> [WorkerRecord] {
+        try await database.perform { connection in
+            let select = try connection.statement(
+                "SELECT owner, started, heartbeat FROM workers ORDER BY heartbeat DESC, owner")
+            var workers: [WorkerRecord] = []
+            while try select.step() {
+                workers.append(
+                    WorkerRecord(owner: select.text(0), started: select.double(1), heartbeat: select.double(2)))
+            }
+            return workers
+        }
+    }
+
+    public func forgetWorker(owner: String) async throws {
+        try await database.write { connection in
+            try connection.run("DELETE FROM workers WHERE owner = ?", [.text(owner)])
+        }
+    }
+
     // MARK: Output
 
     public func committedOutputLength(path: String) async throws -> Int64? {

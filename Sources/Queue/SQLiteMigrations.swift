@@ -76,6 +76,12 @@ enum SQLiteMigrations {
                 UPDATE unit_results SET body = CAST(json_extract(CAST(result AS TEXT), '$.body') AS BLOB),
                     result = CAST(json_remove(CAST(result AS TEXT), '$.body') AS BLOB);
                 """),
+        Migration(
+            version: 5, name: "workers and their heartbeats",
+            sql: """
+                CREATE TABLE IF NOT EXISTS workers(
+                    owner TEXT PRIMARY KEY, started REAL NOT NULL, heartbeat REAL NOT NULL) WITHOUT ROWID;
+                """),
     ]
 
     static var latest: Int32 { all.last?.version ?? 0 }
@@ -128,6 +134,9 @@ enum SQLiteMigrations {
         let tables = try connection.statement(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'job_counts'")
         guard try tables.step(), tables.int(0) > 0 else { return 2 }
-        return names.contains("body") ? 4 : 3
+        guard names.contains("body") else { return 3 }
+        let workers = try connection.statement(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'workers'")
+        return try workers.step() && workers.int(0) > 0 ? 5 : 4
     }
 }

@@ -297,6 +297,20 @@ import Testing
         #expect(report.dearest.map(\.document) == ["a"] && abs(report.dearest[0].cost - 0.75) < 1e-12)
     }
 
+    @Test(arguments: QueueBackend.available) func workersBeatAndAreForgotten(_ backend: QueueBackend) async throws {
+        let queue = try await backend.fixture().queue
+        try await queue.heartbeat(owner: "host-a:1:x", now: 100)
+        try await queue.heartbeat(owner: "host-b:2:y", now: 110)
+        try await queue.heartbeat(owner: "host-a:1:x", now: 130)
+        #expect(
+            try await queue.workers() == [
+                WorkerRecord(owner: "host-a:1:x", started: 100, heartbeat: 130),
+                WorkerRecord(owner: "host-b:2:y", started: 110, heartbeat: 110),
+            ])
+        try await queue.forgetWorker(owner: "host-b:2:y")
+        #expect(try await queue.workers().map(\.owner) == ["host-a:1:x"])
+    }
+
     /// A failed statement says SQLite's result code, the statement and its arguments, as its cause.
     @Test func sqliteErrorsCarryTheirResultCodeStatementAndArguments() async throws {
         let readOnly = try SQLiteJobQueue(readingOnly: queue.path)

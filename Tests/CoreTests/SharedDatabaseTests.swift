@@ -37,13 +37,14 @@ struct SharedDatabaseTests {
         _ = try await Enqueuer(queue: queue).enqueue(root: directory.file("first"), pipeline: Self.pipeline("first"))
     }
 
-    func runner(reclaimInterval: Double = 5) -> (PipelineRunner, ChatCompletionClient) {
+    func runner(reclaimInterval: Double = 5, workerTimeout: Double = 30) -> (PipelineRunner, ChatCompletionClient) {
         let deployment = Deployment(
             name: "sim", endpoint: server.endpoint, api: .azure(apiVersion: "2024-10-21"), deployment: "sim",
             authentication: .apiKey("sim-key"), timeoutSeconds: 5, maxConcurrency: 1)
         var configuration = RunConfiguration(
             outputPath: directory.file("out.jsonl"), deployments: ["sim": deployment], progressInterval: 60)
         configuration.reclaimInterval = reclaimInterval
+        configuration.workerTimeout = workerTimeout
         let client = ChatCompletionClient()
         return (
             PipelineRunner(
@@ -114,6 +115,39 @@ struct SharedDatabaseTests {
             let input = try job.decode(IngestInput.self)
             #expect(documents.contains(input.document.path), "\(input.document.path) was never worked")
         }
+    }
+
+    /// A worker on another host cannot be seen to die: while it beats, its jobs stay its own; once
+    /// its heartbeat is older than the worker timeout, they go to this run (long before its leases expire).
+    @Test func jobsOfAWorkerElsewhereGoToTheRunOnceItsHeartbeatStops() async throws {
+        let (runner, client) = runner(reclaimInterval: 0.1, workerTimeout: 1.5)
+        let running = Task { try await runner.run { _ in } }
+        let other = try SQLiteJobQueue(path: directory.file("queue.db"))
+        try await firstResult(other)
+        let elsewhere = "another-host.example:77:alive"
+        var held: [Job] = []
+        for index in 0..<20 where held.isEmpty {
+            try directory.write("late/l\(index).txt", "A late document number \(index).")
+            _ = try await Enqueuer(queue: other).enqueue(root: directory.file("late"), pipeline: Self.pipeline("first"))
+            held = try await other.claim(
+                stage: .ingest, limit: 10, owner: elsewhere, leaseSeconds: 3_600, now: Date().timeIntervalSince1970)
+        }
+        try #require(!held.isEmpty, "the run claimed every late document first")
+        // It beats for a while: its jobs are not taken.
+        for _ in 0..<10 {
+            try await other.heartbeat(owner: elsewhere, now: Date().timeIntervalSince1970)
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(try await other.leaseOwners().contains(elsewhere), "a live worker's jobs were taken")
+        // Then it falls silent (its host is gone): the run finishes its jobs.
+        let summary = try await running.value
+        try await client.shutdown()
+        #expect(summary.pending == 0 && summary.chunksFailed == 0)
+        let documents = Set(try documents())
+        for job in held {
+            #expect(documents.contains(try job.decode(IngestInput.self).document.path))
+        }
+        #expect(try await other.workers().map(\.owner).contains(elsewhere) == false)
     }
 
     @Test func aSecondRunOnTheDatabaseRefusesAndNamesTheFirst() async throws {

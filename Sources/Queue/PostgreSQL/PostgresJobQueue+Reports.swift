@@ -60,6 +60,30 @@ extension PostgresJobQueue {
         }
     }
 
+    public func heartbeat(owner: String, now: Double) async throws {
+        try await write("recording a heartbeat") { connection in
+            try await connection.rows(
+                """
+                INSERT INTO workers(owner, started, heartbeat) VALUES($1, $2, $2)
+                ON CONFLICT(owner) DO UPDATE SET heartbeat = excluded.heartbeat
+                """, [.text(owner), .real(now)], logger: logger)
+        }
+    }
+
+    public func workers() async throws -> [WorkerRecord] {
+        try await read("reading the workers") { connection in
+            try await connection.rows(
+                "SELECT owner, started, heartbeat FROM workers ORDER BY heartbeat DESC, owner", logger: logger
+            ).map { WorkerRecord(owner: try $0.text(0), started: try $0.double(1), heartbeat: try $0.double(2)) }
+        }
+    }
+
+    public func forgetWorker(owner: String) async throws {
+        try await write("forgetting a worker") { connection in
+            try await connection.rows("DELETE FROM workers WHERE owner = $1", [.text(owner)], logger: logger)
+        }
+    }
+
     public func committedOutputLength(path: String) async throws -> Int64? {
         try await read("reading the output's length") { connection in
             try await connection.rows(

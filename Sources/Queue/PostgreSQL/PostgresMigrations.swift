@@ -61,6 +61,10 @@ enum PostgresMigrations {
                 """
                 CREATE TABLE run_state(key TEXT PRIMARY KEY, value BYTEA NOT NULL, updated DOUBLE PRECISION NOT NULL)
                 """,
+                """
+                CREATE TABLE workers(
+                    owner TEXT PRIMARY KEY, started DOUBLE PRECISION NOT NULL, heartbeat DOUBLE PRECISION NOT NULL)
+                """,
             ])
     ]
 
