@@ -23,6 +23,9 @@ struct StatusCommand: AsyncParsableCommand {
             let deployments = state.flatMap { try? JSONDecoder().decode([DeploymentStatus].self, from: $0.value) } ?? []
             let age = state.map { Date().timeIntervalSince1970 - $0.updated }
             let spend = try await queue.spendReport(documents: 5)
+            // A database of a Sluice before heartbeats (opened read-only, not migrated) has no workers table.
+            let now = Date().timeIntervalSince1970
+            let workers = ((try? await queue.workers()) ?? []).filter { now - $0.heartbeat < 30 }
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
@@ -33,10 +36,11 @@ struct StatusCommand: AsyncParsableCommand {
                     let deploymentsAgeSeconds: Double?
                     let spend: SpendReport
                     let cost: Double
+                    let workers: [WorkerRecord]
                 }
                 let status = Status(
                     statistics: statistics, failures: failures, deployments: deployments, deploymentsAgeSeconds: age,
-                    spend: spend, cost: spend.total)
+                    spend: spend, cost: spend.total, workers: workers)
                 print(String(decoding: try encoder.encode(status), as: UTF8.self))
                 return
             }
@@ -60,6 +64,13 @@ struct StatusCommand: AsyncParsableCommand {
                             separator: ", "))
             }
             for line in spendLines(spend) { print(Printable.escaped(line)) }
+            print("workers: " + (workers.isEmpty ? "none running" : "\(workers.count) running"))
+            for worker in workers {
+                print(
+                    Printable.escaped(
+                        "  \(worker.owner): up \(Int(now - worker.started)) s, last heartbeat \(Int(now - worker.heartbeat)) s ago"
+                    ))
+            }
             if let age, !deployments.isEmpty {
                 print(
                     age < 30

@@ -1,4 +1,5 @@
 import Foundation
+import Queue
 import SluiceTesting
 import Testing
 
@@ -86,6 +87,20 @@ import Testing
         #expect(enqueue.stderr.contains("evil\\u{1B}[31mred\\nline.png: unsupported format .png"), "\(enqueue.stderr)")
         // One line per skipped file: the name's newline did not split it.
         #expect(enqueue.stderr.split(separator: "\n").filter { $0.contains("unsupported format") }.count == 1)
+    }
+
+    @Test func statusListsTheWorkersThatBeat() async throws {
+        let directory = try TemporaryDirectory()
+        let db = directory.file("q.db")
+        let queue = try SQLiteJobQueue(path: db)
+        let now = Date().timeIntervalSince1970
+        try await queue.heartbeat(owner: "host-a:41:live", now: now - 50)
+        try await queue.heartbeat(owner: "host-a:41:live", now: now)
+        try await queue.heartbeat(owner: "host-b:42:gone", now: now - 600)
+        let status = try await SluiceProcess.run(["status", "--db", db])
+        #expect(status.stdout.contains("workers: 1 running"), "\(status.stdout)")
+        #expect(status.stdout.contains("host-a:41:live: up 5"), "\(status.stdout)")
+        #expect(!status.stdout.contains("host-b"))
     }
 
     @Test func statusReadsADatabaseThisUserMayNotWrite() async throws {
