@@ -3,7 +3,7 @@ import Foundation
 import Queue
 import SluiceCore
 
-/// `sluice-bench queue`: job transitions per second on a SQLite file.
+/// `sluice-bench queue`: job transitions per second on a SQLite file or a PostgreSQL database.
 ///
 /// Jobs go through four hops (prompt → call → collect → done) the way the workers move them:
 /// claimed in batches, then completed in batches, each completion inserting the next stage's job in
@@ -27,9 +27,20 @@ package struct QueueBenchmark: Sendable {
         self.batch = batch
     }
 
+    /// - Parameter databasePath: A SQLite file (recreated) or a `postgres://` URL (its queue tables emptied).
     package func run(databasePath: String) async throws -> Report {
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
-        let queue = try SQLiteJobQueue(path: databasePath)
+        let queue: any JobQueue
+        if PostgresLocation.isURL(databasePath) {
+            let location = try PostgresLocation(url: databasePath)
+            let postgres = try await PostgresJobQueue(location: location)
+            try await PostgresJobQueue.execute(
+                "TRUNCATE runs, documents, jobs, job_parts, spend, unit_results, outputs, run_state, workers RESTART IDENTITY CASCADE",
+                at: location)
+            queue = postgres
+        } else {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
+            queue = try SQLiteJobQueue(path: databasePath)
+        }
         let pipeline = PipelineDefinition(
             name: "bench", model: "gpt-4o-mini", messages: [.init(role: "user", template: "{{chunk.text}}")],
             maxTokens: 10,
@@ -70,6 +81,7 @@ package struct QueueBenchmark: Sendable {
         return Report(
             jobs: jobs, batch: batch, transitions: transitions, seconds: seconds,
             transitionsPerSecond: Double(transitions) / seconds, hopsPerSecond: Double(jobs * stages.count) / seconds,
-            database: databasePath)
+            // A URL is shown without its password.
+            database: (try? PostgresLocation(url: databasePath))?.description ?? databasePath)
     }
 }

@@ -69,7 +69,7 @@ struct BenchTokenizerCommand: ParsableCommand {
 
 struct BenchQueueCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "queue", abstract: "Queue transitions per second on a SQLite file.")
+        commandName: "queue", abstract: "Queue transitions per second on a SQLite file or a PostgreSQL database.")
 
     @Option(help: "Jobs to push through three stages.")
     var jobs = 50_000
@@ -77,7 +77,7 @@ struct BenchQueueCommand: AsyncParsableCommand {
     @Option(help: "Claim and completion batch size.")
     var batch = 256
 
-    @Option(help: "The database file (recreated).")
+    @Option(help: "The database file (recreated), or a postgres:// URL (its queue tables are emptied).")
     var db = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-bench-queue.db").path
 
     @Flag(help: "Print the report as JSON.")
