@@ -152,7 +152,7 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "Tokenizer", "Tools", "Pipeline", "Simulator", "SluiceCore", "Queue", "Ingest", "Chunk",
+                "Tokenizer", "Tools", "Pipeline", "Simulator", "SluiceCore", "Queue", "Ingest", "Chunk", "Collect",
                 "Scheduler", "Catalog",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

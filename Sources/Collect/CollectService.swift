@@ -59,40 +59,7 @@ package struct CollectService: Service {
         let jobs = try await queue.claim(
             stage: .collect, limit: Self.batchSize, owner: owner, leaseSeconds: leaseSeconds, now: now)
         guard !jobs.isEmpty else { return false }
-        var bytes: [UInt8] = []
-        var written: [Int64] = []
-        var failures: [JobFailure] = []
-        var lines: [(job: Job, input: CollectInput)] = []
-        for job in jobs {
-            do {
-                lines.append((job, try job.decode(CollectInput.self)))
-            } catch {
-                failures.append(JobFailure(jobID: job.id, errorClass: .invalidJob, message: "\(error)", retryAt: nil))
-            }
-        }
-        // A succeeded call's line points at its stored result: one read for the batch.
-        let stored = try await queue.unitResults(
-            unitKeys: lines.compactMap { $0.input.record == nil ? $0.input.unitKey : nil })
-        for (job, input) in lines {
-            do {
-                let record: CallRecord
-                if var inline = input.record {
-                    inline.body = job.body
-                    record = inline
-                } else if let key = input.unitKey, let result = stored[key] {
-                    record = try result.record()
-                } else {
-                    throw SluiceError(
-                        .corruptJob,
-                        "collect job \(job.id) (\(job.key)): no record, and no stored result for unit \(input.unitKey ?? "(none)")"
-                    )
-                }
-                bytes += ResultLine.make(input, record: record)
-                written.append(job.id)
-            } catch {
-                failures.append(JobFailure(jobID: job.id, errorClass: .invalidJob, message: "\(error)", retryAt: nil))
-            }
-        }
+        let (bytes, written, failures) = try await ResultLines.lines(of: jobs, queue: queue)
         try await output.append(bytes)
         try await queue.commitCollected(
             jobIDs: written, owner: owner, path: output.path, length: output.length,

@@ -42,6 +42,12 @@ public protocol JobQueue: Sendable {
     /// The stored results of several units, by unit key (units without one are absent).
     func unitResults(unitKeys: [String]) async throws -> [String: UnitResult]
 
+    /// The collect jobs whose lines make a run's export, in id order: the latest done one of each
+    /// unit (a unit that failed and later succeeded has two; the success wins). Nil: every run.
+    func exportedLineIDs(runID: Int64?) async throws -> [Int64]
+    /// Jobs by id, with their payload and bytes (a done collect job keeps both, for the export).
+    func jobs(ids: [Int64]) async throws -> [Job]
+
     /// The byte length of an output file that committed lines account for; nil when no run of this
     /// queue has written it.
     func committedOutputLength(path: String) async throws -> Int64?

@@ -289,8 +289,8 @@ public final class SQLiteJobQueue: JobQueue {
     static func finish(_ connection: SQLiteConnection, _ id: Int64, owner: String, now: Double) throws -> Bool {
         try connection.run(
             """
-            UPDATE jobs SET state = 'done', payload = x'', body = NULL, lease_owner = NULL, lease_expires = NULL,
-            updated = ?
+            UPDATE jobs SET state = 'done', payload = CASE WHEN stage = 'collect' THEN payload ELSE x'' END,
+            body = CASE WHEN stage = 'collect' THEN body END, lease_owner = NULL, lease_expires = NULL, updated = ?
             WHERE id = ? AND state = 'leased' AND lease_owner = ?
             """,
             [.real(now), .integer(id), .text(owner)])
@@ -417,6 +417,41 @@ public final class SQLiteJobQueue: JobQueue {
                     unitKey: key, result: Data(select.blob(0)), body: select.isNull(1) ? nil : Data(select.blob(1)))
             }
             return results
+        }
+    }
+
+    public func exportedLineIDs(runID: Int64?) async throws -> [Int64] {
+        try await database.perform { connection in
+            // The latest done collect job of each unit: a unit's lines differ in their key's suffix only.
+            let select = try connection.statement(
+                """
+                SELECT max(id) FROM jobs WHERE stage = 'collect' AND state = 'done' AND (?1 IS NULL OR run_id = ?1)
+                GROUP BY run_id, CASE WHEN instr(key, '!') > 0 THEN substr(key, 1, instr(key, '!') - 1) ELSE key END
+                ORDER BY 1
+                """)
+            try select.bind([runID.map { .integer($0) } ?? .null])
+            var ids: [Int64] = []
+            while try select.step() { ids.append(select.int(0)) }
+            return ids
+        }
+    }
+
+    public func jobs(ids: [Int64]) async throws -> [Job] {
+        try await database.perform { connection in
+            let select = try connection.statement(
+                "SELECT id, run_id, stage, key, payload, attempts, rate_limited, body FROM jobs WHERE id = ?")
+            var jobs: [Job] = []
+            for id in ids {
+                select.reset()
+                try select.bind([.integer(id)])
+                guard try select.step(), let stage = Stage(rawValue: select.text(2)) else { continue }
+                jobs.append(
+                    Job(
+                        id: select.int(0), runID: select.int(1), stage: stage, key: select.text(3),
+                        payload: Data(select.blob(4)), attempts: Int(select.int(5)), rateLimited: Int(select.int(6)),
+                        body: select.isNull(7) ? nil : Data(select.blob(7))))
+            }
+            return jobs
         }
     }
 

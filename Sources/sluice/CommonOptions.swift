@@ -5,8 +5,26 @@ import SluiceCore
 
 /// Where the queue database is.
 struct DatabaseOptions: ParsableArguments {
-    @Option(name: .customLong("db"), help: "The queue database (SQLite).")
+    @Option(
+        name: .customLong("db"),
+        help:
+            "The queue database: a SQLite file, or postgres://USER[:PASSWORD]@HOST[:PORT]/DB (password also from PGPASSWORD)."
+    )
     var database = "sluice.db"
+
+    /// Whether `--db` names a PostgreSQL database.
+    var isPostgres: Bool { PostgresLocation.isURL(database) }
+
+    /// Opens the queue on either backend, exiting with a clear message when it cannot.
+    func openQueue() async throws -> any JobQueue {
+        guard isPostgres else { return try open() }
+        do {
+            return try await PostgresJobQueue(location: try PostgresLocation(url: database))
+        } catch {
+            Terminal.error("\(error)")
+            throw ExitStatus.storage
+        }
+    }
 
     /// Opens the queue, exiting with a clear message when it cannot.
     func open() throws -> SQLiteJobQueue {

@@ -41,6 +41,13 @@ import Testing
         #expect(run.stderr.contains("failures: 1 content_filter"))
         let output = try String(contentsOfFile: directory.file("q.jsonl"), encoding: .utf8)
         #expect(output.split(separator: "\n").count == 3)
+        // The export, rebuilt from the queue alone, is the run's output to the byte.
+        let export = try await SluiceProcess.run(["export", "--db", db, "--output", directory.file("export.jsonl")])
+        #expect(export.status == 0 && export.stderr.contains("exported 3 lines"), "\(export.stderr)")
+        #expect(try String(contentsOfFile: directory.file("export.jsonl"), encoding: .utf8) == output)
+        let none = try await SluiceProcess.run(
+            ["export", "--db", db, "--output", directory.file("none.jsonl"), "--run", "nosuch"])
+        #expect(none.status == 3 && none.stderr.contains("no run of a pipeline named 'nosuch'"))
 
         let status = try await SluiceProcess.run(["status", "--db", db])
         #expect(status.stdout.contains("failures: 1 content_filter"))

@@ -189,6 +189,37 @@ extension PostgresJobQueue {
         }
     }
 
+    public func exportedLineIDs(runID: Int64?) async throws -> [Int64] {
+        try await read("finding the lines to export") { connection in
+            try await connection.rows(
+                """
+                SELECT max(id) FROM jobs WHERE stage = 'collect' AND state = 'done'
+                AND ($1::BIGINT IS NULL OR run_id = $1) GROUP BY run_id, split_part(key, '!', 1) ORDER BY 1
+                """, [runID.map { .integer($0) } ?? .null], logger: logger
+            ).map { try $0.int(0) }
+        }
+    }
+
+    public func jobs(ids: [Int64]) async throws -> [Job] {
+        try await read("reading jobs") { connection in
+            var jobs: [Job] = []
+            for id in ids {
+                guard
+                    let row = try await connection.rows(
+                        "SELECT id, run_id, stage, key, payload, attempts, rate_limited, body FROM jobs WHERE id = $1",
+                        [.integer(id)], logger: logger
+                    ).first, let stage = Stage(rawValue: try row.text(2))
+                else { continue }
+                jobs.append(
+                    Job(
+                        id: try row.int(0), runID: try row.int(1), stage: stage, key: try row.text(3),
+                        payload: try row.bytes(4), attempts: Int(try row[5].decode(Int32.self)),
+                        rateLimited: Int(try row[6].decode(Int32.self)), body: try row.optionalBytes(7)))
+            }
+            return jobs
+        }
+    }
+
     public func unitResult(unitKey: String) async throws -> UnitResult? {
         try await unitResults(unitKeys: [unitKey])[unitKey]
     }

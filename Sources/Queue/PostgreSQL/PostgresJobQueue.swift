@@ -283,8 +283,9 @@ public final class PostgresJobQueue: JobQueue {
     func finish(_ connection: PostgresConnection, _ id: Int64, owner: String, now: Double) async throws -> Bool {
         try await !connection.rows(
             """
-            UPDATE jobs SET state = 'done', payload = '\\x'::BYTEA, body = NULL, lease_owner = NULL,
-            lease_expires = NULL, updated = $1 WHERE id = $2 AND state = 'leased' AND lease_owner = $3 RETURNING id
+            UPDATE jobs SET state = 'done', payload = CASE WHEN stage = 'collect' THEN payload ELSE '\\x'::BYTEA END,
+            body = CASE WHEN stage = 'collect' THEN body END, lease_owner = NULL, lease_expires = NULL, updated = $1
+            WHERE id = $2 AND state = 'leased' AND lease_owner = $3 RETURNING id
             """,
             [.real(now), .integer(id), .text(owner)], logger: logger
         ).isEmpty
