@@ -11,7 +11,7 @@ import SluiceCore
 package struct CollectService: Service {
     private let queue: any JobQueue
     private let owner: String
-    private let output: OutputFile
+    private let output: OutputFile?
     private let counters: RunCounters
     private let leaseSeconds: Double
     private let fallbackInterval: Duration
@@ -20,11 +20,12 @@ package struct CollectService: Service {
     static let batchSize = 512
 
     /// - Parameters:
-    ///   - output: The run's output file, cut back to what the queue committed.
+    ///   - output: The run's output file, cut back to what the queue committed; nil on a shared queue,
+    ///     where the lines stay in the queue for `sluice export`.
     ///   - counters: Where lines written are counted.
     ///   - fallbackInterval: The longest an idle collector waits before it looks again.
     package init(
-        queue: any JobQueue, owner: String, output: OutputFile, counters: RunCounters, leaseSeconds: Double,
+        queue: any JobQueue, owner: String, output: OutputFile?, counters: RunCounters, leaseSeconds: Double,
         fallbackInterval: Duration = .seconds(1), clock: any RunClock = SystemRunClock()
     ) {
         self.clock = clock
@@ -60,10 +61,14 @@ package struct CollectService: Service {
             stage: .collect, limit: Self.batchSize, owner: owner, leaseSeconds: leaseSeconds, now: now)
         guard !jobs.isEmpty else { return false }
         let (bytes, written, failures) = try await ResultLines.lines(of: jobs, queue: queue)
-        try await output.append(bytes)
-        try await queue.commitCollected(
-            jobIDs: written, owner: owner, path: output.path, length: output.length,
-            now: clock.now)
+        if let output {
+            try await output.append(bytes)
+            try await queue.commitCollected(
+                jobIDs: written, owner: owner, path: output.path, length: output.length, now: clock.now)
+        } else {
+            // The line is checked (it can be made), and committed where it is: the done job keeps it.
+            try await queue.complete(written.map { JobCompletion(jobID: $0, next: []) }, owner: owner, now: clock.now)
+        }
         try await queue.fail(failures, owner: owner, now: clock.now)
         counters.update { $0.linesWritten += written.count }
         return true

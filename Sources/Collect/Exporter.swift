@@ -12,8 +12,10 @@ package enum Exporter {
     package struct Summary: Sendable, Hashable {
         /// Lines written.
         package var lines = 0
-        /// Lines that could not be made (named on the way through `problem`).
+        /// Lines that could not be made (named on the way through `problem`, or counted in `lostBefore`).
         package var unreadable = 0
+        /// Lines committed by a Sluice that did not keep them for export (they are in that run's output file).
+        package var lostBefore = 0
     }
 
     /// Writes the lines of the runs `runIDs` (nil: every run) to `path`: to a temporary file beside it, renamed
@@ -37,8 +39,13 @@ package enum Exporter {
             while offset < ids.count {
                 let batch = Array(ids[offset..<min(ids.count, offset + batchSize)])
                 offset += batch.count
-                let (bytes, written, failures) = try await ResultLines.lines(
-                    of: try await queue.jobs(ids: batch), queue: queue)
+                // A line committed by a Sluice before exports kept no input: it is in that run's file only.
+                let (kept, lost) = try await queue.jobs(ids: batch).reduce(into: ([Job](), 0)) { split, job in
+                    if job.payload.isEmpty { split.1 += 1 } else { split.0.append(job) }
+                }
+                summary.unreadable += lost
+                summary.lostBefore += lost
+                let (bytes, written, failures) = try await ResultLines.lines(of: kept, queue: queue)
                 try await output.append(bytes)
                 summary.lines += written.count
                 summary.unreadable += failures.count

@@ -12,12 +12,18 @@ public final class LeaseOwner: Sendable {
     private let directory: String
     private let descriptor: Int32
 
-    /// A new owner id for this process, with its lock held in the folder beside the database.
-    public init(databasePath: String) throws {
+    /// A new owner id for this process, with its lock held in the folder beside the database; nil (a
+    /// database server): no lock, the owner is known alive by its heartbeat alone.
+    public init(databasePath: String?) throws {
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count)
         let hostName = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         id = "\(hostName):\(getpid()):\(UUID().uuidString.prefix(8).lowercased())"
+        guard let databasePath else {
+            directory = ""
+            descriptor = -1
+            return
+        }
         directory = databasePath + ".owners"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         descriptor = open(directory + "/" + id + ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -27,12 +33,14 @@ public final class LeaseOwner: Sendable {
     }
 
     deinit {
+        guard descriptor >= 0 else { return }
         unlink(directory + "/" + id + ".lock")
         close(descriptor)
     }
 
     /// The owners among `owners` that are certainly dead: on this host, with a lock nobody holds.
     public func deadOwners(among owners: [String]) -> [String] {
+        guard descriptor >= 0 else { return [] }
         let hostPrefix = String(id.split(separator: ":").first ?? "") + ":"
         return owners.filter { owner in
             guard owner != id, owner.hasPrefix(hostPrefix) else { return false }

@@ -70,8 +70,9 @@ public final class PipelineRunner: Sendable {
     /// Runs until every job is done or failed for good, the run is stopped (a signal in
     /// `configuration.shutdownSignals`, the budget), or the task is cancelled.
     public func run(progress: @escaping @Sendable (RunProgress) -> Void) async throws -> RunSummary {
-        let lock = try configuration.runLock ?? RunLock(databasePath: databasePath)
-        let owner = try LeaseOwner(databasePath: databasePath)
+        let shared = configuration.sharedQueue
+        let lock = shared ? nil : try configuration.runLock ?? RunLock(databasePath: databasePath)
+        let owner = try LeaseOwner(databasePath: shared ? nil : databasePath)
         let dead = owner.deadOwners(among: try await queue.leaseOwners())
         let reclaimed = try await queue.reclaimLeases(owners: dead, expiredBefore: configuration.runClock.now)
         if reclaimed > 0 { logger.info("reclaimed \(reclaimed) jobs leased by stopped processes") }
@@ -79,17 +80,7 @@ public final class PipelineRunner: Sendable {
         let spentBefore = try await queue.spendReport(documents: 0).total
         counters.update { $0.spentBefore = spentBefore }
         budget?.start(spent: spentBefore)
-        let committed = try await queue.committedOutputLength(path: configuration.outputPath)
-        try Self.checkOutput(
-            configuration.outputPath, database: databasePath, recorded: committed != nil,
-            replaces: configuration.replacesOutput)
-        if committed == nil {
-            // Recorded before it is created: a crash before the first line leaves a file this queue owns.
-            try await queue.commitCollected(
-                jobIDs: [], owner: owner.id, path: configuration.outputPath, length: 0,
-                now: configuration.runClock.now)
-        }
-        let output = try OutputFile(path: configuration.outputPath, committedLength: committed ?? 0)
+        let output = shared ? nil : try await openOutput(owner: owner)
         var groupLogger = logger
         groupLogger.logLevel = max(logger.logLevel, .warning)
         let group = ServiceGroup(
@@ -100,6 +91,21 @@ public final class PipelineRunner: Sendable {
         try? await queue.forgetWorker(owner: owner.id)
         withExtendedLifetime((owner, lock)) {}
         return try await summary(interrupted: Task.isCancelled || (!drained.isSet && !stopRequested))
+    }
+
+    /// The run's output file, cut back to what the queue committed (recorded before it is created,
+    /// so a crash before the first line leaves a file this queue owns).
+    private func openOutput(owner: LeaseOwner) async throws -> OutputFile {
+        let committed = try await queue.committedOutputLength(path: configuration.outputPath)
+        try Self.checkOutput(
+            configuration.outputPath, database: databasePath, recorded: committed != nil,
+            replaces: configuration.replacesOutput)
+        if committed == nil {
+            try await queue.commitCollected(
+                jobIDs: [], owner: owner.id, path: configuration.outputPath, length: 0,
+                now: configuration.runClock.now)
+        }
+        return try OutputFile(path: configuration.outputPath, committedLength: committed ?? 0)
     }
 
     /// Says this worker is alive, and gives the leases of dead workers back: those on this host whose
@@ -120,7 +126,7 @@ public final class PipelineRunner: Sendable {
     /// The run's services, in the order of the pipeline: graceful shutdown goes in reverse, so the
     /// call stage stops claiming first and the collector, last, writes what the others committed.
     private func services(
-        owner: LeaseOwner, output: OutputFile, progress: @escaping @Sendable (RunProgress) -> Void
+        owner: LeaseOwner, output: OutputFile?, progress: @escaping @Sendable (RunProgress) -> Void
     ) -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let id = owner.id
         var cpu = StageConfiguration(

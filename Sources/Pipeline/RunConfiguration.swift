@@ -49,6 +49,10 @@ public struct RunConfiguration: Sendable {
     /// A worker whose last heartbeat is older than this (seconds) is dead: its leases go to the others.
     /// Workers beat every `reclaimInterval`.
     public var workerTimeout: Double = 30
+    /// The queue is shared by workers on many hosts (PostgreSQL): no run lock and no owner lock files
+    /// (liveness is the heartbeat), and no output file — each worker commits its lines in the queue,
+    /// and `sluice export` writes them. `outputPath` is then not used.
+    public var sharedQueue = false
     /// The database's run lock, when the caller took it before enqueueing (nil: the runner takes it).
     public var runLock: RunLock?
     /// Signals that shut the run down gracefully (`sluice run`: SIGINT and SIGTERM; none in a library).

@@ -33,7 +33,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let queue = try database.open()
+        let queue = try await database.openQueue()
         try await reportingErrors {
             let file = deployments ?? DeploymentSelection.fileNextTo(database: database.database)
             let catalog = try file.map { try DeploymentsFile.load($0).catalog } ?? .builtIn

@@ -40,6 +40,11 @@ struct ExportCommand: AsyncParsableCommand {
                 Terminal.status(Printable.escaped($0))
             }
             Terminal.status("exported \(summary.lines) lines to \(output)")
+            if summary.lostBefore > 0 {
+                Terminal.error(
+                    "\(summary.lostBefore) lines were committed by an older sluice that did not keep them for export: they are in that run's --output file only"
+                )
+            }
             if summary.unreadable > 0 { throw ExitStatus.failures }
         }
         if let postgres = queue as? PostgresJobQueue { await postgres.close() }

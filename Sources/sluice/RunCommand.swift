@@ -72,9 +72,17 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         // Before anything is enqueued: a second run on this database refuses without touching it.
-        let lock = try await reportingErrors { try RunLock(databasePath: database.database) }
-        let queue = try database.open()
-        let outputPath = output ?? database.defaultOutput
+        // On PostgreSQL many workers share the run: no lock, and the lines stay in the queue (export).
+        let shared = database.isPostgres
+        if shared && output != nil {
+            Terminal.error(
+                "--output: on PostgreSQL each worker commits its lines in the queue; write them with `sluice export --db URL --output FILE`"
+            )
+            throw ExitStatus.configuration
+        }
+        let lock = shared ? nil : try await reportingErrors { try RunLock(databasePath: database.database) }
+        let queue = try await database.openQueue()
+        let outputPath = shared ? "" : output ?? database.defaultOutput
         let summary: RunSummary = try await reportingErrors {
             let file = try target.selection.loadFile(database: database.database)
             var definition: PipelineDefinition?
@@ -115,8 +123,11 @@ struct RunCommand: AsyncParsableCommand {
             configuration.scheduler.maxRetryAfterSeconds = target.maxRetryAfter
             configuration.clock = ScaledClock(speedUp: target.timeScale)
             configuration.shutdownSignals = [.sigint, .sigterm]
+            configuration.sharedQueue = shared
+            // A URL is never shown (it may hold a password): the queue names its database without one.
             let runner = PipelineRunner(
-                queue: queue, databasePath: database.database, configuration: configuration, client: client)
+                queue: queue, databasePath: (queue as? PostgresJobQueue)?.location.description ?? database.database,
+                configuration: configuration, client: client)
             let display = ProgressDisplay(interval: progressInterval)
             // The runner's service group shuts down gracefully on the first signal; the trap tells the
             // user so, and a second signal stops at once (the next run reclaims what this one held).
@@ -158,7 +169,9 @@ struct RunCommand: AsyncParsableCommand {
             "failures: " + (failures.isEmpty ? "none" : failures.joined(separator: ", ")),
             "tokens: \(summary.promptTokens) in, \(summary.completionTokens) out",
             String(format: "wall time: %.1f s, %.0f tokens/min", summary.wallSeconds, summary.tokensPerMinute),
-            "output: \(summary.output)",
+            summary.output.isEmpty
+                ? "output: the lines are in the queue (sluice export --db URL --output FILE)"
+                : "output: \(summary.output)",
         ]
         if summary.reduceCalls + summary.reduceFailed + summary.reduceWaiting > 0 {
             lines.append(

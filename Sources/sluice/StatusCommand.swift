@@ -14,7 +14,7 @@ struct StatusCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        let queue = try database.openForReading()
+        let queue = database.isPostgres ? try await database.openQueue() : try database.openForReading()
         try await reportingErrors {
             let statistics = try await queue.statistics()
             let failures = try await queue.failures(limit: 50)
@@ -97,7 +97,7 @@ struct RetryCommand: AsyncParsableCommand {
     @OptionGroup var database: DatabaseOptions
 
     func run() async throws {
-        let queue = try database.open()
+        let queue = try await database.openQueue()
         try await reportingErrors {
             let count = try await queue.retryFailed()
             print("\(count) failed jobs queued again")
