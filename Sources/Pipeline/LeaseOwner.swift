@@ -5,7 +5,9 @@ import SluiceCore
 ///
 /// Each running process holds an exclusive `flock` on `<database>.owners/<owner>.lock` for its
 /// whole life. An owner on this host whose lock can be taken is dead (killed, crashed), so its
-/// leases are reclaimed at once; owners on other hosts are reclaimed when their leases expire.
+/// leases are reclaimed at once; owners on other hosts are reclaimed when their heartbeat stops or
+/// their leases expire. Without lock files (a database server), an owner of this host whose process
+/// no longer exists is dead.
 public final class LeaseOwner: Sendable {
     /// `host:pid:random`.
     public let id: String
@@ -40,8 +42,17 @@ public final class LeaseOwner: Sendable {
 
     /// The owners among `owners` that are certainly dead: on this host, with a lock nobody holds.
     public func deadOwners(among owners: [String]) -> [String] {
-        guard descriptor >= 0 else { return [] }
         let hostPrefix = String(id.split(separator: ":").first ?? "") + ":"
+        guard descriptor >= 0 else {
+            // No lock files (a database server): an owner of this host whose process is gone is dead.
+            // A reused pid looks alive, and waits for its heartbeat to go silent: the safe side.
+            return owners.filter { owner in
+                guard owner != id, owner.hasPrefix(hostPrefix) else { return false }
+                let parts = owner.split(separator: ":")
+                guard parts.count == 3, let pid = Int32(parts[1]), pid > 0 else { return false }
+                return kill(pid, 0) == -1 && errno == ESRCH
+            }
+        }
         return owners.filter { owner in
             guard owner != id, owner.hasPrefix(hostPrefix) else { return false }
             let path = directory + "/" + owner + ".lock"

@@ -39,6 +39,8 @@ public protocol JobQueue: Sendable {
 
     /// A stored result for a unit of work, if it was ever paid for.
     func unitResult(unitKey: String) async throws -> UnitResult?
+    /// The keys of every unit of work whose result is stored (paid for).
+    func storedUnitKeys() async throws -> [String]
     /// The stored results of several units, by unit key (units without one are absent).
     func unitResults(unitKeys: [String]) async throws -> [String: UnitResult]
 

@@ -455,7 +455,6 @@ public final class SQLiteJobQueue: JobQueue {
         }
     }
 
-    /// The keys of every unit of work whose result is stored (paid for).
     public func storedUnitKeys() async throws -> [String] {
         try await database.perform { connection in
             let select = try connection.statement("SELECT unit_key FROM unit_results")

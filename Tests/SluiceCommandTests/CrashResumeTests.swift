@@ -31,7 +31,11 @@ struct CrashResumeTests {
                   content: "Combine {{document.path}}: {{#results}}{{text}} {{/results}}"
             """
 
-    @Test(arguments: [false, true]) func killedRunsResumeExactlyOnce(mapReduce: Bool) async throws {
+    /// The cases: a plain and a map-reduce pipeline on SQLite, and the plain one on PostgreSQL.
+    static let cases: [(mapReduce: Bool, backend: QueueBackend)] =
+        [(false, .sqlite), (true, .sqlite)] + (PostgresTestServer.available ? [(false, .postgres)] : [])
+
+    @Test(arguments: cases) func killedRunsResumeExactlyOnce(mapReduce: Bool, backend: QueueBackend) async throws {
         let directory = try TemporaryDirectory()
         for index in 0..<80 {
             try directory.write(
@@ -43,13 +47,30 @@ struct CrashResumeTests {
             "--latency", "0.03", "--per-token-latency", "0.001", "--reply-tokens", "20", "--fault-500", "0.05",
             "--fault-reset", "0.03", "--fault-truncate", "0.03", "--seed", "7",
         ])
-        let database = directory.file("queue.db")
         let output = directory.file("out.jsonl")
-        let arguments = [
-            "run", directory.file("docs"), "--pipeline", directory.file("pipeline.yaml"), "--db", database, "--output",
-            output,
-            "--endpoint", simulator.endpoint, "--deployment", "sim", "--concurrency", "8", "--timeout", "5",
-        ]
+        // On PostgreSQL the lines stay in the queue and are exported at the end.
+        let postgres = backend == .postgres ? try await PostgresTestServer.shared.database() : nil
+        let database =
+            postgres.map { "postgres://\($0.user)@\($0.host):\($0.port)/\($0.database)?sslmode=disable" }
+            ?? directory.file("queue.db")
+        func committedKeys() async throws -> [String] {
+            guard let postgres else { return try await SQLiteJobQueue(path: database).storedUnitKeys() }
+            let queue = try await PostgresJobQueue(location: postgres)
+            let keys = try await queue.storedUnitKeys()
+            await queue.close()
+            return keys
+        }
+        func outputLines() async throws -> Data {
+            if postgres != nil {
+                let export = try await SluiceProcess.run(["export", "--db", database, "--output", output])
+                #expect(export.status == 0, "\(export.stderr)")
+            }
+            return try Data(contentsOf: URL(fileURLWithPath: output))
+        }
+        let arguments =
+            ["run", directory.file("docs"), "--pipeline", directory.file("pipeline.yaml"), "--db", database]
+            + (postgres == nil ? ["--output", output] : [])
+            + ["--endpoint", simulator.endpoint, "--deployment", "sim", "--concurrency", "8", "--timeout", "5"]
         let environment = ["AZURE_OPENAI_API_KEY": "sim-key"]
         var generator = SystemRandomNumberGenerator()
         let kills = 8
@@ -60,9 +81,9 @@ struct CrashResumeTests {
             if round % 2 == 1 {
                 // Every other kill comes just after this process committed results of its own (however
                 // slow a debug build starts), the others at any moment, startup included.
-                let before = try await SQLiteJobQueue(path: database).storedUnitKeys().count
+                let before = try await committedKeys().count
                 let deadline = Date().addingTimeInterval(20)
-                while try await SQLiteJobQueue(path: database).storedUnitKeys().count == before,
+                while try await committedKeys().count == before,
                     process.isRunning, Date() < deadline
                 {
                     try await Task.sleep(for: .milliseconds(5))
@@ -74,13 +95,13 @@ struct CrashResumeTests {
             kill(process.processIdentifier, SIGKILL)
             await process.exited()
             let arrivals = try #require(try await simulator.statistics()["requests"] as? Int)
-            let committed = try await SQLiteJobQueue(path: database).storedUnitKeys().map { "sluice-" + $0.prefix(32) }
+            let committed = try await committedKeys().map { "sluice-" + $0.prefix(32) }
             checkpoints.append((arrivals, Set(committed)))
         }
         let final = try await SluiceProcess.run(arguments, environment: environment)
         #expect(final.status == 0, "\(final.stderr)")
 
-        let data = try Data(contentsOf: URL(fileURLWithPath: output))
+        let data = try await outputLines()
         #expect(data.last == UInt8(ascii: "\n"))
         var ids = Set<String>()
         var lines = 0
@@ -155,6 +176,6 @@ struct CrashResumeTests {
         #expect(again.status == 0)
         let requestsAfter = try await simulator.statistics()["requests"] as? Int
         #expect(requestsAfter == requestsBefore)
-        #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == data)
+        #expect(try await outputLines() == data)
     }
 }

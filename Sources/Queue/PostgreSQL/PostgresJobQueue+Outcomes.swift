@@ -220,6 +220,12 @@ extension PostgresJobQueue {
         }
     }
 
+    public func storedUnitKeys() async throws -> [String] {
+        try await read("reading stored results") { connection in
+            try await connection.rows("SELECT unit_key FROM unit_results", logger: logger).map { try $0.text(0) }
+        }
+    }
+
     public func unitResult(unitKey: String) async throws -> UnitResult? {
         try await unitResults(unitKeys: [unitKey])[unitKey]
     }
