@@ -58,7 +58,8 @@ struct EstimateCommand: AsyncParsableCommand {
             let file = try target.selection.loadFile(database: database.database)
             let catalog = file?.catalog ?? .builtIn
             let queue: (any JobQueue)? =
-                FileManager.default.fileExists(atPath: database.database) ? try database.open() : nil
+                database.isPostgres || FileManager.default.fileExists(atPath: database.database)
+                ? try await database.openQueue() : nil
             // What to estimate: the directory with the pipeline, or every run in the database.
             var work: [(root: String, pipeline: PipelineDefinition)] = []
             if let directory, let pipeline {

@@ -69,6 +69,37 @@ import Testing
         await second.close()
     }
 
+    /// Idle workers of another process are woken by a commit that gives their stage jobs (LISTEN/NOTIFY),
+    /// not by their fallback look.
+    @Test func anotherWorkersCommitWakesThisOnesStage() async throws {
+        let location = try await PostgresTestServer.shared.database()
+        let here = try await PostgresJobQueue(location: location)
+        let there = try await PostgresJobQueue(location: location)
+        let run = try await here.run(root: "/r", pipeline: QueueFixture.pipeline, pipelineHash: "h")
+        let before = (here.signals.generation(.chunk), here.signals.generation(.prompt))
+        // The listener is up once a notification of its own comes back; then the other commits.
+        var listening = false
+        for attempt in 0..<100 where !listening {
+            try await here.enqueue([
+                NewJob(runID: run.id, stage: .collect, key: "probe\(attempt)", payload: Data("{}".utf8))
+            ])
+            let seen = here.signals.generation(.collect)
+            try await Task.sleep(for: .milliseconds(50))
+            listening = here.signals.generation(.collect) > seen
+        }
+        try #require(listening, "no notification came back")
+        try await there.enqueue([NewJob(runID: run.id, stage: .chunk, key: "c", payload: Data("{}".utf8))])
+        var woken = false
+        for _ in 0..<100 where !woken {
+            try await Task.sleep(for: .milliseconds(20))
+            woken = here.signals.generation(.chunk) > before.0
+        }
+        #expect(woken, "the other worker's commit did not wake this one")
+        #expect(here.signals.generation(.prompt) == before.1, "a stage without new jobs was woken")
+        await here.close()
+        await there.close()
+    }
+
     @Test func urlsNameTheirPartsAndNeverShowThePassword() throws {
         let location = try PostgresLocation(
             url: "postgresql://worker:s%40cret@db.example:6543/runs?sslmode=require", environment: [:])

@@ -6,11 +6,9 @@ import SluiceCore
 extension PostgresJobQueue {
     public func complete(_ completions: [JobCompletion], owner: String, now: Double) async throws {
         guard !completions.isEmpty else { return }
-        defer {
-            var stages = Set(completions.lazy.flatMap(\.next).map(\.stage))
-            if completions.contains(where: { !$0.parts.isEmpty }) { stages.insert(.reduce) }
-            signals.notify(stages)
-        }
+        var stages = Set(completions.lazy.flatMap(\.next).map(\.stage))
+        if completions.contains(where: { !$0.parts.isEmpty }) { stages.insert(.reduce) }
+        defer { signals.notify(stages) }
         try await write("committing finished jobs") { connection in
             for completion in completions {
                 guard try await finish(connection, completion.jobID, owner: owner, now: now) else { continue }
@@ -33,6 +31,7 @@ extension PostgresJobQueue {
                 }
             }
         }
+        await announce(stages)
     }
 
     /// Stores a part for a waiting job (the first delivery of a part wins) and makes the job ready
@@ -122,9 +121,9 @@ extension PostgresJobQueue {
             return retries
         }
         let due = retries.filter { $0.value <= now }.map(\.key)
-        signals.notify(
-            Set(failures.lazy.flatMap(\.next).map(\.stage)).union(due),
-            retryAt: retries.filter { $0.value > now })
+        let ready = Set(failures.lazy.flatMap(\.next).map(\.stage)).union(due)
+        signals.notify(ready, retryAt: retries.filter { $0.value > now })
+        await announce(ready)
     }
 
     public func release(jobIDs: [Int64], owner: String) async throws {
@@ -140,6 +139,7 @@ extension PostgresJobQueue {
             }
         }
         signals.notifyAll()
+        await announce(Stage.allCases)
     }
 
     public func reclaimLeases(owners: [String], expiredBefore: Double) async throws -> Int {
@@ -163,7 +163,10 @@ extension PostgresJobQueue {
             ).count
             return reclaimed
         }
-        if count > 0 { signals.notifyAll() }
+        if count > 0 {
+            signals.notifyAll()
+            await announce(Stage.allCases)
+        }
         return count
     }
 
@@ -176,7 +179,7 @@ extension PostgresJobQueue {
 
     public func retryFailed() async throws -> Int {
         defer { signals.notifyAll() }
-        return try await write("putting failures back") { connection in
+        let count = try await write("putting failures back") { connection in
             try await connection.rows(
                 """
                 UPDATE jobs SET attempts = 0, rate_limited = 0, not_before = 0,
@@ -187,6 +190,8 @@ extension PostgresJobQueue {
                 """, logger: logger
             ).count
         }
+        if count > 0 { await announce(Stage.allCases) }
+        return count
     }
 
     public func exportedLineIDs(runID: Int64?) async throws -> [Int64] {

@@ -29,13 +29,54 @@ public final class PostgresJobQueue: JobQueue {
         background.logLevel = .error
         let client = PostgresClient(configuration: location.configuration, backgroundLogger: background)
         self.client = client
-        // The pool's own service; it ends with close().
-        running = Task { await client.run() }
+        // The pool's own service, and a listener for other workers' commits; both end with close().
+        let signals = signals
+        running = Task {
+            await withDiscardingTaskGroup { group in
+                group.addTask { await client.run() }
+                group.addTask { await Self.listen(client: client, signals: signals, logger: logger) }
+            }
+        }
         do {
             try await PostgresMigrations.migrate(client, location: location, logger: logger)
         } catch {
             running.cancel()
             throw postgresError(error, location: location, doing: "opening the queue")
+        }
+    }
+
+    /// The channel commits are announced on: the payload names the stages that got ready jobs.
+    static let channel = "sluice_jobs"
+
+    /// Wakes this process's idle workers when another worker's commit made jobs of their stage ready
+    /// (LISTEN on one pooled connection, listening again after a lost connection).
+    private static func listen(client: PostgresClient, signals: WorkSignals, logger: Logger) async {
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: channel) { notifications in
+                        for try await notification in notifications {
+                            signals.notify(
+                                notification.payload.split(separator: ",").compactMap { Stage(rawValue: String($0)) })
+                        }
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                logger.debug("listening for commits: \(error)")
+            }
+            // Commits of others are still seen through the stages' fallback look meanwhile.
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
+    /// Tells every worker listening which stages got ready jobs (after the commit that made them).
+    func announce(_ stages: some Sequence<Stage>) async {
+        let names = Set(stages).map(\.rawValue).sorted().joined(separator: ",")
+        guard !names.isEmpty else { return }
+        // A lost announcement costs a fallback interval, never work: no error goes further.
+        _ = try? await client.withConnection { connection in
+            try await connection.rows("SELECT pg_notify($1, $2)", [.text(Self.channel), .text(names)], logger: logger)
         }
     }
 
@@ -159,7 +200,7 @@ public final class PostgresJobQueue: JobQueue {
             try JSONEncoder.sluice.encode(IngestInput(document: $0.document, file: $0.file))
         }
         defer { signals.notify([.ingest]) }
-        return try await write("recording the documents") { connection in
+        let summary = try await write("recording the documents") { connection in
             let now = Date().timeIntervalSince1970
             var summary = EnqueueSummary()
             var previous: [String: (String, String?)] = [:]
@@ -215,6 +256,8 @@ public final class PostgresJobQueue: JobQueue {
             }
             return summary
         }
+        await announce([.ingest])
+        return summary
     }
 
     // MARK: Jobs
@@ -227,7 +270,10 @@ public final class PostgresJobQueue: JobQueue {
             for job in jobs { added += try await insertJob(connection, job, now: now) }
             return added
         }
-        if added > 0 { signals.notify(jobs.map(\.stage)) }
+        if added > 0 {
+            signals.notify(jobs.map(\.stage))
+            await announce(jobs.map(\.stage))
+        }
         return added
     }
 
