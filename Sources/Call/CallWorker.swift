@@ -27,15 +27,19 @@ public struct CallWorker: StageWorker {
     let counters: RunCounters
     let stop: @Sendable (String) -> Void
     let runs: RunContexts<RunReplies>
+    /// The worker's lease owner id (a shared budget's reservations are its).
+    let owner: String
 
     /// - Parameters:
     ///   - budget: `--max-cost`, when set: a call that could pass it is not sent, and the run stops.
     ///   - counters: Where calls, tokens and cost are counted.
     ///   - stop: Ends the run early with a reason (every deployment stopped, the budget reached).
+    ///   - owner: The worker's lease owner id.
     public init(
         configuration: CallConfiguration, queue: any JobQueue, client: ChatCompletionClient, scheduler: Scheduler,
-        budget: Budget?, counters: RunCounters, stop: @escaping @Sendable (String) -> Void
+        budget: Budget?, counters: RunCounters, owner: String, stop: @escaping @Sendable (String) -> Void
     ) {
+        self.owner = owner
         self.configuration = configuration
         self.queue = queue
         self.client = client
@@ -103,9 +107,9 @@ public struct CallWorker: StageWorker {
             var reservation = 0.0
             if let budget {
                 let maximum = pricing.maximumCost(input, n: context.run.pipeline.n)
-                guard budget.reserve(maximum) else {
+                guard try await budget.reserve(maximum, jobID: job.id, owner: owner) else {
                     await scheduler.cancel(admission)
-                    stop(budget.refusal(maximum))
+                    stop(await budget.refusal(maximum))
                     return .released(job.id)
                 }
                 reservation = maximum
@@ -113,7 +117,7 @@ public struct CallWorker: StageWorker {
             let outcome = await client.send(body: input.body, to: deployment, customID: input.customID)
             await scheduler.finish(admission, Self.report(outcome))
             let cost = outcome.usage.flatMap { pricing.cost(of: $0, servedModel: outcome.model) }
-            budget?.settle(reserved: reservation, spent: cost?.total ?? 0)
+            try await budget?.settle(reserved: reservation, spent: cost?.total ?? 0, jobID: job.id)
             // A call cut short by the stop is released; one that was answered is kept (it is paid for).
             if Task.isCancelled && outcome.errorClass != nil { return .released(job.id) }
             return try await classify(

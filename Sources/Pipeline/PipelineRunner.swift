@@ -52,7 +52,10 @@ public final class PipelineRunner: Sendable {
         scheduler = Scheduler(
             deployments: configuration.deploymentQuotas, configuration: configuration.scheduler,
             clock: configuration.clock)
-        budget = configuration.maxCost.map(Budget.init(limit:))
+        // On a queue shared by many workers, the queue keeps one budget for all of them.
+        budget = configuration.maxCost.map {
+            configuration.sharedQueue ? Budget(limit: $0, sharedIn: queue) : Budget(limit: $0)
+        }
     }
 
     /// Ends the run early (calls in flight finish); the reason is in the summary.
@@ -143,7 +146,7 @@ public final class PipelineRunner: Sendable {
         call.shutdown = .finish(grace: configuration.callShutdownGrace)
         let callWorker = CallWorker(
             configuration: configuration.callConfiguration, queue: queue, client: client, scheduler: scheduler,
-            budget: budget, counters: counters, stop: { [weak self] in self?.stop(reason: $0) })
+            budget: budget, counters: counters, owner: id, stop: { [weak self] in self?.stop(reason: $0) })
         let services: [(any Service, String)] = [
             (
                 CollectService(

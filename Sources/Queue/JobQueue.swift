@@ -66,6 +66,15 @@ public protocol JobQueue: Sendable {
     /// What calls used and cost, per deployment and model, and the `documents` dearest documents.
     func spendReport(documents: Int) async throws -> SpendReport
 
+    /// Reserves `amount` of a budget of `limit` for a call job (one budget for every worker on the
+    /// queue): true, and reserved, when the recorded spend, every reservation and this one stay within
+    /// it. A job's reservation goes with its end (completed, failed, released, or its owner reclaimed).
+    func reserveBudget(jobID: Int64, owner: String, amount: Double, limit: Double) async throws -> Bool
+    /// Sets a call's reservation to what it cost, until its job's end records the spend.
+    func settleBudget(jobID: Int64, cost: Double) async throws
+    /// The recorded spend and the reservations of the calls in flight, on every worker.
+    func budgetUse() async throws -> (spent: Double, reserved: Double)
+
     /// Records that a worker (a lease owner) is alive now; the first beat records when it started.
     func heartbeat(owner: String, now: Double) async throws
     /// The workers known, with when each started and last beat, latest first.

@@ -58,6 +58,38 @@ extension SQLiteJobQueue {
         }
     }
 
+    // MARK: Budget
+
+    public func reserveBudget(jobID: Int64, owner: String, amount: Double, limit: Double) async throws -> Bool {
+        try await database.write { connection in
+            let (spent, reserved) = try Self.budgetUse(connection)
+            guard spent + reserved + amount <= limit else { return false }
+            try connection.run(
+                "INSERT OR REPLACE INTO budget_reservations(job_id, owner, amount) VALUES(?, ?, ?)",
+                [.integer(jobID), .text(owner), .real(amount)])
+            return true
+        }
+    }
+
+    public func settleBudget(jobID: Int64, cost: Double) async throws {
+        try await database.write { connection in
+            try connection.run(
+                "UPDATE budget_reservations SET amount = ? WHERE job_id = ?", [.real(cost), .integer(jobID)])
+        }
+    }
+
+    public func budgetUse() async throws -> (spent: Double, reserved: Double) {
+        try await database.perform { connection in try Self.budgetUse(connection) }
+    }
+
+    static func budgetUse(_ connection: SQLiteConnection) throws -> (spent: Double, reserved: Double) {
+        let select = try connection.statement(
+            "SELECT (SELECT coalesce(sum(cost), 0) FROM spend), (SELECT coalesce(sum(amount), 0) FROM budget_reservations)"
+        )
+        guard try select.step() else { return (0, 0) }
+        return (select.double(0), select.double(1))
+    }
+
     // MARK: Workers
 
     public func heartbeat(owner: String, now: Double) async throws {

@@ -285,8 +285,10 @@ public final class SQLiteJobQueue: JobQueue {
         }
     }
 
-    /// Marks a leased job done; false if the lease was lost.
+    /// Marks a leased job done; false if the lease was lost. Its budget reservation goes (the
+    /// completion records what it cost).
     static func finish(_ connection: SQLiteConnection, _ id: Int64, owner: String, now: Double) throws -> Bool {
+        try connection.run("DELETE FROM budget_reservations WHERE job_id = ?", [.integer(id)])
         try connection.run(
             """
             UPDATE jobs SET state = 'done', payload = CASE WHEN stage = 'collect' THEN payload ELSE x'' END,
@@ -309,6 +311,7 @@ public final class SQLiteJobQueue: JobQueue {
                 RETURNING stage
                 """)
             for failure in failures {
+                try connection.run("DELETE FROM budget_reservations WHERE job_id = ?", [.integer(failure.jobID)])
                 let attempts: Int64 = failure.countsAsAttempt ? 1 : 0
                 let limited: Int64 = failure.errorClass == .rateLimited ? 1 : 0
                 update.reset()
@@ -352,6 +355,8 @@ public final class SQLiteJobQueue: JobQueue {
                     WHERE id = ? AND state = 'leased' AND lease_owner = ?
                     """,
                     [.integer(id), .text(owner)])
+                try connection.run(
+                    "DELETE FROM budget_reservations WHERE job_id = ? AND owner = ?", [.integer(id), .text(owner)])
             }
         }
         signals.notifyAll()
@@ -365,6 +370,7 @@ public final class SQLiteJobQueue: JobQueue {
                     "UPDATE jobs SET state = 'ready', lease_owner = NULL, lease_expires = NULL WHERE state = 'leased' AND lease_owner = ?",
                     [.text(owner)])
                 reclaimed += connection.changes
+                try connection.run("DELETE FROM budget_reservations WHERE owner = ?", [.text(owner)])
             }
             try connection.run(
                 "UPDATE jobs SET state = 'ready', lease_owner = NULL, lease_expires = NULL WHERE state = 'leased' AND lease_expires < ?",

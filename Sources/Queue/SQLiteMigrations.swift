@@ -82,6 +82,12 @@ enum SQLiteMigrations {
                 CREATE TABLE IF NOT EXISTS workers(
                     owner TEXT PRIMARY KEY, started REAL NOT NULL, heartbeat REAL NOT NULL) WITHOUT ROWID;
                 """),
+        Migration(
+            version: 6, name: "budget reservations of calls in flight",
+            sql: """
+                CREATE TABLE IF NOT EXISTS budget_reservations(
+                    job_id INTEGER PRIMARY KEY, owner TEXT NOT NULL, amount REAL NOT NULL);
+                """),
     ]
 
     static var latest: Int32 { all.last?.version ?? 0 }
@@ -137,6 +143,9 @@ enum SQLiteMigrations {
         guard names.contains("body") else { return 3 }
         let workers = try connection.statement(
             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'workers'")
-        return try workers.step() && workers.int(0) > 0 ? 5 : 4
+        guard try workers.step() && workers.int(0) > 0 else { return 4 }
+        let reservations = try connection.statement(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'budget_reservations'")
+        return try reservations.step() && reservations.int(0) > 0 ? 6 : 5
     }
 }

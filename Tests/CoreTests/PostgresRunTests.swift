@@ -21,6 +21,63 @@ struct PostgresRunTests {
             content: "{{chunk.text}}"
         """
 
+    /// `count` workers, each with its own connection pool as on its own host, until the queue is drained.
+    static func workers(_ count: Int, location: PostgresLocation, server: SimulatorServer, maxCost: Double? = nil)
+        async throws -> [RunSummary]
+    {
+        try await withThrowingTaskGroup(of: RunSummary.self) { group in
+            for _ in 0..<count {
+                group.addTask {
+                    let queue = try await PostgresJobQueue(location: location)
+                    let deployment = Deployment(
+                        name: "sim", endpoint: server.endpoint, api: .azure(apiVersion: "2024-10-21"),
+                        deployment: "sim", authentication: .apiKey("sim-key"), timeoutSeconds: 5, maxConcurrency: 4)
+                    var configuration = RunConfiguration(
+                        outputPath: "", deployments: ["sim": deployment], progressInterval: 60)
+                    configuration.sharedQueue = true
+                    configuration.maxCost = maxCost
+                    let client = ChatCompletionClient()
+                    let runner = PipelineRunner(
+                        queue: queue, databasePath: location.description, configuration: configuration,
+                        client: client)
+                    let summary = try await runner.run { _ in }
+                    try await client.shutdown()
+                    await queue.close()
+                    return summary
+                }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+    }
+
+    /// `--max-cost` is one budget for every worker: three workers together never pass it.
+    @Test func threeWorkersShareOneBudget() async throws {
+        let directory = try TemporaryDirectory()
+        for index in 0..<12 {
+            let sentences = (0..<8).map { "Sentence \($0) of document \(index) says a little more." }
+            try directory.write("docs/d\(index).txt", sentences.joined(separator: " "))
+        }
+        let location = try await PostgresTestServer.shared.database()
+        let queue = try await PostgresJobQueue(location: location)
+        let pipeline = try PipelineFile.parse(Self.pipeline, file: "shared.yaml", defaultName: "shared")
+        _ = try await Enqueuer(queue: queue).enqueue(root: directory.file("docs"), pipeline: pipeline)
+        // Served by the model the pipeline names, so the reservation's price is the bill's.
+        let server = try await SimulatorServer.start(
+            configuration: SimulatorConfiguration(
+                deployments: [.init(name: "sim", kind: .unlimited, model: "gpt-4o-mini")], baseLatency: 0.01,
+                perTokenLatency: 0, replyTokens: 5))
+        let limit = 0.0002
+        let summaries = try await Self.workers(3, location: location, server: server, maxCost: limit)
+        let spent = try await queue.spendReport(documents: 0).total
+        #expect(spent <= limit, "three workers spent \(spent) of a budget of \(limit)")
+        #expect(spent >= limit / 2, "the budget was hardly used: \(spent)")
+        #expect(
+            summaries.contains { $0.stoppedBecause?.contains("budget") == true }, "\(summaries.map(\.stoppedBecause))")
+        #expect(try await queue.budgetUse().reserved == 0, "a reservation outlived its call")
+        try await server.stop()
+        await queue.close()
+    }
+
     /// Three workers, each with its own connection pool as on three hosts, drain one queue together:
     /// every chunk is called once, by one of them, and the export holds one line per chunk.
     @Test func threeWorkersShareOneQueueAndCallEachChunkOnce() async throws {
@@ -35,28 +92,7 @@ struct PostgresRunTests {
         _ = try await Enqueuer(queue: enqueuer).enqueue(root: directory.file("docs"), pipeline: pipeline)
         let server = try await SimulatorServer.start(
             configuration: SimulatorConfiguration(baseLatency: 0.01, perTokenLatency: 0, replyTokens: 5))
-        let summaries = try await withThrowingTaskGroup(of: RunSummary.self) { group in
-            for _ in 0..<3 {
-                group.addTask {
-                    let queue = try await PostgresJobQueue(location: location)
-                    let deployment = Deployment(
-                        name: "sim", endpoint: server.endpoint, api: .azure(apiVersion: "2024-10-21"),
-                        deployment: "sim", authentication: .apiKey("sim-key"), timeoutSeconds: 5, maxConcurrency: 4)
-                    var configuration = RunConfiguration(
-                        outputPath: "", deployments: ["sim": deployment], progressInterval: 60)
-                    configuration.sharedQueue = true
-                    let client = ChatCompletionClient()
-                    let runner = PipelineRunner(
-                        queue: queue, databasePath: location.description, configuration: configuration,
-                        client: client)
-                    let summary = try await runner.run { _ in }
-                    try await client.shutdown()
-                    await queue.close()
-                    return summary
-                }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
-        }
+        let summaries = try await Self.workers(3, location: location, server: server)
         let statistics = try await enqueuer.statistics()
         #expect(statistics.pending == 0 && statistics.count(.call, .failed) == 0)
         let chunks = statistics.count(.call, .done)

@@ -89,6 +89,8 @@ extension PostgresJobQueue {
         let retries = try await write("recording failed attempts") { connection in
             var retries: [Stage: Double] = [:]
             for failure in failures {
+                try await connection.rows(
+                    "DELETE FROM budget_reservations WHERE job_id = $1", [.integer(failure.jobID)], logger: logger)
                 let rows = try await connection.rows(
                     """
                     UPDATE jobs SET state = $1, attempts = attempts + $2, rate_limited = rate_limited + $3,
@@ -136,6 +138,9 @@ extension PostgresJobQueue {
                     WHERE id = $1 AND state = 'leased' AND lease_owner = $2
                     """,
                     [.integer(id), .text(owner)], logger: logger)
+                try await connection.rows(
+                    "DELETE FROM budget_reservations WHERE job_id = $1 AND owner = $2", [.integer(id), .text(owner)],
+                    logger: logger)
             }
         }
         signals.notifyAll()
@@ -153,6 +158,8 @@ extension PostgresJobQueue {
                     """,
                     [.text(owner)], logger: logger
                 ).count
+                try await connection.rows(
+                    "DELETE FROM budget_reservations WHERE owner = $1", [.text(owner)], logger: logger)
             }
             reclaimed += try await connection.rows(
                 """

@@ -60,6 +60,46 @@ extension PostgresJobQueue {
         }
     }
 
+    public func reserveBudget(jobID: Int64, owner: String, amount: Double, limit: Double) async throws -> Bool {
+        try await write("reserving budget") { connection in
+            // One reservation at a time across the workers: two cannot both take the last of the budget.
+            try await connection.rows(
+                "SELECT pg_advisory_xact_lock($1)", [.integer(PostgresMigrations.budgetLockKey)], logger: logger)
+            let (spent, reserved) = try await budgetUse(connection)
+            guard spent + reserved + amount <= limit else { return false }
+            try await connection.rows(
+                """
+                INSERT INTO budget_reservations(job_id, owner, amount) VALUES($1, $2, $3)
+                ON CONFLICT(job_id) DO UPDATE SET owner = excluded.owner, amount = excluded.amount
+                """, [.integer(jobID), .text(owner), .real(amount)], logger: logger)
+            return true
+        }
+    }
+
+    public func settleBudget(jobID: Int64, cost: Double) async throws {
+        try await write("settling budget") { connection in
+            try await connection.rows(
+                "UPDATE budget_reservations SET amount = $1 WHERE job_id = $2", [.real(cost), .integer(jobID)],
+                logger: logger)
+        }
+    }
+
+    public func budgetUse() async throws -> (spent: Double, reserved: Double) {
+        try await read("reading the budget") { connection in try await budgetUse(connection) }
+    }
+
+    func budgetUse(_ connection: PostgresConnection) async throws -> (spent: Double, reserved: Double) {
+        guard
+            let row = try await connection.rows(
+                """
+                SELECT (SELECT coalesce(sum(cost), 0) FROM spend)::DOUBLE PRECISION,
+                (SELECT coalesce(sum(amount), 0) FROM budget_reservations)::DOUBLE PRECISION
+                """, logger: logger
+            ).first
+        else { return (0, 0) }
+        return (try row.double(0), try row.double(1))
+    }
+
     public func heartbeat(owner: String, now: Double) async throws {
         try await write("recording a heartbeat") { connection in
             try await connection.rows(

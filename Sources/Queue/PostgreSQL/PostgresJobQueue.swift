@@ -327,7 +327,9 @@ public final class PostgresJobQueue: JobQueue {
 
     /// Marks a leased job done; false if the lease was lost.
     func finish(_ connection: PostgresConnection, _ id: Int64, owner: String, now: Double) async throws -> Bool {
-        try await !connection.rows(
+        // Its budget reservation goes: the completion records what the call cost.
+        try await connection.rows("DELETE FROM budget_reservations WHERE job_id = $1", [.integer(id)], logger: logger)
+        return try await !connection.rows(
             """
             UPDATE jobs SET state = 'done', payload = CASE WHEN stage = 'collect' THEN payload ELSE '\\x'::BYTEA END,
             body = CASE WHEN stage = 'collect' THEN body END, lease_owner = NULL, lease_expires = NULL, updated = $1

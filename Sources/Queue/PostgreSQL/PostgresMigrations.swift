@@ -14,6 +14,8 @@ enum PostgresMigrations {
 
     /// The advisory lock key of migrations ("sluice" in ASCII).
     static let lockKey: Int64 = 0x736C_7569_6365
+    /// The advisory lock key that serializes budget reservations ("budget").
+    static let budgetLockKey: Int64 = 0x6275_6467_6574
 
     static let all: [Migration] = [
         Migration(
@@ -64,6 +66,10 @@ enum PostgresMigrations {
                 """
                 CREATE TABLE workers(
                     owner TEXT PRIMARY KEY, started DOUBLE PRECISION NOT NULL, heartbeat DOUBLE PRECISION NOT NULL)
+                """,
+                """
+                CREATE TABLE budget_reservations(
+                    job_id BIGINT PRIMARY KEY, owner TEXT NOT NULL, amount DOUBLE PRECISION NOT NULL)
                 """,
             ])
     ]
