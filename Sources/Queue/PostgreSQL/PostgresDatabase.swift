@@ -106,6 +106,14 @@ enum PostgresValue: Sendable {
     case text(String)
     case bytes(Data)
     case null
+    /// Arrays, for one statement over many rows (`unnest`, `= ANY`); arrays hold no NULL, so a
+    /// nullable column travels as values and a `Bool` array saying which are there.
+    case integers([Int64])
+    case int32s([Int32])
+    case reals([Double])
+    case texts([String])
+    case booleans([Bool])
+    case byteArrays([ByteBuffer])
 }
 
 extension PostgresConnection {
@@ -122,6 +130,12 @@ extension PostgresConnection {
             case .text(let value): bindings.append(value)
             case .bytes(let value): try bindings.append(value)
             case .null: bindings.appendNull()
+            case .integers(let values): bindings.append(values)
+            case .int32s(let values): bindings.append(values)
+            case .reals(let values): bindings.append(values)
+            case .texts(let values): bindings.append(values)
+            case .booleans(let values): bindings.append(values)
+            case .byteArrays(let values): bindings.append(values)
             }
         }
         let sequence = try await query(PostgresQuery(unsafeSQL: sql, binds: bindings), logger: logger)

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import PostgresNIO
 import SluiceCore
 
@@ -9,25 +10,18 @@ extension PostgresJobQueue {
         var stages = Set(completions.lazy.flatMap(\.next).map(\.stage))
         if completions.contains(where: { !$0.parts.isEmpty }) { stages.insert(.reduce) }
         defer { signals.notify(stages) }
+        // A batch is a few statements, not a few per job: round trips are what a server queue costs.
         try await write("committing finished jobs") { connection in
-            for completion in completions {
-                guard try await finish(connection, completion.jobID, owner: owner, now: now) else { continue }
-                for job in completion.next { try await insertJob(connection, job, now: now) }
+            let finished = try await finish(connection, completions.map(\.jobID), owner: owner, now: now)
+            let done = completions.filter { finished.contains($0.jobID) }
+            try await insertJobs(connection, done.flatMap(\.next), now: now)
+            try await storeResults(connection, done.compactMap(\.unitResult), now: now)
+            try await record(connection, done.compactMap(\.spend))
+            for completion in done {
                 for part in completion.parts { try await deliver(connection, part, now: now) }
-                if let spend = completion.spend { try await record(connection, spend) }
                 if completion.consumesParts {
                     try await connection.rows(
                         "DELETE FROM job_parts WHERE job_id = $1", [.integer(completion.jobID)], logger: logger)
-                }
-                if let unit = completion.unitResult {
-                    try await connection.rows(
-                        """
-                        INSERT INTO unit_results(unit_key, result, body, created) VALUES($1, $2, $3, $4)
-                        ON CONFLICT(unit_key) DO UPDATE SET result = excluded.result, body = excluded.body,
-                        created = excluded.created
-                        """,
-                        [.text(unit.unitKey), .bytes(unit.result), unit.body.map { .bytes($0) } ?? .null, .real(now)],
-                        logger: logger)
                 }
             }
         }
@@ -60,6 +54,48 @@ extension PostgresJobQueue {
                 "UPDATE jobs SET state = 'ready', not_before = 0, updated = $1 WHERE id = $2 AND state = 'waiting'",
                 [.real(now), .integer(id)], logger: logger)
         }
+    }
+
+    /// Stores finished calls' results by unit key (the last of a key in the batch wins).
+    func storeResults(_ connection: PostgresConnection, _ units: [UnitResult], now: Double) async throws {
+        guard !units.isEmpty else { return }
+        var latest: [String: UnitResult] = [:]
+        for unit in units { latest[unit.unitKey] = unit }
+        let rows = Array(latest.values)
+        try await connection.rows(
+            """
+            INSERT INTO unit_results(unit_key, result, body, created)
+            SELECT key, result, CASE WHEN has_body THEN body END, $5
+            FROM unnest($1::TEXT[], $2::BYTEA[], $3::BOOLEAN[], $4::BYTEA[]) AS given(key, result, has_body, body)
+            ON CONFLICT(unit_key) DO UPDATE SET result = excluded.result, body = excluded.body, created = excluded.created
+            """,
+            [
+                .texts(rows.map(\.unitKey)), .byteArrays(rows.map { ByteBuffer(bytes: $0.result) }),
+                .booleans(rows.map { $0.body != nil }), .byteArrays(rows.map { ByteBuffer(bytes: $0.body ?? Data()) }),
+                .real(now),
+            ], logger: logger)
+    }
+
+    /// Adds calls' usage and cost to the spend record (summed per document, deployment and model first).
+    func record(_ connection: PostgresConnection, _ spends: [Spend]) async throws {
+        var totals: [String: Spend] = [:]
+        for spend in spends {
+            // Priced and unpriced calls are added apart, as one row each would be.
+            let key =
+                "\(spend.runID)\u{0}\(spend.document)\u{0}\(spend.deployment)\u{0}\(spend.model)\u{0}\(spend.cost == nil)"
+            guard var total = totals[key] else {
+                totals[key] = spend
+                continue
+            }
+            total.calls += spend.calls
+            total.promptTokens += spend.promptTokens
+            total.cachedTokens += spend.cachedTokens
+            total.completionTokens += spend.completionTokens
+            total.reasoningTokens += spend.reasoningTokens
+            total.cost = total.cost.map { $0 + (spend.cost ?? 0) }
+            totals[key] = total
+        }
+        for spend in totals.values { try await record(connection, spend) }
     }
 
     /// Adds a call's usage and cost to the spend record.
@@ -108,7 +144,7 @@ extension PostgresJobQueue {
                 if let retryAt = failure.retryAt, let stage = Stage(rawValue: try row.text(0)) {
                     retries[stage] = min(retries[stage] ?? retryAt, retryAt)
                 }
-                for job in failure.next { try await insertJob(connection, job, now: now) }
+                try await insertJobs(connection, failure.next, now: now)
                 if let spend = failure.spend { try await record(connection, spend) }
                 for abandon in failure.abandons where failure.retryAt == nil {
                     try await connection.rows(

@@ -134,7 +134,7 @@ extension PostgresJobQueue {
 
     public func commitCollected(jobIDs: [Int64], owner: String, path: String, length: Int64, now: Double) async throws {
         try await write("committing written lines") { connection in
-            for id in jobIDs { _ = try await finish(connection, id, owner: owner, now: now) }
+            _ = try await finish(connection, jobIDs, owner: owner, now: now)
             try await connection.rows(
                 """
                 INSERT INTO outputs(path, committed_length) VALUES($1, $2)

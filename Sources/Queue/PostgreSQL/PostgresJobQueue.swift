@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import PostgresNIO
 import SluiceCore
 
@@ -266,9 +267,7 @@ public final class PostgresJobQueue: JobQueue {
     public func enqueue(_ jobs: [NewJob]) async throws -> Int {
         let added = try await write("enqueueing jobs") { connection in
             let now = Date().timeIntervalSince1970
-            var added = 0
-            for job in jobs { added += try await insertJob(connection, job, now: now) }
-            return added
+            return try await insertJobs(connection, jobs, now: now)
         }
         if added > 0 {
             signals.notify(jobs.map(\.stage))
@@ -325,17 +324,43 @@ public final class PostgresJobQueue: JobQueue {
         }
     }
 
-    /// Marks a leased job done; false if the lease was lost.
-    func finish(_ connection: PostgresConnection, _ id: Int64, owner: String, now: Double) async throws -> Bool {
-        // Its budget reservation goes: the completion records what the call cost.
-        try await connection.rows("DELETE FROM budget_reservations WHERE job_id = $1", [.integer(id)], logger: logger)
-        return try await !connection.rows(
+    /// Adds jobs in one statement; those whose (run, stage, key) exists are not added. Returns how many were.
+    @discardableResult
+    func insertJobs(_ connection: PostgresConnection, _ jobs: [NewJob], now: Double) async throws -> Int {
+        guard !jobs.isEmpty else { return 0 }
+        return try await connection.rows(
             """
-            UPDATE jobs SET state = 'done', payload = CASE WHEN stage = 'collect' THEN payload ELSE '\\x'::BYTEA END,
-            body = CASE WHEN stage = 'collect' THEN body END, lease_owner = NULL, lease_expires = NULL, updated = $1
-            WHERE id = $2 AND state = 'leased' AND lease_owner = $3 RETURNING id
+            INSERT INTO jobs(run_id, stage, key, state, payload, body, created, updated, parts_needed)
+            SELECT run_id, stage, key, CASE WHEN parts > 0 THEN 'waiting' ELSE 'ready' END, payload,
+                CASE WHEN has_body THEN body END, $8, $8, NULLIF(parts, -1)
+            FROM unnest($1::BIGINT[], $2::TEXT[], $3::TEXT[], $4::BYTEA[], $5::BOOLEAN[], $6::BYTEA[], $7::INTEGER[])
+                AS given(run_id, stage, key, payload, has_body, body, parts)
+            ON CONFLICT(run_id, stage, key) DO NOTHING RETURNING id
             """,
-            [.real(now), .integer(id), .text(owner)], logger: logger
-        ).isEmpty
+            [
+                .integers(jobs.map(\.runID)), .texts(jobs.map(\.stage.rawValue)), .texts(jobs.map(\.key)),
+                .byteArrays(jobs.map { ByteBuffer(bytes: $0.payload) }), .booleans(jobs.map { $0.body != nil }),
+                .byteArrays(jobs.map { ByteBuffer(bytes: $0.body ?? Data()) }),
+                .int32s(jobs.map { Int32(clamping: $0.parts ?? -1) }), .real(now),
+            ], logger: logger
+        ).count
+    }
+
+    /// Marks leased jobs done in one statement; the ids of those whose lease was still held. Their
+    /// budget reservations go (the completion records what the calls cost); a done collect job keeps
+    /// its input for the export.
+    func finish(_ connection: PostgresConnection, _ ids: [Int64], owner: String, now: Double) async throws -> Set<Int64>
+    {
+        try await connection.rows(
+            "DELETE FROM budget_reservations WHERE job_id = ANY($1::BIGINT[])", [.integers(ids)], logger: logger)
+        return Set(
+            try await connection.rows(
+                """
+                UPDATE jobs SET state = 'done', payload = CASE WHEN stage = 'collect' THEN payload ELSE '\\x'::BYTEA END,
+                body = CASE WHEN stage = 'collect' THEN body END, lease_owner = NULL, lease_expires = NULL, updated = $2
+                WHERE id = ANY($1::BIGINT[]) AND state = 'leased' AND lease_owner = $3 RETURNING id
+                """,
+                [.integers(ids), .real(now), .text(owner)], logger: logger
+            ).map { try $0.int(0) })
     }
 }
