@@ -102,7 +102,9 @@ import Testing
 
     @Test(arguments: [QuotaBenchmark.Scenario.rpmWindow10, .rpmBound])
     func requestsStayWithinTheRPM(scenario: QuotaBenchmark.Scenario) async throws {
-        let run = try await Self.bench(scenario)
+        // Tiny prompts at the RPM are many calls a second: at 3× a loaded debug build still makes them
+        // (at 6×, sharing the cores with the other suites, it once made 0.85 of them).
+        let run = try await Self.bench(scenario, speedUp: scenario == .rpmBound ? 3 : 6)
         #expect((run.rateLimitedShare["paygo"] ?? 1) <= 0.005, "\(run)")
         if scenario == .rpmBound {
             // Tiny prompts: the RPM binds, and is used.
