@@ -249,3 +249,21 @@ public struct WorkerRecord: Sendable, Hashable, Codable {
         self.heartbeat = heartbeat
     }
 }
+
+extension EnqueueSummary {
+    /// Counts a document found again against what the run recorded of its path (status and hash).
+    mutating func count(_ document: DocumentRef, recorded: (status: String, sha256: String?)?) {
+        switch recorded {
+        case .some(("ok", let sha)) where sha == document.sha256: unchanged += 1
+        case .some(("ok", _)): changed += 1
+        default: new += 1
+        }
+    }
+}
+
+extension FoundDocument {
+    /// The ingest jobs' payloads of documents found.
+    static func ingestPayloads(_ found: [FoundDocument]) throws -> [Data] {
+        try found.map { try JSONEncoder.sluice.encode(IngestInput(document: $0.document, file: $0.file)) }
+    }
+}

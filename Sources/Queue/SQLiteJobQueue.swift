@@ -89,14 +89,12 @@ public final class SQLiteJobQueue: JobQueue {
         -> EnqueueSummary
     {
         let runID = run.id
-        let payloads = try found.map {
-            try JSONEncoder.sluice.encode(IngestInput(document: $0.document, file: $0.file))
-        }
+        let payloads = try FoundDocument.ingestPayloads(found)
         defer { signals.notify([.ingest]) }
         return try await database.write { connection in
             let now = Date().timeIntervalSince1970
             var summary = EnqueueSummary()
-            var previous: [String: (String, String)] = [:]  // path -> (status, sha)
+            var previous: [String: (String, String?)] = [:]  // path -> (status, sha)
             let select = try connection.statement("SELECT path, status, sha256 FROM documents WHERE run_id = ?")
             try select.bind([.integer(runID)])
             while try select.step() { previous[select.text(0)] = (select.text(1), select.text(2)) }
@@ -104,11 +102,7 @@ public final class SQLiteJobQueue: JobQueue {
             for (item, payload) in zip(found, payloads) {
                 let document = item.document
                 seen.insert(document.path)
-                switch previous[document.path] {
-                case .some(("ok", let sha)) where sha == document.sha256: summary.unchanged += 1
-                case .some(("ok", _)): summary.changed += 1
-                default: summary.new += 1
-                }
+                summary.count(document, recorded: previous[document.path])
                 try connection.run(
                     """
                     INSERT INTO documents(run_id, path, sha256, size, mtime, status, reason) VALUES(?, ?, ?, ?, ?, 'ok', NULL)

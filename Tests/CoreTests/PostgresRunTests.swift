@@ -21,6 +21,20 @@ struct PostgresRunTests {
             content: "{{chunk.text}}"
         """
 
+    /// Twelve documents of several chunks each, enqueued on a new PostgreSQL database.
+    static func enqueueDocuments(in directory: TemporaryDirectory) async throws -> (PostgresLocation, PostgresJobQueue)
+    {
+        for index in 0..<12 {
+            let sentences = (0..<8).map { "Sentence \($0) of document \(index) says a little more." }
+            try directory.write("docs/d\(index).txt", sentences.joined(separator: " "))
+        }
+        let location = try await PostgresTestServer.shared.database()
+        let queue = try await PostgresJobQueue(location: location)
+        let pipeline = try PipelineFile.parse(Self.pipeline, file: "shared.yaml", defaultName: "shared")
+        _ = try await Enqueuer(queue: queue).enqueue(root: directory.file("docs"), pipeline: pipeline)
+        return (location, queue)
+    }
+
     /// `count` workers, each with its own connection pool as on its own host, until the queue is drained.
     static func workers(_ count: Int, location: PostgresLocation, server: SimulatorServer, maxCost: Double? = nil)
         async throws -> [RunSummary]
@@ -53,14 +67,7 @@ struct PostgresRunTests {
     /// `--max-cost` is one budget for every worker: three workers together never pass it.
     @Test func threeWorkersShareOneBudget() async throws {
         let directory = try TemporaryDirectory()
-        for index in 0..<12 {
-            let sentences = (0..<8).map { "Sentence \($0) of document \(index) says a little more." }
-            try directory.write("docs/d\(index).txt", sentences.joined(separator: " "))
-        }
-        let location = try await PostgresTestServer.shared.database()
-        let queue = try await PostgresJobQueue(location: location)
-        let pipeline = try PipelineFile.parse(Self.pipeline, file: "shared.yaml", defaultName: "shared")
-        _ = try await Enqueuer(queue: queue).enqueue(root: directory.file("docs"), pipeline: pipeline)
+        let (location, queue) = try await Self.enqueueDocuments(in: directory)
         // Served by the model the pipeline names, so the reservation's price is the bill's.
         let server = try await SimulatorServer.start(
             configuration: SimulatorConfiguration(
@@ -82,14 +89,7 @@ struct PostgresRunTests {
     /// every chunk is called once, by one of them, and the export holds one line per chunk.
     @Test func threeWorkersShareOneQueueAndCallEachChunkOnce() async throws {
         let directory = try TemporaryDirectory()
-        for index in 0..<12 {
-            let sentences = (0..<8).map { "Sentence \($0) of document \(index) says a little more." }
-            try directory.write("docs/d\(index).txt", sentences.joined(separator: " "))
-        }
-        let location = try await PostgresTestServer.shared.database()
-        let enqueuer = try await PostgresJobQueue(location: location)
-        let pipeline = try PipelineFile.parse(Self.pipeline, file: "shared.yaml", defaultName: "shared")
-        _ = try await Enqueuer(queue: enqueuer).enqueue(root: directory.file("docs"), pipeline: pipeline)
+        let (location, enqueuer) = try await Self.enqueueDocuments(in: directory)
         let server = try await SimulatorServer.start(
             configuration: SimulatorConfiguration(baseLatency: 0.01, perTokenLatency: 0, replyTokens: 5))
         let summaries = try await Self.workers(3, location: location, server: server)

@@ -62,6 +62,20 @@ struct SharedDatabaseTests {
         Issue.record("the run committed nothing")
     }
 
+    /// Enqueues late documents until `owner` gets some of their ingest jobs before the run does, with
+    /// a lease far from expiring.
+    func holdLateDocuments(owner: String, through other: SQLiteJobQueue) async throws -> [Job] {
+        var held: [Job] = []
+        for index in 0..<20 where held.isEmpty {
+            try directory.write("late/l\(index).txt", "A late document number \(index).")
+            _ = try await Enqueuer(queue: other).enqueue(root: directory.file("late"), pipeline: Self.pipeline("first"))
+            held = try await other.claim(
+                stage: .ingest, limit: 10, owner: owner, leaseSeconds: 3_600, now: Date().timeIntervalSince1970)
+        }
+        try #require(!held.isEmpty, "the run claimed every late document first")
+        return held
+    }
+
     func documents() throws -> [String] {
         let data = try Data(contentsOf: URL(fileURLWithPath: directory.file("out.jsonl")))
         return try data.split(separator: UInt8(ascii: "\n")).map { line in
@@ -99,14 +113,7 @@ struct SharedDatabaseTests {
         var host = [CChar](repeating: 0, count: 256)
         gethostname(&host, host.count)
         let dead = String(decoding: host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + ":1:dead"
-        var held: [Job] = []
-        for index in 0..<20 where held.isEmpty {
-            try directory.write("late/l\(index).txt", "A late document number \(index).")
-            _ = try await Enqueuer(queue: other).enqueue(root: directory.file("late"), pipeline: Self.pipeline("first"))
-            held = try await other.claim(
-                stage: .ingest, limit: 10, owner: dead, leaseSeconds: 3_600, now: Date().timeIntervalSince1970)
-        }
-        try #require(!held.isEmpty, "the run claimed every late document first")
+        let held = try await holdLateDocuments(owner: dead, through: other)
         let summary = try await running.value
         try await client.shutdown()
         #expect(summary.pending == 0 && summary.chunksFailed == 0)
@@ -125,14 +132,7 @@ struct SharedDatabaseTests {
         let other = try SQLiteJobQueue(path: directory.file("queue.db"))
         try await firstResult(other)
         let elsewhere = "another-host.example:77:alive"
-        var held: [Job] = []
-        for index in 0..<20 where held.isEmpty {
-            try directory.write("late/l\(index).txt", "A late document number \(index).")
-            _ = try await Enqueuer(queue: other).enqueue(root: directory.file("late"), pipeline: Self.pipeline("first"))
-            held = try await other.claim(
-                stage: .ingest, limit: 10, owner: elsewhere, leaseSeconds: 3_600, now: Date().timeIntervalSince1970)
-        }
-        try #require(!held.isEmpty, "the run claimed every late document first")
+        let held = try await holdLateDocuments(owner: elsewhere, through: other)
         // It beats for a while: its jobs are not taken.
         for _ in 0..<10 {
             try await other.heartbeat(owner: elsewhere, now: Date().timeIntervalSince1970)

@@ -197,9 +197,7 @@ public final class PostgresJobQueue: JobQueue {
         -> EnqueueSummary
     {
         let runID = run.id
-        let payloads = try found.map {
-            try JSONEncoder.sluice.encode(IngestInput(document: $0.document, file: $0.file))
-        }
+        let payloads = try FoundDocument.ingestPayloads(found)
         defer { signals.notify([.ingest]) }
         let summary = try await write("recording the documents") { connection in
             let now = Date().timeIntervalSince1970
@@ -215,11 +213,7 @@ public final class PostgresJobQueue: JobQueue {
             for (item, payload) in zip(found, payloads) {
                 let document = item.document
                 seen.insert(document.path)
-                switch previous[document.path] {
-                case .some(("ok", let sha)) where sha == document.sha256: summary.unchanged += 1
-                case .some(("ok", _)): summary.changed += 1
-                default: summary.new += 1
-                }
+                summary.count(document, recorded: previous[document.path])
                 try await connection.rows(
                     """
                     INSERT INTO documents(run_id, path, sha256, size, mtime, status, reason)
