@@ -61,7 +61,8 @@ extension SQLiteJobQueue {
     // MARK: Budget
 
     public func reserveBudget(jobID: Int64, owner: String, amount: Double, limit: Double) async throws -> Bool {
-        try await database.write { connection in
+        reservesBudget.withLock { $0 = true }
+        return try await database.write { connection in
             let (spent, reserved) = try Self.budgetUse(connection)
             guard spent + reserved + amount <= limit else { return false }
             try connection.run(
@@ -133,7 +134,7 @@ extension SQLiteJobQueue {
 
     public func commitCollected(jobIDs: [Int64], owner: String, path: String, length: Int64, now: Double) async throws {
         try await database.write { connection in
-            for id in jobIDs { _ = try Self.finish(connection, id, owner: owner, now: now) }
+            for id in jobIDs { _ = try Self.finish(connection, id, owner: owner, now: now, dropsReservation: false) }
             try connection.run(
                 """
                 INSERT INTO outputs(path, committed_length) VALUES(?, ?)

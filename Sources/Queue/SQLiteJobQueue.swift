@@ -1,5 +1,6 @@
 import Foundation
 import SluiceCore
+import Synchronization
 
 /// The job queue in a SQLite file (WAL mode), the embedded default.
 ///
@@ -11,6 +12,9 @@ public final class SQLiteJobQueue: JobQueue {
     public let path: String
     /// Wakes this process's workers when its commits make jobs ready.
     public let signals = WorkSignals()
+    /// Whether this process has reserved budget in the queue: until it has, a job's end has no
+    /// reservation to drop (a SQLite queue has one run at a time, which keeps its budget itself).
+    let reservesBudget = Mutex(false)
 
     /// Opens (creating if needed) a queue database.
     public init(path: String) throws {
@@ -258,9 +262,13 @@ public final class SQLiteJobQueue: JobQueue {
             if completions.contains(where: { !$0.parts.isEmpty }) { stages.insert(.reduce) }
             signals.notify(stages)
         }
+        let dropsReservations = reservesBudget.withLock { $0 }
         try await database.write { connection in
             for completion in completions {
-                guard try Self.finish(connection, completion.jobID, owner: owner, now: now) else { continue }
+                guard
+                    try Self.finish(
+                        connection, completion.jobID, owner: owner, now: now, dropsReservation: dropsReservations)
+                else { continue }
                 for job in completion.next { try Self.insertJob(connection, job, now: now) }
                 for part in completion.parts { try Self.deliver(connection, part, now: now) }
                 if let spend = completion.spend { try Self.record(connection, spend) }
@@ -281,8 +289,12 @@ public final class SQLiteJobQueue: JobQueue {
 
     /// Marks a leased job done; false if the lease was lost. Its budget reservation goes (the
     /// completion records what it cost).
-    static func finish(_ connection: SQLiteConnection, _ id: Int64, owner: String, now: Double) throws -> Bool {
-        try connection.run("DELETE FROM budget_reservations WHERE job_id = ?", [.integer(id)])
+    static func finish(
+        _ connection: SQLiteConnection, _ id: Int64, owner: String, now: Double, dropsReservation: Bool
+    ) throws -> Bool {
+        if dropsReservation {
+            try connection.run("DELETE FROM budget_reservations WHERE job_id = ?", [.integer(id)])
+        }
         try connection.run(
             """
             UPDATE jobs SET state = 'done', payload = CASE WHEN stage = 'collect' THEN payload ELSE x'' END,
@@ -295,6 +307,7 @@ public final class SQLiteJobQueue: JobQueue {
 
     public func fail(_ failures: [JobFailure], owner: String, now: Double) async throws {
         guard !failures.isEmpty else { return }
+        let dropsReservations = reservesBudget.withLock { $0 }
         let retries = try await database.write { connection in
             var retries: [Stage: Double] = [:]
             let update = try connection.statement(
@@ -305,7 +318,9 @@ public final class SQLiteJobQueue: JobQueue {
                 RETURNING stage
                 """)
             for failure in failures {
-                try connection.run("DELETE FROM budget_reservations WHERE job_id = ?", [.integer(failure.jobID)])
+                if dropsReservations {
+                    try connection.run("DELETE FROM budget_reservations WHERE job_id = ?", [.integer(failure.jobID)])
+                }
                 let attempts: Int64 = failure.countsAsAttempt ? 1 : 0
                 let limited: Int64 = failure.errorClass == .rateLimited ? 1 : 0
                 update.reset()
@@ -341,6 +356,7 @@ public final class SQLiteJobQueue: JobQueue {
 
     public func release(jobIDs: [Int64], owner: String) async throws {
         guard !jobIDs.isEmpty else { return }
+        let dropsReservations = reservesBudget.withLock { $0 }
         try await database.write { connection in
             for id in jobIDs {
                 try connection.run(
@@ -349,8 +365,10 @@ public final class SQLiteJobQueue: JobQueue {
                     WHERE id = ? AND state = 'leased' AND lease_owner = ?
                     """,
                     [.integer(id), .text(owner)])
-                try connection.run(
-                    "DELETE FROM budget_reservations WHERE job_id = ? AND owner = ?", [.integer(id), .text(owner)])
+                if dropsReservations {
+                    try connection.run(
+                        "DELETE FROM budget_reservations WHERE job_id = ? AND owner = ?", [.integer(id), .text(owner)])
+                }
             }
         }
         signals.notifyAll()
