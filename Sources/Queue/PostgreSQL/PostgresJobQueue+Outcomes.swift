@@ -249,22 +249,21 @@ extension PostgresJobQueue {
     }
 
     public func jobs(ids: [Int64]) async throws -> [Job] {
-        try await read("reading jobs") { connection in
-            var jobs: [Job] = []
-            for id in ids {
-                guard
-                    let row = try await connection.rows(
-                        "SELECT id, run_id, stage, key, payload, attempts, rate_limited, body FROM jobs WHERE id = $1",
-                        [.integer(id)], logger: logger
-                    ).first, let stage = Stage(rawValue: try row.text(2))
-                else { continue }
-                jobs.append(
-                    Job(
-                        id: try row.int(0), runID: try row.int(1), stage: stage, key: try row.text(3),
-                        payload: try row.bytes(4), attempts: Int(try row[5].decode(Int32.self)),
-                        rateLimited: Int(try row[6].decode(Int32.self)), body: try row.optionalBytes(7)))
+        guard !ids.isEmpty else { return [] }
+        // One statement for the batch (the export's), not one round trip per job.
+        return try await read("reading jobs") { connection in
+            try await connection.rows(
+                """
+                SELECT id, run_id, stage, key, payload, attempts, rate_limited, body FROM jobs
+                WHERE id = ANY($1::BIGINT[]) ORDER BY id
+                """, [.integers(ids)], logger: logger
+            ).compactMap { row in
+                guard let stage = Stage(rawValue: try row.text(2)) else { return nil }
+                return Job(
+                    id: try row.int(0), runID: try row.int(1), stage: stage, key: try row.text(3),
+                    payload: try row.bytes(4), attempts: Int(try row[5].decode(Int32.self)),
+                    rateLimited: Int(try row[6].decode(Int32.self)), body: try row.optionalBytes(7))
             }
-            return jobs
         }
     }
 
@@ -280,15 +279,15 @@ extension PostgresJobQueue {
 
     public func unitResults(unitKeys: [String]) async throws -> [String: UnitResult] {
         guard !unitKeys.isEmpty else { return [:] }
+        // The collector's batch in one statement, not one round trip per line.
         return try await read("reading stored results") { connection in
             var results: [String: UnitResult] = [:]
-            for key in Set(unitKeys) {
-                guard
-                    let row = try await connection.rows(
-                        "SELECT result, body FROM unit_results WHERE unit_key = $1", [.text(key)], logger: logger
-                    ).first
-                else { continue }
-                results[key] = UnitResult(unitKey: key, result: try row.bytes(0), body: try row.optionalBytes(1))
+            for row in try await connection.rows(
+                "SELECT unit_key, result, body FROM unit_results WHERE unit_key = ANY($1::TEXT[])",
+                [.texts(Array(Set(unitKeys)))], logger: logger)
+            {
+                let key = try row.text(0)
+                results[key] = UnitResult(unitKey: key, result: try row.bytes(1), body: try row.optionalBytes(2))
             }
             return results
         }
