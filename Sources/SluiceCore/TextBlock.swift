@@ -42,10 +42,19 @@ public struct TextBlock: Sendable, Hashable, Codable {
         }
     }
 
+    /// The UTF-8 length of ``rendered``, without making it.
+    public var renderedLength: Int {
+        switch kind {
+        case .heading: max(1, min(6, level ?? 1)) + 1 + text.utf8.count
+        case .listItem: 2 + text.utf8.count
+        case .paragraph, .tableRow, .pageBreak: text.utf8.count
+        }
+    }
+
     /// The text of blocks: each rendered, a blank line between them (the extractors' layout).
     public static func text(of blocks: [TextBlock]) -> String {
         var text = ""
-        text.reserveCapacity(blocks.reduce(0) { $0 + $1.text.utf8.count + 4 })
+        text.reserveCapacity(blocks.reduce(0) { $0 + $1.renderedLength + 2 })
         for (index, block) in blocks.enumerated() {
             if index > 0 { text += "\n\n" }
             text += block.rendered
@@ -148,7 +157,7 @@ public struct DocumentOutline: Sendable {
             case .paragraph, .listItem, .tableRow:
                 break
             }
-            offset += block.rendered.utf8.count
+            offset += block.renderedLength
         }
         self.marks = marks
     }

@@ -188,6 +188,7 @@ import Testing
         let blocks = TextBlock.blocks(of: text, format: "md")
         // The blocks give back the text they were read from, so outline offsets are offsets in it.
         #expect(TextBlock.text(of: blocks) == text)
+        #expect(blocks.allSatisfy { $0.renderedLength == $0.rendered.utf8.count })
         let outline = DocumentOutline(blocks: blocks)
         let offset = { (needle: String) in
             text.utf8.distance(from: text.startIndex, to: text.range(of: needle)!.lowerBound)
