@@ -88,7 +88,9 @@ import Testing
     }
 
     @Test func provisionedIsHeldFullWithoutA429Storm() async throws {
-        let run = try await Self.bench(.provisioned)
+        // 3×: at 6× the timer lateness of a loaded debug build took one steering round too many (4 of
+        // 196 answered 429, 2.04%).
+        let run = try await Self.bench(.provisioned, speedUp: 3)
         #expect((run.utilization["ptu"] ?? 0) >= 0.95, "\(run)")
         #expect((run.rateLimitedShare["ptu"] ?? 1) <= 0.02, "\(run)")
     }
