@@ -86,6 +86,12 @@ public protocol JobQueue: Sendable {
     func setRunState(key: String, value: Data) async throws
     /// A stored piece of run state and when it was stored (seconds since 1970).
     func runState(key: String) async throws -> (value: Data, updated: Double)?
+    /// Reads a piece of run state (nil when there is none), lets `body` change it and stores it, in one
+    /// transaction other workers of the queue wait for; `now` is the database's clock (seconds since
+    /// 1970), one clock for every worker on every host.
+    func updateRunState<T: Sendable>(
+        key: String, _ body: @escaping @Sendable (inout Data?, _ now: Double) throws -> T
+    ) async throws -> T
 }
 
 /// A document found when enqueueing, with its absolute file path.

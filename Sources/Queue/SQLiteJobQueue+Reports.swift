@@ -58,6 +58,25 @@ extension SQLiteJobQueue {
         }
     }
 
+    public func updateRunState<T: Sendable>(
+        key: String, _ body: @escaping @Sendable (inout Data?, _ now: Double) throws -> T
+    ) async throws -> T {
+        try await database.write { connection in
+            let select = try connection.statement("SELECT value FROM run_state WHERE key = ?")
+            try select.bind([.text(key)])
+            var value = try select.step() ? Data(select.blob(0)) : nil
+            // Processes sharing a SQLite file share its host's clock.
+            let now = Date().timeIntervalSince1970
+            let result = try body(&value, now)
+            if let value {
+                try connection.run(
+                    "INSERT INTO run_state(key, value, updated) VALUES(?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
+                    [.text(key), .blob([UInt8](value)), .real(now)])
+            }
+            return result
+        }
+    }
+
     // MARK: Budget
 
     public func reserveBudget(jobID: Int64, owner: String, amount: Double, limit: Double) async throws -> Bool {

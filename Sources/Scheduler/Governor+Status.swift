@@ -42,7 +42,7 @@ extension Governor {
                 status.chargeRatio = provisionedUsage.promptRatio
                 status.utilization = lastUtilization
             } else {
-                status.chargeRatio = calibration.ratio
+                status.chargeRatio = sharesBucket ? (sharedRatio ?? 1) : calibration.ratio
                 status.othersTokensPerMinute = calibration.othersPerMinute.map { Int($0.rounded()) }
             }
         }

@@ -63,6 +63,15 @@ struct Governor {
     private var cooldown: Double
     private(set) var stopped: String?
 
+    // Shared with the other workers of a run on a shared queue (``SharedPacingState``): the bucket,
+    // the pause, the breaker and the ratio live in the queue's database; this governor keeps the
+    // requests in flight within its concurrency and steers the rate.
+    var shared = false
+    /// The shared bucket said to wait until then (scheduler time).
+    var sharedNotBefore = -Double.infinity
+    /// The ratio the workers learned together, as of the last admission.
+    var sharedRatio: Double?
+
     // Statistics.
     private(set) var admissions: [(time: Double, charge: Double)] = []
     private(set) var admissionsStart = 0
@@ -97,6 +106,17 @@ struct Governor {
 
     /// Whether admission is paced by a token budget (else by the closed loop).
     var pacedByTokens: Bool { tokensPerMinute != nil }
+
+    /// Whether the token and request bucket is the one shared through the queue (a known limit: an
+    /// inferred one is a lower bound each worker finds on its own).
+    var sharesBucket: Bool { shared && pacedByTokens && !tokensPerMinuteInferred }
+
+    /// The rates the shared bucket is refilled at, as this worker sees the limits.
+    var pace: SharedPacingState.Pace {
+        SharedPacingState.Pace(
+            tokensPerSecond: tokensPerSecond, bank: capacity, creditCap: creditCap,
+            requestsPerSecond: requestsPerSecond)
+    }
 
     /// Still in slow start: no 429 yet, so its concurrency window says nothing about its capacity.
     /// A caller waits for such a deployment rather than spilling over to a lower priority.
@@ -145,6 +165,7 @@ struct Governor {
             return provisionedUsage.expectedCost(
                 prompt: prompt, maxTokens: fixed, outputWeight: quota.outputTokenWeight)
         }
+        if sharesBucket, let sharedRatio { return sharedRatio * prompt + fixed }
         return calibration.predict(prompt: prompt, fixed: fixed)
     }
 
@@ -175,6 +196,10 @@ struct Governor {
             }
         }
         if inFlight >= concurrency { return .infinity }
+        if sharesBucket {
+            // The bucket is the shared one: taken after this says yes.
+            return max(wait, sharedNotBefore - now)
+        }
         if pacedByTokens, tokenBalance < -0.5 {
             // Admitted once the debt of the last admissions is paid off.
             tokensAwaited = true
@@ -191,8 +216,8 @@ struct Governor {
     mutating func admit(charge: Double, reservedOutput: Int, now: Double) {
         largestCharge = max(largestCharge, charge)
         tokensAwaited = false
-        if pacedByTokens { tokenBalance -= charge }
-        if requestsPerSecond != nil { requestBalance -= 1 }
+        if pacedByTokens && !sharesBucket { tokenBalance -= charge }
+        if requestsPerSecond != nil && !sharesBucket { requestBalance -= 1 }
         inFlight += 1
         inFlightCharge += charge
         let index = inFlightTimes.lastIndex { $0 <= now }.map { $0 + 1 } ?? 0
@@ -207,6 +232,19 @@ struct Governor {
         inFlight = max(0, inFlight - 1)
         inFlightCharge = max(0, inFlightCharge - charge)
         if let index = inFlightTimes.lastIndex(of: admittedAt) { inFlightTimes.remove(at: index) }
+    }
+
+    /// Takes back an admission the shared bucket refused (nothing was sent, nothing charged).
+    mutating func withdraw(charge: Double, admittedAt: Double) {
+        release(charge: charge, admittedAt: admittedAt)
+        if admissions.count > admissionsStart, admissions[admissions.count - 1].time == admittedAt {
+            admissions.removeLast()
+        }
+    }
+
+    /// Stops the deployment for the run (another worker was told a retry-after beyond the cap).
+    mutating func stop(_ message: String) {
+        if stopped == nil { stopped = message }
     }
 
     /// Takes a finished call into account; returns a message when the deployment stops.
@@ -228,7 +266,7 @@ struct Governor {
         }
         if configuration.calibrates {
             // A request the bucket never paid for is paid now, with the rest of what it cost.
-            if pacedByTokens && !paced { tokenBalance -= request.predicted }
+            if pacedByTokens && !paced && !sharesBucket { tokenBalance -= request.predicted }
             if quota.isProvisioned {
                 trueUpProvisioned(request, report: report)
             } else {
@@ -308,6 +346,8 @@ struct Governor {
 
     /// Standard: the bucket pays what the service's counter lost; a refused request was not charged.
     private mutating func trueUpStandard(_ request: ChargeCalibration.Request, report: CallReport) {
+        // A shared bucket is trued up where it is kept, against every worker's charges.
+        if sharesBucket { return }
         // The counter restarts at its limit: the one sent, else the TPM given.
         let reading = ChargeCalibration.Reading(
             remaining: report.remainingTokens,
@@ -336,6 +376,22 @@ struct Governor {
         tokenBalance = min(creditCap, tokenBalance - debit)
     }
 
+    /// Provisioned: what the bucket still owes for a finished request (its usage against what it was
+    /// charged; a refused one is given back: the PTUs processed nothing of it). Nil for standard
+    /// deployments, whose counter readings say it.
+    func provisionedDebit(_ request: ChargeCalibration.Request, report: CallReport) -> Double? {
+        guard quota.isProvisioned, configuration.calibrates else { return nil }
+        switch report.result {
+        case .answered:
+            let actual =
+                Double(max(0, report.promptTokens - report.cachedTokens))
+                + Double(report.completionTokens * quota.outputTokenWeight)
+            return actual - request.predicted
+        case .rateLimited: return -request.predicted
+        case .failed: return 0
+        }
+    }
+
     /// Provisioned: the bucket pays the usage (prompt − cached + output × weight) once it is known;
     /// the utilization hint moves the rate toward its target.
     private mutating func trueUpProvisioned(_ request: ChargeCalibration.Request, report: CallReport) {
@@ -344,10 +400,9 @@ struct Governor {
             provisionedUsage.learn(
                 report, prompt: request.prompt, maxTokens: request.fixed)
             guard pacedByTokens else { return }
-            let actual =
-                Double(max(0, report.promptTokens - report.cachedTokens))
-                + Double(report.completionTokens * quota.outputTokenWeight)
-            tokenBalance = min(creditCap, tokenBalance - (actual - request.predicted))
+            if !sharesBucket {
+                tokenBalance = min(creditCap, tokenBalance - (provisionedDebit(request, report: report) ?? 0))
+            }
             if let utilization = report.utilization, utilization >= 0, utilization < 10 {
                 // Proportional-integral: the level the hint shows moves toward the target; the slow
                 // part learns the rate that holds it there (the capacity's true size), the quick part
@@ -363,7 +418,9 @@ struct Governor {
             }
         case .rateLimited:
             // Refused at once: the PTUs processed nothing of it.
-            if pacedByTokens { tokenBalance = min(creditCap, tokenBalance + request.predicted) }
+            if pacedByTokens && !sharesBucket {
+                tokenBalance = min(creditCap, tokenBalance - (provisionedDebit(request, report: report) ?? 0))
+            }
         case .failed:
             break
         }

@@ -6,9 +6,11 @@
 /// waits (without holding anything) until some deployment can take its request; if every deployment
 /// of its pool is stopped for the run, it gets a ``SchedulerError`` that says why.
 public actor Scheduler {
-    private var governors: [String: Governor] = [:]
+    var governors: [String: Governor] = [:]
     private var currentWeights: [String: Double] = [:]
     let clock: any SchedulerClock
+    /// The queue's store of the deployments' shared pacing state (many workers on one queue).
+    let shared: (any SharedPacingStore)?
     private var nextID = 0
     private var warned: Set<String> = []
     private var pendingWarnings: [String] = []
@@ -33,6 +35,8 @@ public actor Scheduler {
         /// Whether the bucket was charged (not before the deployment's limits are known).
         let paced: Bool
         let id: Int
+        /// Where it was taken from the shared bucket (a run on a shared queue).
+        var position: SharedPacingState.Position?
 
         var request: ChargeCalibration.Request {
             ChargeCalibration.Request(
@@ -43,14 +47,18 @@ public actor Scheduler {
 
     /// - Parameters:
     ///   - clock: Scheduler time (tests inject a virtual clock).
+    ///   - shared: Where the workers of a shared queue keep the deployments' buckets, pauses, breakers
+    ///     and calibration; nil: this process paces alone.
     public init(
         deployments: [DeploymentQuota], configuration: SchedulerConfiguration = SchedulerConfiguration(),
-        clock: any SchedulerClock = ScaledClock()
+        clock: any SchedulerClock = ScaledClock(), shared: (any SharedPacingStore)? = nil
     ) {
         self.clock = clock
+        self.shared = shared
         let now = clock.now
         for quota in deployments {
             governors[quota.name] = Governor(quota: quota, configuration: configuration, now: now)
+            governors[quota.name]?.shared = shared != nil
             currentWeights[quota.name] = 0
         }
     }
@@ -78,7 +86,10 @@ public actor Scheduler {
                 continue
             }
             switch try attempt(pool, prompt: prompt, fixed: fixed) {
-            case .admitted(let admission): return admission
+            case .admitted(let admission):
+                guard let shared, governors[admission.deployment]?.sharesBucket == true else { return admission }
+                // Taken from the bucket all workers share; refused, the governor knows how long to wait.
+                if let taken = await take(admission, from: shared) { return taken }
             case .wait(let seconds): await park(id, for: min(seconds, Self.longestWait))
             }
         }
@@ -149,6 +160,7 @@ public actor Scheduler {
     /// Reports how an admitted call ended. Returns a message when this stops the deployment for the run.
     @discardableResult
     public func finish(_ admission: Admission, _ report: CallReport) -> String? {
+        if let shared, let position = admission.position { settle(admission, report, at: position, in: shared) }
         let stopped = governors[admission.deployment]?.finish(
             admission.request, paced: admission.paced, report: report, now: clock.now)
         wakeHeads(using: admission.deployment)
@@ -161,12 +173,14 @@ public actor Scheduler {
     }
 
     /// Gives an admission back without a call (the request was never sent).
+    ///
+    /// A request of a shared bucket stays charged there (the other workers may have paced around it).
     public func cancel(_ admission: Admission) {
         governors[admission.deployment]?.release(charge: admission.predicted, admittedAt: admission.time)
         wakeHeads(using: admission.deployment)
     }
 
-    private func note(_ message: String, key: String) {
+    func note(_ message: String, key: String) {
         if warned.insert(key).inserted {
             pendingWarnings.append(message)
             warnings.append(message)

@@ -60,6 +60,32 @@ extension PostgresJobQueue {
         }
     }
 
+    public func updateRunState<T: Sendable>(
+        key: String, _ body: @escaping @Sendable (inout Data?, _ now: Double) throws -> T
+    ) async throws -> T {
+        try await write("updating run state \(key)") { connection in
+            // The row is made once, then locked: the next worker's update waits for this one's commit.
+            let lock =
+                "SELECT value, extract(epoch FROM clock_timestamp())::DOUBLE PRECISION FROM run_state WHERE key = $1 FOR UPDATE"
+            var rows = try await connection.rows(lock, [.text(key)], logger: logger)
+            if rows.isEmpty {
+                try await connection.rows(
+                    "INSERT INTO run_state(key, value, updated) VALUES($1, ''::BYTEA, 0) ON CONFLICT(key) DO NOTHING",
+                    [.text(key)], logger: logger)
+                rows = try await connection.rows(lock, [.text(key)], logger: logger)
+            }
+            guard let row = rows.first else { throw SluiceError(.database, "the run state \(key) vanished") }
+            let stored = try row.bytes(0)
+            let now = try row.double(1)
+            var value: Data? = stored.isEmpty ? nil : stored
+            let result = try body(&value, now)
+            try await connection.rows(
+                "UPDATE run_state SET value = $2, updated = $3 WHERE key = $1",
+                [.text(key), .bytes(value ?? Data()), .real(now)], logger: logger)
+            return result
+        }
+    }
+
     public func reserveBudget(jobID: Int64, owner: String, amount: Double, limit: Double) async throws -> Bool {
         try await write("reserving budget") { connection in
             // One reservation at a time across the workers: two cannot both take the last of the budget.

@@ -1,0 +1,73 @@
+/// Admission on a queue many workers share: the bucket, the pause, the breaker and the calibration of
+/// a deployment are one ``SharedPacingState`` in the queue's database.
+extension Scheduler {
+    /// Takes an admission's charge from the shared bucket; nil (and the admission withdrawn) when
+    /// the bucket says to wait, or that the deployment is stopped.
+    func take(_ admission: Admission, from store: any SharedPacingStore) async -> Admission? {
+        let name = admission.deployment
+        guard let governor = governors[name] else { return nil }
+        let request = SharedPacingState.Request(
+            prompt: Double(admission.charge - admission.reservedOutput), fixed: Double(admission.reservedOutput),
+            predicted: admission.predicted, pace: governor.pace)
+        let speedUp = clock.speedUp
+        let grant: SharedPacingState.Grant
+        do {
+            grant = try await store.update(deployment: name) { state, now in state.take(request, now: now * speedUp) }
+        } catch {
+            // The queue's database is out of reach: nothing is sent until it is back (its commits
+            // could not be made either).
+            note(
+                "\(name): the shared pacing state cannot be read (\(error)); requests wait for the queue's database",
+                key: "shared " + name)
+            grant = .wait(speedUp)
+        }
+        switch grant {
+        case .granted(let position, let ratio):
+            governors[name]?.sharedRatio = ratio
+            var taken = admission
+            taken.position = position
+            return taken
+        case .wait(let seconds):
+            governors[name]?.withdraw(charge: admission.predicted, admittedAt: admission.time)
+            governors[name]?.sharedNotBefore = clock.now + seconds
+        case .stopped(let message):
+            governors[name]?.withdraw(charge: admission.predicted, admittedAt: admission.time)
+            governors[name]?.stop(message)
+            note(message, key: "stopped " + name)
+        }
+        wakeHeads(using: name)
+        return nil
+    }
+
+    /// Reports a shared admission's end to the shared state (in the background: the caller does not
+    /// wait for the database; a report lost to an error costs only its true-up).
+    func settle(
+        _ admission: Admission, _ report: CallReport, at position: SharedPacingState.Position,
+        in store: any SharedPacingStore
+    ) {
+        guard let governor = governors[admission.deployment] else { return }
+        let configuration = governor.configuration
+        let result: SharedPacingState.Outcome.Result
+        switch report.result {
+        case .answered: result = .answered
+        case .rateLimited(let retryAfter): result = .rateLimited(retryAfter: retryAfter ?? 1)
+        case .failed: result = .failed
+        }
+        let outcome = SharedPacingState.Outcome(
+            request: SharedPacingState.Request(
+                prompt: Double(admission.charge - admission.reservedOutput), fixed: Double(admission.reservedOutput),
+                predicted: admission.predicted, pace: governor.pace),
+            position: position, result: result,
+            debit: governor.provisionedDebit(admission.request, report: report),
+            remaining: report.remainingTokens, limit: report.limitTokens ?? governor.tokensPerMinute,
+            breakerThreshold: configuration.breakerThreshold, breakerCooldown: configuration.breakerCooldown,
+            breakerMaxCooldown: configuration.breakerMaxCooldown, maxRetryAfter: configuration.maxRetryAfterSeconds,
+            deployment: admission.deployment)
+        let speedUp = clock.speedUp
+        Task {
+            try? await store.update(deployment: admission.deployment) { state, now in
+                state.settle(outcome, now: now * speedUp)
+            }
+        }
+    }
+}
