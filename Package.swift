@@ -192,7 +192,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SluiceCommandTests",
-            dependencies: ["sluice", "Tokenizer", "SluiceTesting", "Queue"],
+            dependencies: ["sluice", "Tokenizer", "SluiceTesting", "Queue", "Benchmarks"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -91,6 +91,8 @@ package struct QuotaBenchmark: Sendable {
     package var minutes: Int
     package var speedUp: Double
     package var pacers: [Pacer]
+    /// The standard deployment's RPM (1,800: the TPM's derived share; lower, the RPM binds sooner).
+    package var requestsPerMinute = 1_800
 
     package init(scenario: Scenario, minutes: Int = 4, speedUp: Double = 5, pacers: [Pacer] = Pacer.allCases) {
         self.scenario = scenario
@@ -127,11 +129,12 @@ package struct QuotaBenchmark: Sendable {
             (
                 SimulatorConfiguration.Deployment(
                     name: "paygo",
-                    kind: .standard(tokensPerMinute: 300_000, requestsPerMinute: 1_800, rpmWindowSeconds: window)),
+                    kind: .standard(
+                        tokensPerMinute: 300_000, requestsPerMinute: requestsPerMinute, rpmWindowSeconds: window)),
                 DeploymentQuota(
                     name: "paygo",
                     kind: .standard(
-                        tokensPerMinute: given ? 300_000 : nil, requestsPerMinute: given ? 1_800 : nil),
+                        tokensPerMinute: given ? 300_000 : nil, requestsPerMinute: given ? requestsPerMinute : nil),
                     maxConcurrency: 64, priority: 2, requestsPerThousandTokens: 6)
             )
         }
@@ -222,15 +225,18 @@ package struct QuotaBenchmark: Sendable {
     }
 
     /// Enough documents for the whole run at full quota (with room to spare); returns how many.
-    private func writeDocuments(to path: String) throws -> Int {
+    ///
+    /// - Parameter wanted: About how many chunks to write (default: twice what the quota takes in
+    ///   `minutes` + 3 minutes, and half again).
+    func writeDocuments(to path: String, chunks wanted: Int? = nil) throws -> Int {
         let tiny = scenario == .rpmBound
         let perMinute = deployments.reduce(0) { total, pair in
             switch pair.1.kind {
-            case .standard: return total + (tiny ? 1_800 : 300_000 / 400)
+            case .standard: return total + (tiny ? requestsPerMinute : 300_000 / 400)
             case .provisioned(_, let tpm): return total + (tpm ?? 0) / 800
             }
         }
-        let chunks = perMinute * (minutes + 3) * 3 / 2
+        let chunks = wanted ?? perMinute * (minutes + 3) * 3 / 2
         let documents = max(4, chunks / (tiny ? 12 : 6))
         for index in 0..<documents {
             let kind = MixedText.Kind.allCases[index % MixedText.Kind.allCases.count]

@@ -1,15 +1,22 @@
 /// Admission on a queue many workers share: the bucket, the pause, the breaker and the calibration of
 /// a deployment are one ``SharedPacingState`` in the queue's database.
 extension Scheduler {
-    /// Takes an admission's charge from the shared bucket; nil (and the admission withdrawn) when
-    /// the bucket says to wait, or that the deployment is stopped.
-    func take(_ admission: Admission, from store: any SharedPacingStore) async -> Admission? {
+    /// How far ahead of its slot a request may take it (real seconds): a round trip to the database
+    /// and a timer's lateness.
+    static let sharedHorizon = 0.05
+
+    /// Takes an admission's charge from the shared bucket, with how long (scheduler seconds) to wait
+    /// for its slot before sending; nil (and the admission withdrawn) when the bucket says to wait,
+    /// or that the deployment is stopped.
+    func take(_ admission: Admission, from store: any SharedPacingStore) async -> (Admission, delay: Double)? {
         let name = admission.deployment
         guard let governor = governors[name] else { return nil }
+        let speedUp = clock.speedUp
+        var pace = governor.pace
+        pace.horizon = Self.sharedHorizon * speedUp
         let request = SharedPacingState.Request(
             prompt: Double(admission.charge - admission.reservedOutput), fixed: Double(admission.reservedOutput),
-            predicted: admission.predicted, pace: governor.pace)
-        let speedUp = clock.speedUp
+            predicted: admission.predicted, pace: pace)
         let grant: SharedPacingState.Grant
         do {
             grant = try await store.update(deployment: name) { state, now in state.take(request, now: now * speedUp) }
@@ -22,11 +29,11 @@ extension Scheduler {
             grant = .wait(speedUp)
         }
         switch grant {
-        case .granted(let position, let ratio):
+        case .granted(let position, let ratio, let delay):
             governors[name]?.sharedRatio = ratio
             var taken = admission
             taken.position = position
-            return taken
+            return (taken, delay)
         case .wait(let seconds):
             governors[name]?.withdraw(charge: admission.predicted, admittedAt: admission.time)
             governors[name]?.sharedNotBefore = clock.now + seconds

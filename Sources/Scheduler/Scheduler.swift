@@ -89,7 +89,18 @@ public actor Scheduler {
             case .admitted(let admission):
                 guard let shared, governors[admission.deployment]?.sharesBucket == true else { return admission }
                 // Taken from the bucket all workers share; refused, the governor knows how long to wait.
-                if let taken = await take(admission, from: shared) { return taken }
+                if let (taken, delay) = await take(admission, from: shared) {
+                    guard delay > 0 else { return taken }
+                    // Its slot is a moment away: the next request of the pool may take the one after.
+                    leave(id)
+                    do {
+                        try await clock.sleep(seconds: delay)
+                    } catch {
+                        cancel(taken)
+                        throw error
+                    }
+                    return taken
+                }
             case .wait(let seconds): await park(id, for: min(seconds, Self.longestWait))
             }
         }

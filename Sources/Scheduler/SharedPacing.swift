@@ -38,6 +38,10 @@ public struct SharedPacingState: Codable, Sendable, Hashable {
         public var creditCap: Double
         /// Requests per second released (nil: no RPM).
         public var requestsPerSecond: Double?
+        /// How far ahead (seconds) a request may be given the next slot of the bucket, to be sent when
+        /// it comes: what a round trip to the database and a timer's lateness take, so that no slot
+        /// passes while the workers ask.
+        public var horizon = 0.0
     }
 
     /// A request asking for admission.
@@ -51,8 +55,9 @@ public struct SharedPacingState: Codable, Sendable, Hashable {
 
     /// What a taken request gets.
     public enum Grant: Sendable, Hashable {
-        /// Admitted at this position; the calibrated ratio of the service's charge to Sluice's count.
-        case granted(Position, ratio: Double)
+        /// Admitted at this position, to be sent after `delay` seconds (its slot, within the horizon);
+        /// the calibrated ratio of the service's charge to Sluice's count.
+        case granted(Position, ratio: Double, delay: Double)
         /// Not before this many seconds.
         case wait(Double)
         /// The deployment is stopped for the run (a retry-after beyond the cap).
@@ -135,15 +140,19 @@ public struct SharedPacingState: Codable, Sendable, Hashable {
         if let stopped { return .stopped(stopped) }
         var wait = max(0, pausedUntil - now)
         if let open = circuitOpenUntil, now < open { wait = max(wait, open - now) }
+        // Until the bucket has this request's slot: the debt of the admissions before it paid off, and
+        // a whole request in the request bucket.
+        var slot = 0.0
         if tokens < -0.5 {
             awaited = true
             let rate = request.pace.tokensPerSecond
-            wait = max(wait, rate > 0 ? -tokens / rate : 1)
+            slot = rate > 0 ? -tokens / rate : 1
         }
         if let rate = request.pace.requestsPerSecond, requests < 1 - 1e-9 {
-            wait = max(wait, rate > 0 ? (1 - requests) / rate : 1)
+            slot = max(slot, rate > 0 ? (1 - requests) / rate : 1)
         }
-        guard wait <= 0 else { return .wait(min(wait, 3_600)) }
+        let horizon = max(0, request.pace.horizon)
+        guard wait <= 0, slot <= horizon else { return .wait(min(max(wait, slot - horizon), 3_600)) }
         if circuitOpenUntil != nil {
             // Half open: this request is the probe; the others wait for what it finds.
             circuitOpenUntil = now + (cooldown ?? 10)
@@ -155,7 +164,7 @@ public struct SharedPacingState: Codable, Sendable, Hashable {
         position.charged += request.predicted
         position.prompt += request.prompt
         position.fixed += request.fixed
-        return .granted(position, ratio: ratio)
+        return .granted(position, ratio: ratio, delay: slot)
     }
 
     private mutating func refill(_ now: Double, _ pace: Pace) {

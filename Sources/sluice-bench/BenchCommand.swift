@@ -12,7 +12,7 @@ struct SluiceBench: AsyncParsableCommand {
         abstract: "Measure Sluice's throughput.",
         subcommands: [
             BenchTokenizerCommand.self, BenchQueueCommand.self, BenchPipelineCommand.self, BenchIngestCommand.self,
-            BenchQuotaCommand.self, BenchEstimateCommand.self,
+            BenchQuotaCommand.self, BenchEstimateCommand.self, BenchWorkersCommand.self,
         ]
     )
 }

@@ -29,7 +29,7 @@ import Testing
     }
 
     static func granted(_ grant: SharedPacingState.Grant) throws -> SharedPacingState.Position {
-        guard case .granted(let position, _) = grant else {
+        guard case .granted(let position, _, _) = grant else {
             Issue.record("expected a grant, got \(grant)")
             throw CancellationError()
         }
