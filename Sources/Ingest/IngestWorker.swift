@@ -31,8 +31,11 @@ package struct IngestWorker: StageWorker {
             } catch {
                 // Stopped part-way (the run is stopping): read again on resume, not a failure.
                 if error.cancelled { return .released(job.id) }
-                return .failed(
-                    JobFailure(jobID: job.id, errorClass: .unreadableDocument, message: error.message, retryAt: nil))
+                let failure = JobFailure(
+                    jobID: job.id, errorClass: .unreadableDocument, message: error.message, retryAt: nil)
+                // Missing or different here: a worker of another host may have it (the queue fails it
+                // once every live worker's host has tried).
+                return error.pathUnreadable ? .passedOn(failure) : .failed(failure)
             }
             let next = try NewJob(
                 runID: job.runID, stage: .chunk, key: JobKey.document(input.document, pipelineHash: run.pipelineHash),

@@ -17,12 +17,16 @@ package enum TextExtractor {
         package let message: String
         /// Not a fault of the document: the run stopped while it was read (it is read again on resume).
         package var cancelled = false
+        /// The file at the document's path cannot be read here, or is not what was enqueued: a worker
+        /// on another host (another mount) may see the right one.
+        package var pathUnreadable = false
         package var description: String { message }
 
         /// Creates it from its fields.
-        package init(message: String, cancelled: Bool = false) {
+        package init(message: String, cancelled: Bool = false, pathUnreadable: Bool = false) {
             self.message = message
             self.cancelled = cancelled
+            self.pathUnreadable = pathUnreadable
         }
     }
 
@@ -49,7 +53,7 @@ package enum TextExtractor {
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: file))
         } catch {
-            throw Failure(message: "\(file): cannot read: \(error.localizedDescription)")
+            throw Failure(message: "\(file): cannot read: \(error.localizedDescription)", pathUnreadable: true)
         }
         return (sha256(data), data)
     }
@@ -236,7 +240,9 @@ package enum TextExtractor {
     ) async throws(Failure) -> ChunkInput {
         let (sha, data) = try await read(file: input.file, timeout: limits.toolTimeout)
         guard sha == input.document.sha256 else {
-            throw Failure(message: "\(input.document.path): changed since it was enqueued; enqueue the folder again")
+            throw Failure(
+                message: "\(input.document.path): changed since it was enqueued; enqueue the folder again",
+                pathUnreadable: true)
         }
         let text = try await blocks(of: data, file: input.file, name: input.document.path, limits: limits, warn: warn)
         return ChunkInput(document: input.document, blocks: text)

@@ -139,6 +139,7 @@ public final class PipelineRunner: Sendable {
             leaseSeconds: configuration.leaseSeconds)
         cpu.fallbackInterval = configuration.fallbackInterval
         cpu.clock = configuration.runClock
+        cpu.workerTimeout = configuration.workerTimeout
         var call = StageConfiguration(
             width: max(1, configuration.deploymentQuotas.map(\.maxConcurrency).reduce(0, +)),
             batchSize: configuration.batchSize, leaseSeconds: configuration.leaseSeconds)

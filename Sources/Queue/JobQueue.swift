@@ -30,6 +30,11 @@ public protocol JobQueue: Sendable {
     func fail(_ failures: [JobFailure], owner: String, now: Double) async throws
     /// Gives leased jobs back without counting an attempt (shutdown).
     func release(jobIDs: [Int64], owner: String) async throws
+    /// Leaves leased jobs this owner's host cannot work to workers of other hosts: ready again, not
+    /// claimed by a host that passed them on for ``PassedHosts/exclusionSeconds``; failed for good
+    /// with their failure once every host with a worker whose heartbeat is not older than `liveSince`
+    /// has passed them on.
+    func passOn(_ failures: [JobFailure], owner: String, liveSince: Double, now: Double) async throws
     /// Returns the leases of dead owners, and expired leases, to the ready state.
     func reclaimLeases(owners: [String], expiredBefore: Double) async throws -> Int
     /// Owners that hold leases now.

@@ -227,11 +227,13 @@ public final class SQLiteJobQueue: JobQueue {
                 """
                 UPDATE jobs SET state = 'leased', lease_owner = ?, lease_expires = ?, updated = ?
                 WHERE id IN (SELECT id FROM jobs WHERE stage = ? AND state = 'ready' AND not_before <= ?
+                             AND (passed_by IS NULL OR updated < ? OR instr(passed_by, ?) = 0)
                              ORDER BY id LIMIT ?)
                 RETURNING id, run_id, key, payload, attempts, rate_limited, body
                 """)
             try statement.bind([
                 .text(owner), .real(now + leaseSeconds), .real(now), .text(stage.rawValue), .real(now),
+                .real(now - PassedHosts.exclusionSeconds), .text(PassedHosts.token(of: owner)),
                 .integer(Int64(limit)),
             ])
             var jobs: [Job] = []
@@ -374,6 +376,36 @@ public final class SQLiteJobQueue: JobQueue {
         signals.notifyAll()
     }
 
+    public func passOn(_ failures: [JobFailure], owner: String, liveSince: Double, now: Double) async throws {
+        guard !failures.isEmpty else { return }
+        try await database.write { connection in
+            let workers = try connection.statement("SELECT owner FROM workers WHERE heartbeat >= ?")
+            try workers.bind([.real(liveSince)])
+            var live = [owner]
+            while try workers.step() { live.append(workers.text(0)) }
+            let select = try connection.statement(
+                "SELECT passed_by FROM jobs WHERE id = ? AND state = 'leased' AND lease_owner = ?")
+            for failure in failures {
+                select.reset()
+                try select.bind([.integer(failure.jobID), .text(owner)])
+                guard try select.step() else { continue }
+                let (hosts, message) = PassedHosts.outcome(
+                    passed: select.isNull(0) ? nil : select.text(0), owner: owner, live: live, failure: failure)
+                try connection.run(
+                    """
+                    UPDATE jobs SET state = ?, passed_by = ?, error_class = ?, error_message = ?,
+                    attempts = attempts + ?, lease_owner = NULL, lease_expires = NULL, updated = ? WHERE id = ?
+                    """,
+                    [
+                        .text(message == nil ? "ready" : "failed"), .text(hosts),
+                        message == nil ? .null : .text(failure.errorClass.rawValue), message.map { .text($0) } ?? .null,
+                        .integer(message == nil ? 0 : 1), .real(now), .integer(failure.jobID),
+                    ])
+            }
+        }
+        signals.notifyAll()
+    }
+
     public func reclaimLeases(owners: [String], expiredBefore: Double) async throws -> Int {
         let count = try await database.write { connection in
             var reclaimed = 0
@@ -408,7 +440,7 @@ public final class SQLiteJobQueue: JobQueue {
             // A reduce job still missing parts waits again; the retried chunks deliver them.
             try connection.run(
                 """
-                UPDATE jobs SET attempts = 0, rate_limited = 0, not_before = 0,
+                UPDATE jobs SET attempts = 0, rate_limited = 0, not_before = 0, passed_by = NULL,
                 state = CASE WHEN parts_needed IS NOT NULL
                     AND (SELECT count(*) FROM job_parts WHERE job_id = jobs.id) < parts_needed
                     THEN 'waiting' ELSE 'ready' END

@@ -88,6 +88,8 @@ enum SQLiteMigrations {
                 CREATE TABLE IF NOT EXISTS budget_reservations(
                     job_id INTEGER PRIMARY KEY, owner TEXT NOT NULL, amount REAL NOT NULL);
                 """),
+        Migration(
+            version: 7, name: "the hosts a job was passed on by", sql: "ALTER TABLE jobs ADD COLUMN passed_by TEXT;"),
     ]
 
     static var latest: Int32 { all.last?.version ?? 0 }

@@ -183,6 +183,37 @@ extension PostgresJobQueue {
         await announce(Stage.allCases)
     }
 
+    public func passOn(_ failures: [JobFailure], owner: String, liveSince: Double, now: Double) async throws {
+        guard !failures.isEmpty else { return }
+        try await write("passing jobs on to other hosts") { connection in
+            let live = try await connection.rows(
+                "SELECT owner FROM workers WHERE heartbeat >= $1", [.real(liveSince)], logger: logger
+            ).map { try $0.text(0) }
+            for failure in failures {
+                guard
+                    let row = try await connection.rows(
+                        "SELECT passed_by FROM jobs WHERE id = $1 AND state = 'leased' AND lease_owner = $2 FOR UPDATE",
+                        [.integer(failure.jobID), .text(owner)], logger: logger
+                    ).first
+                else { continue }
+                let (hosts, message) = PassedHosts.outcome(
+                    passed: try row.optionalText(0), owner: owner, live: live + [owner], failure: failure)
+                try await connection.rows(
+                    """
+                    UPDATE jobs SET state = $1, passed_by = $2, error_class = $3, error_message = $4,
+                    attempts = attempts + $5, lease_owner = NULL, lease_expires = NULL, updated = $6 WHERE id = $7
+                    """,
+                    [
+                        .text(message == nil ? "ready" : "failed"), .text(hosts),
+                        message == nil ? .null : .text(failure.errorClass.rawValue), message.map { .text($0) } ?? .null,
+                        .integer(message == nil ? 0 : 1), .real(now), .integer(failure.jobID),
+                    ], logger: logger)
+            }
+        }
+        signals.notifyAll()
+        await announce(Stage.allCases)
+    }
+
     public func reclaimLeases(owners: [String], expiredBefore: Double) async throws -> Int {
         let count = try await write("reclaiming leases") { connection in
             var reclaimed = 0
@@ -225,7 +256,7 @@ extension PostgresJobQueue {
         let count = try await write("putting failures back") { connection in
             try await connection.rows(
                 """
-                UPDATE jobs SET attempts = 0, rate_limited = 0, not_before = 0,
+                UPDATE jobs SET attempts = 0, rate_limited = 0, not_before = 0, passed_by = NULL,
                 state = CASE WHEN parts_needed IS NOT NULL
                     AND (SELECT count(*) FROM job_parts WHERE job_id = jobs.id) < parts_needed
                     THEN 'waiting' ELSE 'ready' END

@@ -294,10 +294,14 @@ public final class PostgresJobQueue: JobQueue {
                 """
                 UPDATE jobs SET state = 'leased', lease_owner = $1, lease_expires = $2, updated = $3
                 WHERE id IN (SELECT id FROM jobs WHERE stage = $4 AND state = 'ready' AND not_before <= $3
+                             AND (passed_by IS NULL OR updated < $6 OR strpos(passed_by, $7) = 0)
                              ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED)
                 RETURNING id, run_id, key, payload, attempts, rate_limited, body
                 """,
-                [.text(owner), .real(now + leaseSeconds), .real(now), .text(stage.rawValue), .integer(Int64(limit))],
+                [
+                    .text(owner), .real(now + leaseSeconds), .real(now), .text(stage.rawValue), .integer(Int64(limit)),
+                    .real(now - PassedHosts.exclusionSeconds), .text(PassedHosts.token(of: owner)),
+                ],
                 logger: logger
             ).map { row in
                 Job(

@@ -71,7 +71,10 @@ enum PostgresMigrations {
                 CREATE TABLE budget_reservations(
                     job_id BIGINT PRIMARY KEY, owner TEXT NOT NULL, amount DOUBLE PRECISION NOT NULL)
                 """,
-            ])
+            ]),
+        Migration(
+            version: 2, name: "the hosts a job was passed on by",
+            statements: ["ALTER TABLE jobs ADD COLUMN passed_by TEXT"]),
     ]
 
     static var latest: Int { all.last?.version ?? 0 }

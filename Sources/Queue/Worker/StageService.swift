@@ -69,7 +69,8 @@ public struct StageService<Worker: StageWorker>: Service {
             var cancelled = false
             func commit() async throws {
                 guard !outcomes.isEmpty else { return }
-                try await queue.commit(outcomes, owner: owner, now: configuration.clock.now)
+                try await queue.commit(
+                    outcomes, owner: owner, now: configuration.clock.now, workerTimeout: configuration.workerTimeout)
                 outcomes.removeAll(keepingCapacity: true)
             }
             while true {
@@ -172,6 +173,8 @@ public struct StageConfiguration: Sendable {
     public var shutdown: Shutdown = .cancel
     /// The time leases and retries go by.
     public var clock: any RunClock = SystemRunClock()
+    /// A worker whose heartbeat is older counts as gone (jobs passed on do not wait for its host).
+    public var workerTimeout = 30.0
 
     /// - Parameters:
     ///   - width: Jobs in flight at most (at least 1).
