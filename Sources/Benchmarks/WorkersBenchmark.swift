@@ -24,6 +24,10 @@ package struct WorkersBenchmark: Sendable {
         package var chunks: Int
         package var seconds: Double
         package var chunksPerSecond: Double
+        /// CPU seconds (user + system) the worker processes used, per 1,000 chunks: what a chunk costs
+        /// whatever the cores (on a machine with fewer cores than processes, the wall time says
+        /// contention).
+        package var workerCPUSecondsPer1000: Double
     }
 
     /// The shared-quota run.
@@ -122,13 +126,24 @@ package struct WorkersBenchmark: Sendable {
                 logTo: "\(directory)/worker-\(index).log")
         }
         progress("\(workers) workers started")
+        let cpuBefore = Self.childrenCPUSeconds()
         for process in processes { _ = await Self.exit(of: process, timeout: 3_600) }
         let seconds = (clock.now - start).seconds
+        let cpu = Self.childrenCPUSeconds() - cpuBefore
         let done = try await queue.statistics().count(.call, .done)
         await queue.close()
         try await server.stop()
         return Throughput(
-            workers: workers, chunks: done, seconds: seconds, chunksPerSecond: Double(done) / max(seconds, 1e-9))
+            workers: workers, chunks: done, seconds: seconds, chunksPerSecond: Double(done) / max(seconds, 1e-9),
+            workerCPUSecondsPer1000: cpu / Double(max(done, 1)) * 1_000)
+    }
+
+    /// User + system CPU seconds of this process's children that have ended and been waited for.
+    static func childrenCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_CHILDREN.rawValue, &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     /// Three (or `workers`) workers on one sped-up 300,000 TPM deployment, one killed midway.

@@ -53,7 +53,8 @@ public final class PipelineRunner: Sendable {
             deployments: configuration.deploymentQuotas, configuration: configuration.scheduler,
             clock: configuration.clock,
             // Workers sharing a queue share each deployment's bucket, pauses, breaker and calibration.
-            shared: configuration.sharedQueue ? QueuePacingStore(queue: queue) : nil)
+            shared: configuration.sharedQueue
+                ? QueuePacingStore(queue: queue, deployments: configuration.deployments) : nil)
         // On a queue shared by many workers, the queue keeps one budget for all of them.
         budget = configuration.maxCost.map {
             configuration.sharedQueue ? Budget(limit: $0, sharedIn: queue) : Budget(limit: $0)

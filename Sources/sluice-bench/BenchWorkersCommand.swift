@@ -74,9 +74,10 @@ struct BenchWorkersCommand: AsyncParsableCommand {
                     let base = report.throughput.first?.chunksPerSecond ?? result.chunksPerSecond
                     print(
                         String(
-                            format: "%d workers: %d chunks in %.1f s, %.0f chunks/s (×%.2f of %d)", result.workers,
-                            result.chunks, result.seconds, result.chunksPerSecond, result.chunksPerSecond / base,
-                            workerCounts[0]))
+                            format:
+                                "%d workers: %d chunks in %.1f s, %.0f chunks/s (×%.2f of %d); workers' CPU %.2f s per 1,000 chunks",
+                            result.workers, result.chunks, result.seconds, result.chunksPerSecond,
+                            result.chunksPerSecond / base, workerCounts[0], result.workerCPUSecondsPer1000))
                 }
             }
         }

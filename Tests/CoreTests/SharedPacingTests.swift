@@ -1,8 +1,10 @@
+import Call
 import Foundation
 import Queue
 import SluiceTesting
 import Testing
 
+@testable import Pipeline
 @testable import Scheduler
 
 /// The pacing state workers of one queue share: one bucket, one pause, one breaker, one calibration.
@@ -183,5 +185,24 @@ import Testing
         #expect(abs(now - Date().timeIntervalSince1970) < 5)
         if let postgres = other as? PostgresJobQueue { await postgres.close() }
         await fixture.close()
+    }
+}
+
+/// Which shared state a worker's deployment uses.
+@Suite struct QueuePacingStoreTests {
+    @Test func workersFindOneDeploymentByWhatTheyCallNotByTheirNameForIt() {
+        func deployment(_ name: String, _ endpoint: String, _ target: String = "gpt4o") -> Deployment {
+            Deployment(
+                name: name, endpoint: endpoint, api: .azure(apiVersion: "2024-10-21"), deployment: target,
+                authentication: .apiKey("k"))
+        }
+        let first = QueuePacingStore.key(deployment("eu", "https://Contoso.openai.azure.com/"))
+        let second = QueuePacingStore.key(deployment("primary", "https://contoso.openai.azure.com/"))
+        #expect(first == second)
+        #expect(first != QueuePacingStore.key(deployment("eu", "https://contoso.openai.azure.com/", "gpt4o-mini")))
+        #expect(first != QueuePacingStore.key(deployment("eu", "https://fabrikam.openai.azure.com/")))
+        // Nothing of a query string or user info reaches the database.
+        let secret = QueuePacingStore.key(deployment("eu", "https://user:hunter2@contoso.openai.azure.com/?sig=abc"))
+        #expect(!secret.contains("hunter2") && !secret.contains("sig") && !secret.contains("user"), "\(secret)")
     }
 }
