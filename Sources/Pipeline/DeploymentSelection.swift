@@ -1,6 +1,7 @@
 import Call
 import Catalog
 import Foundation
+import Queue
 import Scheduler
 import SluiceCore
 
@@ -116,8 +117,9 @@ public struct DeploymentSelection: Sendable {
         }
     }
 
-    /// deployments.yaml next to the database, if there is one.
+    /// deployments.yaml next to the database, if there is one (a database server has no folder: none).
     public static func fileNextTo(database: String) -> String? {
+        guard !PostgresLocation.isURL(database) else { return nil }
         let path = ((database as NSString).deletingLastPathComponent as NSString)
             .appendingPathComponent("deployments.yaml")
         return FileManager.default.fileExists(atPath: path) ? path : nil

@@ -80,7 +80,7 @@ import Testing
         func hex(_ text: String) -> String { text.utf8.map { String(format: "%02x", $0) }.joined() }
         try SQLiteJobQueue.execute(
             """
-            ALTER TABLE jobs DROP COLUMN body; ALTER TABLE unit_results DROP COLUMN body;
+            ALTER TABLE jobs DROP COLUMN body; ALTER TABLE unit_results DROP COLUMN body; ALTER TABLE jobs DROP COLUMN passed_by;
             INSERT INTO jobs(run_id, stage, key, state, payload, created, updated) VALUES
                 (\(runID), 'call', 'k', 'ready', x'\(hex(call))', 0, 0),
                 (\(runID), 'collect', 'k!failed', 'ready', x'\(hex(collect))', 0, 0),
