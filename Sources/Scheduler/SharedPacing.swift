@@ -23,38 +23,38 @@ public protocol SharedPacingStore: Sendable {
 /// bucket, and what no worker's request cost is given back, once, whoever reads it.
 public struct SharedPacingState: Codable, Sendable, Hashable {
     /// The running totals of the charges taken when a request was admitted.
-    public struct Position: Codable, Sendable, Hashable {
+    struct Position: Codable, Sendable, Hashable {
         /// Predicted charges, prompt parts and max_tokens parts of all admissions so far.
-        public var charged = 0.0
-        public var prompt = 0.0
-        public var fixed = 0.0
+        var charged = 0.0
+        var prompt = 0.0
+        var fixed = 0.0
     }
 
     /// How a worker paces the deployment: its rates, from the limits it was given or learned.
-    public struct Pace: Codable, Sendable, Hashable {
+    struct Pace: Codable, Sendable, Hashable {
         /// Tokens per second released, the bank kept while nothing waits, and how far credits may lift it.
-        public var tokensPerSecond: Double
-        public var bank: Double
-        public var creditCap: Double
+        var tokensPerSecond: Double
+        var bank: Double
+        var creditCap: Double
         /// Requests per second released (nil: no RPM).
-        public var requestsPerSecond: Double?
+        var requestsPerSecond: Double?
         /// How far ahead (seconds) a request may be given the next slot of the bucket, to be sent when
         /// it comes: what a round trip to the database and a timer's lateness take, so that no slot
         /// passes while the workers ask.
-        public var horizon = 0.0
+        var horizon = 0.0
     }
 
     /// A request asking for admission.
-    public struct Request: Codable, Sendable, Hashable {
+    struct Request: Codable, Sendable, Hashable {
         /// Sluice's prompt estimate and the max_tokens part (× n), and the predicted charge.
-        public var prompt: Double
-        public var fixed: Double
-        public var predicted: Double
-        public var pace: Pace
+        var prompt: Double
+        var fixed: Double
+        var predicted: Double
+        var pace: Pace
     }
 
     /// What a taken request gets.
-    public enum Grant: Sendable, Hashable {
+    enum Grant: Sendable, Hashable {
         /// Admitted at this position, to be sent after `delay` seconds (its slot, within the horizon);
         /// the calibrated ratio of the service's charge to Sluice's count.
         case granted(Position, ratio: Double, delay: Double)
@@ -65,28 +65,28 @@ public struct SharedPacingState: Codable, Sendable, Hashable {
     }
 
     /// How an admitted request ended.
-    public struct Outcome: Codable, Sendable, Hashable {
-        public enum Result: Codable, Sendable, Hashable {
+    struct Outcome: Codable, Sendable, Hashable {
+        enum Result: Codable, Sendable, Hashable {
             case answered
             case rateLimited(retryAfter: Double)
             case failed
         }
 
-        public var request: Request
-        public var position: Position
-        public var result: Result
+        var request: Request
+        var position: Position
+        var result: Result
         /// What the worker worked out itself that the bucket owes (provisioned: the usage against the
         /// charge); nil when the counter reading says it.
-        public var debit: Double?
+        var debit: Double?
         /// The counter reading its response carried, when it did.
-        public var remaining: Int?
-        public var limit: Int?
+        var remaining: Int?
+        var limit: Int?
         /// The breaker's rules and the longest retry-after waited for.
-        public var breakerThreshold: Int
-        public var breakerCooldown: Double
-        public var breakerMaxCooldown: Double
-        public var maxRetryAfter: Double
-        public var deployment: String
+        var breakerThreshold: Int
+        var breakerCooldown: Double
+        var breakerMaxCooldown: Double
+        var maxRetryAfter: Double
+        var deployment: String
     }
 
     /// One minute of the service's counter, as the workers' readings saw it.
@@ -135,7 +135,7 @@ public struct SharedPacingState: Codable, Sendable, Hashable {
     static let keptSamples = 64
 
     /// Admits the request if the bucket, the pause and the breaker allow it now, charging it.
-    public mutating func take(_ request: Request, now: Double) -> Grant {
+    mutating func take(_ request: Request, now: Double) -> Grant {
         refill(now, request.pace)
         if let stopped { return .stopped(stopped) }
         var wait = max(0, pausedUntil - now)
@@ -177,7 +177,7 @@ public struct SharedPacingState: Codable, Sendable, Hashable {
 
     /// Takes an admitted request's end into account: its 429 pauses every worker, failures count
     /// toward the shared breaker, and its counter reading trues the bucket up.
-    public mutating func settle(_ outcome: Outcome, now: Double) {
+    mutating func settle(_ outcome: Outcome, now: Double) {
         refill(now, outcome.request.pace)
         switch outcome.result {
         case .answered:

@@ -60,10 +60,12 @@ public enum PassedHosts {
     /// What a claim by this owner looks for in the list.
     public static func token(of owner: String) -> String { "|" + host(of: owner) + "|" }
 
+    /// The hosts in a stored list (none for NULL).
     public static func decode(_ text: String?) -> Set<String> {
         Set((text ?? "").split(separator: "|").map(String.init))
     }
 
+    /// The stored list of hosts, sorted.
     public static func encode(_ hosts: Set<String>) -> String { "|" + hosts.sorted().joined(separator: "|") + "|" }
 
     /// What becomes of a job passed on by `owner`: the hosts that have now tried it, and the failure
