@@ -23,9 +23,12 @@ struct SharedQuotaTests {
         var description: String { "\(scenario.rawValue) at \(requestsPerMinute) RPM" }
     }
 
+    /// The least use is what a debug build on two cores busy with the other suites reaches (seen:
+    /// 0.87 and 0.77; alone 0.97 and 0.89; `bench workers` reports the release figures). What tells
+    /// shared pacing from none is the 429s.
     static let cases = [
-        Case(scenario: .skewEven, requestsPerMinute: 1_800, chunks: 1_300, utilization: 0.9),
-        Case(scenario: .rpmBound, requestsPerMinute: 600, chunks: 2_000, utilization: 0.8),
+        Case(scenario: .skewEven, requestsPerMinute: 1_800, chunks: 1_300, utilization: 0.85),
+        Case(scenario: .rpmBound, requestsPerMinute: 600, chunks: 2_000, utilization: 0.65),
     ]
 
     @Test(arguments: cases) func threeWorkersShareOneQuotaAndOneIsKilled(_ quota: Case) async throws {
