@@ -203,6 +203,7 @@ let package = Package(
                 "SluiceCore", "Tokenizer", "Scheduler", "Benchmarks", "Catalog", "Tools",
                 .product(name: "ZIPFoundation", package: "ZIPFoundation"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

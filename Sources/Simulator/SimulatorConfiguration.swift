@@ -12,6 +12,9 @@ public struct SimulatorConfiguration: Sendable, Hashable {
             case unlimited
             /// Its quota is used up for the day: every request gets a 429 asking to retry after 86,400 s.
             case exhausted
+            /// A Global Batch deployment: reached through the Files and Batches API only, with a quota
+            /// of enqueued tokens (the input tokens of its batches not yet finished).
+            case batch(enqueuedTokens: Int)
         }
 
         /// The deployment name in URLs.
@@ -69,8 +72,32 @@ public struct SimulatorConfiguration: Sendable, Hashable {
         case tokens
     }
 
+    /// How the Files and Batches API behaves (simulated seconds).
+    public struct Batches: Sendable, Hashable {
+        /// An uploaded file is `pending` this long before it is `processed`.
+        public var pendingSeconds = 2.0
+        /// A batch is `validating` this long.
+        public var validationSeconds = 2.0
+        /// Lines a batch in progress completes per second.
+        public var linesPerSecond = 50.0
+        /// A batch is `finalizing` (or `cancelling`) this long.
+        public var finalizingSeconds = 1.0
+        /// A batch not done this long after its creation expires, with the lines done so far.
+        public var expiresAfterSeconds = 86_400.0
+        /// The most lines, and bytes, an input file may have.
+        public var maxLines = 100_000
+        public var maxFileBytes = 200_000_000
+        /// Share (0 ... 1) of processed lines answered 500 in the error file.
+        public var failedLineShare = 0.0
+
+        /// Azure's limits; short waits.
+        public init() {}
+    }
+
     /// The deployments served.
     public var deployments: [Deployment]
+    /// The Files and Batches API's timing, limits and faults.
+    public var batches = Batches()
     /// Standard deployments: the prompt part of the arrival charge (max_tokens is added as sent, × n).
     public var charge: ChargeRule = .chars
     /// Multiplies the prompt part of the arrival charge (0.8, 1.25, ...) to rehearse a service that

@@ -7,7 +7,8 @@ extension SimulatorEngine {
         [(String, String)], SimulatedResponse
     > {
         switch deployment.deployment.kind {
-        case .unlimited:
+        case .unlimited, .batch:
+            // A batch deployment's lines are admitted when their batch passed its enqueued-token quota.
             return .success([])
         case .exhausted:
             return .failure(

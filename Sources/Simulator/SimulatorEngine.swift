@@ -23,7 +23,7 @@ struct SimulatedResponse: Error {
 /// The simulator's state: quota counters per deployment and request statistics.
 final class SimulatorEngine: Sendable {
     let configuration: SimulatorConfiguration
-    private let state: Mutex<State>
+    let state: Mutex<State>
     private let started = ContinuousClock.now
 
     struct DeploymentState {
@@ -46,6 +46,12 @@ final class SimulatorEngine: Sendable {
         var random: SplitMix
         var counter = 0
         var statistics = SimulatorStatistics()
+        // The Files and Batches API.
+        var files: [String: StoredFile] = [:]
+        var fileOrder: [String] = []
+        var batches: [String: StoredBatch] = [:]
+        var batchOrder: [String] = []
+        var nextObject = 0
     }
 
     init(configuration: SimulatorConfiguration) {
@@ -73,6 +79,10 @@ final class SimulatorEngine: Sendable {
             return SimulatedResponse(
                 status: 200, headers: [("content-type", "application/json")], body: Array(data), delay: 0)
         }
+        if let batchPath = BatchRoute(path: path, query: query) {
+            if let refused = refuseUnauthorized(headers) { return refused }
+            return handleBatches(batchPath, method: method, headers: headers, body: body)
+        }
         guard method == "POST" else { return error(405, "MethodNotAllowed", "use POST") }
         let object = (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
         let deploymentName: String
@@ -92,16 +102,13 @@ final class SimulatorEngine: Sendable {
         } else {
             return error(404, "404", "Resource not found")
         }
-        if let key = configuration.apiKey {
-            let apiKey = headers.first { $0.0.lowercased() == "api-key" }?.1
-            let bearer = headers.first { $0.0.lowercased() == "authorization" }?.1
-            guard apiKey == key || bearer == "Bearer \(key)" else {
-                recordStatus(401)
-                return error(
-                    401, "401",
-                    "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key."
-                )
-            }
+        if let refused = refuseUnauthorized(headers) { return refused }
+        if isBatch(deploymentName) {
+            recordStatus(400)
+            return error(
+                400, "OperationNotSupported",
+                "The chatCompletion operation does not work with the specified model's global batch deployment; use the Batch API."
+            )
         }
         guard let object, let messages = object["messages"] as? [[String: Any]] else {
             recordStatus(400)
@@ -120,7 +127,20 @@ final class SimulatorEngine: Sendable {
         return response
     }
 
-    private func respond(deploymentName: String, request: [String: Any], messages: [[String: Any]], clientID: String?)
+    /// A 401 when a key is configured and the request does not carry it.
+    private func refuseUnauthorized(_ headers: [(String, String)]) -> SimulatedResponse? {
+        guard let key = configuration.apiKey else { return nil }
+        let apiKey = headers.first { $0.0.lowercased() == "api-key" }?.1
+        let bearer = headers.first { $0.0.lowercased() == "authorization" }?.1
+        guard apiKey != key && bearer != "Bearer \(key)" else { return nil }
+        recordStatus(401)
+        return error(
+            401, "401",
+            "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key.")
+    }
+
+    /// Answers one chat completion request (a batch's lines come here too).
+    func respond(deploymentName: String, request: [String: Any], messages: [[String: Any]], clientID: String?)
         -> SimulatedResponse
     {
         let chat = messages.map {
@@ -297,6 +317,13 @@ final class SimulatorEngine: Sendable {
         return response
     }
 
+    private func isBatch(_ name: String) -> Bool {
+        state.withLock { state in
+            if case .batch = state.deployments[name]?.deployment.kind { return true }
+            return false
+        }
+    }
+
     private func isProvisioned(_ name: String) -> Bool {
         state.withLock { state in
             if case .provisioned = state.deployments[name]?.deployment.kind { return true }
@@ -332,11 +359,11 @@ final class SimulatorEngine: Sendable {
         return .none
     }
 
-    private func recordStatus(_ status: Int) {
+    func recordStatus(_ status: Int) {
         state.withLock { $0.statistics.byStatus[String(status), default: 0] += 1 }
     }
 
-    private func error(_ status: Int, _ code: String, _ message: String) -> SimulatedResponse {
+    func error(_ status: Int, _ code: String, _ message: String) -> SimulatedResponse {
         Self.errorResponse(status, code, message)
     }
 
@@ -443,6 +470,12 @@ public struct SimulatorStatistics: Sendable, Codable, Hashable {
     public var timeline: [String: [Int: MinuteCounters]] = [:]
     /// Per deployment, every request's arrival (only with `recordArrivals`).
     public var arrivals: [String: [Arrival]] = [:]
+    /// Files uploaded and deleted, batches created, through the Files and Batches API.
+    public var filesUploaded = 0
+    public var filesDeleted = 0
+    public var batchesCreated = 0
+    /// How many times each custom_id was in a batch that passed validation.
+    public var batchLinesByCustomID: [String: Int] = [:]
 
     /// Nothing counted.
     public init() {}

@@ -6,7 +6,8 @@ import NIOPosix
 /// tests, benchmarks and `sluice run --simulate`.
 ///
 /// It serves `POST /openai/deployments/{deployment}/chat/completions?api-version=...`,
-/// `POST /openai/v1/chat/completions` and `POST /v1/chat/completions`, enforces standard (TPM, RPM)
+/// `POST /openai/v1/chat/completions` and `POST /v1/chat/completions`, and the Files and Batches API
+/// of Global Batch deployments in both shapes; enforces standard (TPM, RPM)
 /// and provisioned (leaky bucket) quotas the way Azure does, and injects faults at given rates.
 /// `GET /sluice/stats` returns its counters.
 public final class SimulatorServer: Sendable {
