@@ -41,19 +41,13 @@ public final class ChatCompletionClient: Sendable {
         if let spillover = deployment.spilloverDeployment {
             request.headers.add(name: "x-ms-spillover-deployment", value: spillover)
         }
-        switch deployment.authentication {
-        case .apiKey(let key): request.headers.add(name: "api-key", value: key)
-        case .bearer(let token): request.headers.add(name: "authorization", value: "Bearer \(token)")
-        case .entra(let source):
-            do {
-                request.headers.add(name: "authorization", value: "Bearer \(try await source.token())")
-            } catch {
-                var outcome = CallOutcome(latencySeconds: 0)
-                outcome.errorClass = .unauthorized
-                outcome.message = "no Entra ID token: \(error)"
-                return outcome
-            }
-        case .none: break
+        do {
+            try await deployment.authentication.authorize(&request)
+        } catch {
+            var outcome = CallOutcome(latencySeconds: 0)
+            outcome.errorClass = .unauthorized
+            outcome.message = "no Entra ID token: \(error)"
+            return outcome
         }
         var payload = ByteBuffer()
         payload.reserveCapacity(body.count + 64)
