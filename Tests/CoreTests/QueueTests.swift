@@ -189,6 +189,13 @@ import Testing
         #expect(second.unchanged == 1 && second.changed == 1 && second.new == 0 && second.deleted == 1)
         // One ingest job per document version.
         #expect(try await queue.statistics().count(.ingest, .ready) == 3)
+        // Recorded as deleted: not counted again; back, it is new.
+        let third = try await queue.recordDocuments(
+            run: run, found: [found("a.txt", "1"), found("b.txt", "3")], skipped: [])
+        #expect(third.unchanged == 2 && third.deleted == 0)
+        let fourth = try await queue.recordDocuments(
+            run: run, found: [found("a.txt", "1"), found("b.txt", "3"), found("c.pdf", "9")], skipped: [])
+        #expect(fourth.unchanged == 2 && fourth.deleted == 0 && fourth.new + fourth.changed == 1)
     }
 
     @Test(arguments: QueueBackend.available) func aReduceJobWaitsForAllItsPartsAndTakesEachOnce(_ backend: QueueBackend)

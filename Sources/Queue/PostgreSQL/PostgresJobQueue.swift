@@ -193,6 +193,9 @@ public final class PostgresJobQueue: JobQueue {
         }
     }
 
+    /// Rows of one statement over many (documents, jobs): a round trip each, of a bounded size.
+    static let rowsPerStatement = 2_000
+
     public func recordDocuments(run: RunRecord, found: [FoundDocument], skipped: [SkippedFile]) async throws
         -> EnqueueSummary
     {
@@ -210,44 +213,59 @@ public final class PostgresJobQueue: JobQueue {
                 previous[try row.text(0)] = (try row.text(1), try row.optionalText(2))
             }
             var seen = Set<String>()
-            for (item, payload) in zip(found, payloads) {
-                let document = item.document
-                seen.insert(document.path)
-                summary.count(document, recorded: previous[document.path])
+            for item in found {
+                seen.insert(item.document.path)
+                summary.count(item.document, recorded: previous[item.document.path])
+            }
+            // A few thousand rows a statement: one round trip each, not one per document.
+            let indices = Array(found.indices)
+            for slice in stride(from: 0, to: indices.count, by: Self.rowsPerStatement).map({
+                indices[$0..<min($0 + Self.rowsPerStatement, indices.count)]
+            }) {
+                let documents = slice.map { found[$0].document }
                 try await connection.rows(
                     """
                     INSERT INTO documents(run_id, path, sha256, size, mtime, status, reason)
-                    VALUES($1, $2, $3, $4, $5, 'ok', NULL)
+                    SELECT $1, path, sha256, size, mtime, 'ok', NULL
+                    FROM unnest($2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::DOUBLE PRECISION[]) AS given(path, sha256, size, mtime)
                     ON CONFLICT(run_id, path) DO UPDATE SET sha256 = excluded.sha256, size = excluded.size,
                     mtime = excluded.mtime, status = 'ok', reason = NULL
                     """,
                     [
-                        .integer(runID), .text(document.path), .text(document.sha256), .integer(document.size),
-                        .real(document.mtime),
+                        .integer(runID), .texts(documents.map(\.path)), .texts(documents.map(\.sha256)),
+                        .integers(documents.map(\.size)), .reals(documents.map(\.mtime)),
                     ], logger: logger)
-                try await insertJob(
+                try await insertJobs(
                     connection,
-                    NewJob(
-                        runID: runID, stage: .ingest, key: JobKey.document(document, pipelineHash: run.pipelineHash),
-                        payload: payload),
-                    now: now)
+                    slice.map {
+                        NewJob(
+                            runID: runID, stage: .ingest,
+                            key: JobKey.document(found[$0].document, pipelineHash: run.pipelineHash),
+                            payload: payloads[$0])
+                    }, now: now)
             }
             for file in skipped {
                 seen.insert(file.path)
                 summary.skipped += 1
                 summary.skippedFiles.append(file)
+            }
+            for start in stride(from: 0, to: skipped.count, by: Self.rowsPerStatement) {
+                let files = skipped[start..<min(start + Self.rowsPerStatement, skipped.count)]
                 try await connection.rows(
                     """
-                    INSERT INTO documents(run_id, path, status, reason) VALUES($1, $2, 'skipped', $3)
+                    INSERT INTO documents(run_id, path, status, reason)
+                    SELECT $1, path, 'skipped', reason FROM unnest($2::TEXT[], $3::TEXT[]) AS given(path, reason)
                     ON CONFLICT(run_id, path) DO UPDATE SET status = 'skipped', reason = excluded.reason
                     """,
-                    [.integer(runID), .text(file.path), .text(file.reason)], logger: logger)
+                    [.integer(runID), .texts(files.map(\.path)), .texts(files.map(\.reason))], logger: logger)
             }
-            for (path, (status, _)) in previous where !seen.contains(path) && status != "deleted" {
-                summary.deleted += 1
+            let deleted = previous.filter { !seen.contains($0.key) && $0.value.0 != "deleted" }.keys.sorted()
+            summary.deleted += deleted.count
+            for start in stride(from: 0, to: deleted.count, by: Self.rowsPerStatement) {
                 try await connection.rows(
-                    "UPDATE documents SET status = 'deleted' WHERE run_id = $1 AND path = $2",
-                    [.integer(runID), .text(path)], logger: logger)
+                    "UPDATE documents SET status = 'deleted' WHERE run_id = $1 AND path = ANY($2::TEXT[])",
+                    [.integer(runID), .texts(Array(deleted[start..<min(start + Self.rowsPerStatement, deleted.count)]))],
+                    logger: logger)
             }
             return summary
         }
@@ -268,23 +286,6 @@ public final class PostgresJobQueue: JobQueue {
             await announce(jobs.map(\.stage))
         }
         return added
-    }
-
-    /// Adds a job unless its (run, stage, key) exists; 1 when added.
-    @discardableResult
-    func insertJob(_ connection: PostgresConnection, _ job: NewJob, now: Double) async throws -> Int {
-        let waits = (job.parts ?? 0) > 0
-        let rows = try await connection.rows(
-            """
-            INSERT INTO jobs(run_id, stage, key, state, payload, body, created, updated, parts_needed)
-            VALUES($1, $2, $3, $4, $5, $6, $7, $7, $8) ON CONFLICT(run_id, stage, key) DO NOTHING RETURNING id
-            """,
-            [
-                .integer(job.runID), .text(job.stage.rawValue), .text(job.key), .text(waits ? "waiting" : "ready"),
-                .bytes(job.payload), job.body.map { .bytes($0) } ?? .null, .real(now),
-                job.parts.map { .integer(Int64($0)) } ?? .null,
-            ], logger: logger)
-        return rows.count
     }
 
     public func claim(stage: Stage, limit: Int, owner: String, leaseSeconds: Double, now: Double) async throws -> [Job]
