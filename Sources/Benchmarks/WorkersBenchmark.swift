@@ -152,8 +152,9 @@ package struct WorkersBenchmark: Sendable {
     ///   - minutes: Steady minutes measured after the first (ramp-up) one.
     ///   - chunks: About how many chunks to enqueue: enough to keep the deployment full through the
     ///     measured minutes, few enough for the survivors to drain soon after.
-    ///   - scenario: `skew-1.0` (600-token chunks: the TPM binds) or `rpm-bound` (tiny prompts: the
-    ///     RPM binds, and workers pacing alone would each send all of it).
+    ///   - scenario: `skew-1.0` (600-token chunks: the TPM binds), `rpm-bound` (tiny prompts: the
+    ///     RPM binds, and workers pacing alone would each send all of it) or `provisioned` (50 PTU of
+    ///     gpt-4o, 125,000 tokens a minute, output weight 4, each worker given all 50).
     ///   - requestsPerMinute: The deployment's RPM (1,800 is the TPM's derived share).
     package func sharedQuota(
         scenario name: QuotaBenchmark.Scenario = .skewEven, workers: Int = 3, minutes: Int, speedUp: Double,
@@ -179,11 +180,12 @@ package struct WorkersBenchmark: Sendable {
             defaultName: "quota-bench")
         _ = try await Enqueuer(queue: queue).enqueue(root: documents, pipeline: pipeline)
         // Every worker is told the deployment's whole quota, as users write it.
-        let flags = [
-            "--endpoint", server.endpoint, "--deployment", "paygo", "--tpm", "300000", "--rpm",
-            String(requestsPerMinute),
-            "--concurrency", "64", "--time-scale", String(speedUp), "--timeout", "60",
-        ]
+        let limits =
+            name == .provisioned
+            ? ["--deployment", "ptu", "--kind", "provisioned", "--ptu", "50", "--concurrency", "128"]
+            : ["--deployment", "paygo", "--tpm", "300000", "--rpm", String(requestsPerMinute), "--concurrency", "64"]
+        let flags =
+            ["--endpoint", server.endpoint] + limits + ["--time-scale", String(speedUp), "--timeout", "60"]
         var processes = try (0..<workers).map { try startWorker(flags, logTo: "\(directory)/worker-\($0).log") }
         progress("\(workers) workers started on \(chunks) chunks; \(minutes) steady minutes at \(speedUp)× speed")
         while server.statistics.requests == 0 {

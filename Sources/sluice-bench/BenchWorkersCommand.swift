@@ -34,8 +34,17 @@ struct BenchWorkersCommand: AsyncParsableCommand {
     @Option(help: "Chunks enqueued for the quota run (enough for the measured minutes, then a short drain).")
     var quotaChunks = 2_200
 
-    @Option(help: "The quota run's prompts: skew-1.0 (600-token chunks, the TPM binds) or rpm-bound (tiny ones).")
+    @Option(
+        help:
+            "The quota run: skew-1.0 (600-token chunks, the TPM binds), rpm-bound (tiny prompts) or provisioned (50 PTU)."
+    )
     var scenario = "skew-1.0"
+
+    @Option(help: "Workers of the quota run.")
+    var workers = 3
+
+    @Flag(help: "Kill no worker in the quota run.")
+    var noKill = false
 
     @Option(help: "The deployment's RPM in the quota run.")
     var rpm = 1_800
@@ -83,11 +92,12 @@ struct BenchWorkersCommand: AsyncParsableCommand {
         }
         if mode != "throughput" {
             guard let quotaScenario = QuotaBenchmark.Scenario(rawValue: scenario),
-                [.skewEven, .rpmBound].contains(quotaScenario)
-            else { throw ValidationError("--scenario: skew-1.0 or rpm-bound") }
+                [.skewEven, .rpmBound, .provisioned].contains(quotaScenario)
+            else { throw ValidationError("--scenario: skew-1.0, rpm-bound or provisioned") }
             let result = try await benchmark.sharedQuota(
-                scenario: quotaScenario, minutes: minutes, speedUp: speedup, requestsPerMinute: rpm,
-                chunks: quotaChunks, directory: directory
+                scenario: quotaScenario, workers: max(1, workers), minutes: minutes, speedUp: speedup,
+                requestsPerMinute: rpm,
+                chunks: quotaChunks, kill: !noKill, directory: directory
             ) { Terminal.status($0) }
             report.quota = result
             if !json { print(Self.formatted(result)) }
@@ -96,6 +106,7 @@ struct BenchWorkersCommand: AsyncParsableCommand {
     }
 
     static func formatted(_ result: WorkersBenchmark.SharedQuota) -> String {
+        let name = result.scenario == .provisioned ? "ptu" : "paygo"
         var lines = [
             String(
                 format: "%@: %d workers, one killed at %.0f simulated s; %.0f× speed", result.scenario.rawValue,
@@ -111,8 +122,8 @@ struct BenchWorkersCommand: AsyncParsableCommand {
         lines.append(
             String(
                 format: "steady state: %.1f%% of the quota used, %.2f%% of %d requests answered 429, burst %.2f",
-                (result.run.utilization["paygo"] ?? 0) * 100, (result.run.rateLimitedShare["paygo"] ?? 0) * 100,
-                result.run.requests["paygo"] ?? 0, result.run.burst["paygo"] ?? 0))
+                (result.run.utilization[name] ?? 0) * 100, (result.run.rateLimitedShare[name] ?? 0) * 100,
+                result.run.requests[name] ?? 0, result.run.burst[name] ?? 0))
         lines.append(
             "after the drain: \(result.chunks) chunks done, \(result.failedCalls) failed; \(result.lines) lines exported, \(result.distinctLines) distinct; \(result.resentAfterCommit.count) committed calls sent again; \(result.answeredTwice) answered twice (in flight at the kill); survivors exited \(result.survivorStatuses)"
         )

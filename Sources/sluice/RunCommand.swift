@@ -97,6 +97,11 @@ struct RunCommand: AsyncParsableCommand {
                     "enqueued \(directory): \(enqueued.new) new, \(enqueued.changed) changed, \(enqueued.unchanged) unchanged, \(enqueued.skipped) skipped, \(enqueued.deleted) deleted"
                 )
             }
+            if definition == nil {
+                // Joining a queue: the model of what was enqueued (last) gives a provisioned
+                // deployment's capacity and a standard one's RPM ratio, as a pipeline file would.
+                definition = try await queue.runs().last?.pipeline
+            }
             var (entries, pools, catalog) = try target.selection.entries(
                 file: file, pipeline: definition, simulated: simulate, database: database.database,
                 note: Terminal.status)

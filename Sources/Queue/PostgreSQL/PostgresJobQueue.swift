@@ -264,7 +264,10 @@ public final class PostgresJobQueue: JobQueue {
             for start in stride(from: 0, to: deleted.count, by: Self.rowsPerStatement) {
                 try await connection.rows(
                     "UPDATE documents SET status = 'deleted' WHERE run_id = $1 AND path = ANY($2::TEXT[])",
-                    [.integer(runID), .texts(Array(deleted[start..<min(start + Self.rowsPerStatement, deleted.count)]))],
+                    [
+                        .integer(runID),
+                        .texts(Array(deleted[start..<min(start + Self.rowsPerStatement, deleted.count)])),
+                    ],
                     logger: logger)
             }
             return summary
