@@ -120,30 +120,32 @@ import Testing
     }
 
     @Test(arguments: [false, true]) func aBatchRunsToCompletionWithShuffledOutput(v1: Bool) async throws {
-        // Pending for 50 simulated seconds: 0.5 s.
-        let api = try await Self.api(v1: v1) { $0.batches.pendingSeconds = 50 }
+        // A file pending for a million simulated seconds: a batch of it is refused.
+        let slow = try await Self.api(v1: v1) { $0.batches.pendingSeconds = 1_000_000 }
+        let pendingID = try #require(try await slow.upload(Self.lines(3))["id"] as? String)
+        let request: [String: Any] = [
+            "input_file_id": pendingID, "endpoint": "/chat/completions", "completion_window": "24h",
+        ]
+        let (early, pendingRefusal) = try await slow.send(
+            .POST, "batches", body: try JSONSerialization.data(withJSONObject: request), type: "application/json")
+        #expect(early == 400 && String(decoding: pendingRefusal, as: UTF8.self).contains("pending"))
+        try await slow.close()
+
+        let api = try await Self.api(v1: v1)
         let file = try await api.upload(Self.lines(30))
         let fileID = try #require(file["id"] as? String)
         #expect(file["status"] as? String == "pending" && file["purpose"] as? String == "batch")
-        // Pending: a batch is refused until the file is processed (asked at once, unless this machine
-        // took longer than the pending time to ask).
-        let request: [String: Any] = [
-            "input_file_id": fileID, "endpoint": "/chat/completions", "completion_window": "24h",
-            "metadata": ["sluice": "run-1"],
-        ]
-        let uploaded = ContinuousClock.now
-        let (early, earlyBody) = try await api.send(
-            .POST, "batches", body: try JSONSerialization.data(withJSONObject: request), type: "application/json")
-        if ContinuousClock.now - uploaded < .milliseconds(400) { #expect(early == 400) }
         var status = ""
         while status != "processed" {
-            try await Task.sleep(for: .milliseconds(20))
+            try await Task.sleep(for: .milliseconds(10))
             status = try await api.json(.GET, "files/\(fileID)")["status"] as? String ?? ""
         }
-        let created =
-            early == 200
-            ? try #require(try JSONSerialization.jsonObject(with: earlyBody) as? [String: Any])
-            : try await api.json(.POST, "batches", body: request)
+        let created = try await api.json(
+            .POST, "batches",
+            body: [
+                "input_file_id": fileID, "endpoint": "/chat/completions", "completion_window": "24h",
+                "metadata": ["sluice": "run-1"],
+            ])
         let batchID = try #require(created["id"] as? String)
         #expect(created["status"] as? String == "validating")
         let running = try await api.wait(for: batchID, until: ["in_progress", "finalizing", "completed"])
