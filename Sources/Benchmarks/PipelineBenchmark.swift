@@ -49,6 +49,21 @@ package struct PipelineBenchmark: Sendable {
         messages: [.init(role: "system", template: "Summarize."), .init(role: "user", template: "{{chunk.text}}")],
         maxTokens: 20, chunking: .init(maxTokens: 64, overlapTokens: 0))
 
+    /// Writes the documents of `chunks` chunks, `chunksPerDocument` each, into `path`; returns how many.
+    @discardableResult
+    func writeDocuments(to path: String) throws -> Int {
+        let documents = max(1, chunks / chunksPerDocument)
+        // Each sentence is about 16 tokens; four make one 64-token chunk.
+        let sentences = (0..<(chunksPerDocument * 4)).map {
+            "Sentence \($0) of the benchmark corpus, about shipments and customs.\n\n"
+        }
+        for index in 0..<documents {
+            let text = "Document \(index)\n\n" + sentences.joined()
+            try Data(text.utf8).write(to: URL(fileURLWithPath: "\(path)/doc-\(index).txt"))
+        }
+        return documents
+    }
+
     /// Runs against the simulator at `endpoint` in the folder `directory` (emptied first).
     package func run(directory: String, endpoint: String, progress: @escaping @Sendable (String) -> Void) async throws
         -> Report
@@ -57,15 +72,7 @@ package struct PipelineBenchmark: Sendable {
         try? fileManager.removeItem(atPath: directory)
         let documentsPath = directory + "/documents"
         try fileManager.createDirectory(atPath: documentsPath, withIntermediateDirectories: true)
-        let documents = max(1, chunks / chunksPerDocument)
-        // Each sentence is about 16 tokens; four make one 64-token chunk.
-        let sentences = (0..<(chunksPerDocument * 4)).map {
-            "Sentence \($0) of the benchmark corpus, about shipments and customs.\n\n"
-        }
-        for index in 0..<documents {
-            let text = "Document \(index)\n\n" + sentences.joined()
-            try Data(text.utf8).write(to: URL(fileURLWithPath: "\(documentsPath)/doc-\(index).txt"))
-        }
+        let documents = try writeDocuments(to: documentsPath)
         let databasePath = directory + "/bench.db"
         let queue = try SQLiteJobQueue(path: databasePath)
         let clock = ContinuousClock()

@@ -27,16 +27,21 @@ package struct QueueBenchmark: Sendable {
         self.batch = batch
     }
 
+    /// A PostgreSQL queue with every table of its schema emptied (the schema stays): where a benchmark starts.
+    static func emptiedQueue(url: String) async throws -> PostgresJobQueue {
+        let location = try PostgresLocation(url: url)
+        let queue = try await PostgresJobQueue(location: location)
+        try await PostgresJobQueue.execute(
+            "TRUNCATE runs, documents, jobs, job_parts, spend, unit_results, outputs, run_state, workers, budget_reservations RESTART IDENTITY CASCADE",
+            at: location)
+        return queue
+    }
+
     /// - Parameter databasePath: A SQLite file (recreated) or a `postgres://` URL (its queue tables emptied).
     package func run(databasePath: String) async throws -> Report {
         let queue: any JobQueue
         if PostgresLocation.isURL(databasePath) {
-            let location = try PostgresLocation(url: databasePath)
-            let postgres = try await PostgresJobQueue(location: location)
-            try await PostgresJobQueue.execute(
-                "TRUNCATE runs, documents, jobs, job_parts, spend, unit_results, outputs, run_state, workers RESTART IDENTITY CASCADE",
-                at: location)
-            queue = postgres
+            queue = try await Self.emptiedQueue(url: databasePath)
         } else {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: databasePath + suffix) }
             queue = try SQLiteJobQueue(path: databasePath)

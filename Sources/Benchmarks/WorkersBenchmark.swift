@@ -62,16 +62,6 @@ package struct WorkersBenchmark: Sendable {
         self.database = database
     }
 
-    /// Empties the queue's tables (the schema stays).
-    func emptyQueue() async throws -> PostgresJobQueue {
-        let location = try PostgresLocation(url: database)
-        let queue = try await PostgresJobQueue(location: location)
-        try await PostgresJobQueue.execute(
-            "TRUNCATE runs, documents, jobs, job_parts, spend, unit_results, outputs, run_state, workers, budget_reservations RESTART IDENTITY CASCADE",
-            at: location)
-        return queue
-    }
-
     /// Starts a worker process: `sluice run --db URL` with the given deployment flags.
     func startWorker(_ flags: [String], logTo path: String) throws -> Process {
         let process = Process()
@@ -108,15 +98,10 @@ package struct WorkersBenchmark: Sendable {
         try? fileManager.removeItem(atPath: directory)
         let documents = directory + "/documents"
         try fileManager.createDirectory(atPath: documents, withIntermediateDirectories: true)
-        // Documents of 50 chunks of 64 tokens (four sentences of about 16 tokens each).
-        let sentences = (0..<200).map { "Sentence \($0) of the benchmark corpus, about shipments and customs.\n\n" }
-        for index in 0..<max(1, chunks / 50) {
-            try Data(("Document \(index)\n\n" + sentences.joined()).utf8).write(
-                to: URL(fileURLWithPath: "\(documents)/doc-\(index).txt"))
-        }
+        try PipelineBenchmark(chunks: chunks, concurrency: 64).writeDocuments(to: documents)
         let server = try await SimulatorServer.start(
             configuration: SimulatorConfiguration(baseLatency: 0, perTokenLatency: 0, replyTokens: 20))
-        let queue = try await emptyQueue()
+        let queue = try await QueueBenchmark.emptiedQueue(url: database)
         let clock = ContinuousClock()
         let start = clock.now
         _ = try await Enqueuer(queue: queue).enqueue(root: documents, pipeline: PipelineBenchmark.pipeline)
@@ -174,7 +159,7 @@ package struct WorkersBenchmark: Sendable {
         simulator.charge = .chars
         simulator.recordArrivals = true
         let server = try await SimulatorServer.start(configuration: simulator)
-        let queue = try await emptyQueue()
+        let queue = try await QueueBenchmark.emptiedQueue(url: database)
         let pipeline = try PipelineFile.parse(
             name == .rpmBound ? QuotaBenchmark.tinyPipeline : QuotaBenchmark.textPipeline, file: "quota-bench.yaml",
             defaultName: "quota-bench")

@@ -76,11 +76,7 @@ public final class BatchAPIClient: Sendable {
 
     /// A client of `deployment`'s Files and Batches API.
     public init(deployment: Deployment) {
-        var configuration = HTTPClient.Configuration()
-        configuration.timeout = .init(connect: .seconds(10))
-        configuration.redirectConfiguration = .disallow
-        configuration.decompression = .enabled(limit: .ratio(50))
-        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+        client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: .toDeployments)
         self.deployment = deployment
     }
 
@@ -269,6 +265,18 @@ public final class BatchAPIClient: Sendable {
                 total: counts["total"] as? Int ?? 0, completed: counts["completed"] as? Int ?? 0,
                 failed: counts["failed"] as? Int ?? 0),
             errors: errors, metadata: (object["metadata"] as? [String: Any] ?? [:]).compactMapValues { $0 as? String })
+    }
+}
+
+extension HTTPClient.Configuration {
+    /// How Sluice talks to a deployment: a 10 s connect timeout, bounded decompression, and no
+    /// redirects (one would carry the key and the document to another origin).
+    static var toDeployments: HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.timeout = .init(connect: .seconds(10))
+        configuration.decompression = .enabled(limit: .ratio(50))
+        configuration.redirectConfiguration = .disallow
+        return configuration
     }
 }
 

@@ -14,13 +14,9 @@ public final class ChatCompletionClient: Sendable {
 
     /// - Parameter connectionsPerHost: HTTP/1 connections per host; keep it at least the concurrency.
     public init(connectionsPerHost: Int = 64, logger: Logger = Logger(label: "sluice.call")) {
-        var configuration = HTTPClient.Configuration()
+        var configuration = HTTPClient.Configuration.toDeployments
         configuration.connectionPool = .init(
             idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: max(8, connectionsPerHost))
-        configuration.timeout = .init(connect: .seconds(10))
-        configuration.decompression = .enabled(limit: .ratio(50))
-        // A redirect would carry the key and the document to another origin: never followed.
-        configuration.redirectConfiguration = .disallow
         client = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         self.logger = logger
     }

@@ -12,11 +12,9 @@ extension Scheduler {
         let name = admission.deployment
         guard let governor = governors[name] else { return nil }
         let speedUp = clock.speedUp
-        var pace = governor.pace
-        pace.horizon = Self.sharedHorizon * speedUp
-        let request = SharedPacingState.Request(
-            prompt: Double(admission.charge - admission.reservedOutput), fixed: Double(admission.reservedOutput),
-            predicted: admission.predicted, pace: pace)
+        var asked = Self.sharedRequest(admission, governor)
+        asked.pace.horizon = Self.sharedHorizon * speedUp
+        let request = asked
         let grant: SharedPacingState.Grant
         do {
             grant = try await store.update(deployment: name) { state, now in state.take(request, now: now * speedUp) }
@@ -46,6 +44,13 @@ extension Scheduler {
         return nil
     }
 
+    /// An admission as the shared state sees it: its charge's parts and the rates of this worker.
+    static func sharedRequest(_ admission: Admission, _ governor: Governor) -> SharedPacingState.Request {
+        SharedPacingState.Request(
+            prompt: Double(admission.charge - admission.reservedOutput), fixed: Double(admission.reservedOutput),
+            predicted: admission.predicted, pace: governor.pace)
+    }
+
     /// Reports a shared admission's end to the shared state (in the background: the caller does not
     /// wait for the database; a report lost to an error costs only its true-up).
     func settle(
@@ -61,10 +66,7 @@ extension Scheduler {
         case .failed: result = .failed
         }
         let outcome = SharedPacingState.Outcome(
-            request: SharedPacingState.Request(
-                prompt: Double(admission.charge - admission.reservedOutput), fixed: Double(admission.reservedOutput),
-                predicted: admission.predicted, pace: governor.pace),
-            position: position, result: result,
+            request: Self.sharedRequest(admission, governor), position: position, result: result,
             debit: governor.provisionedDebit(admission.request, report: report),
             remaining: report.remainingTokens, limit: report.limitTokens ?? governor.tokensPerMinute,
             breakerThreshold: configuration.breakerThreshold, breakerCooldown: configuration.breakerCooldown,
