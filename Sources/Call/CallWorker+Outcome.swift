@@ -23,7 +23,7 @@ extension CallWorker {
 
     func classify(
         _ outcome: CallOutcome, job: Job, input: CallInput, deployment: Deployment,
-        context: RunReplies, cost: CostRecord?, pricedModel: String
+        context: RunReplies, cost: CostRecord?, pricedModel: String, batchID: String? = nil
     ) async throws -> JobOutcome {
         let attempts = job.attempts + 1
         counters.update { counters in
@@ -45,6 +45,7 @@ extension CallWorker {
             latencyMilliseconds: Int(outcome.latencySeconds * 1000), usage: outcome.usage)
         if let served = outcome.servedBy, served != deployment.deployment { record.spilledTo = served }
         record.cost = cost
+        record.batchID = batchID
         let spend = outcome.usage.map { usage in
             Spend(
                 runID: job.runID, document: input.document.path, deployment: deployment.name,

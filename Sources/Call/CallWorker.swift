@@ -29,6 +29,8 @@ public struct CallWorker: StageWorker {
     let runs: RunContexts<RunReplies>
     /// The worker's lease owner id (a shared budget's reservations are its).
     let owner: String
+    /// Where calls for batch deployments go (nil: no batch deployment is configured).
+    let lane: BatchLane?
 
     /// - Parameters:
     ///   - budget: `--max-cost`, when set: a call that could pass it is not sent, and the run stops.
@@ -37,9 +39,11 @@ public struct CallWorker: StageWorker {
     ///   - owner: The worker's lease owner id.
     public init(
         configuration: CallConfiguration, queue: any JobQueue, client: ChatCompletionClient, scheduler: Scheduler,
-        budget: Budget?, counters: RunCounters, owner: String, stop: @escaping @Sendable (String) -> Void
+        budget: Budget?, counters: RunCounters, owner: String, lane: BatchLane? = nil,
+        stop: @escaping @Sendable (String) -> Void
     ) {
         self.owner = owner
+        self.lane = lane
         self.configuration = configuration
         self.queue = queue
         self.client = client
@@ -80,7 +84,16 @@ public struct CallWorker: StageWorker {
                 let reply = CallReply(input: input, record: record, pipeline: pipelineName, job: job)
                 return .completed(JobCompletion(jobID: job.id, next: [try reply.line()], parts: try reply.parts()))
             }
-            let pool = configuration.pool(context.run.pipeline.deployment)
+            let named = configuration.pool(context.run.pipeline.deployment)
+            // Batch deployments go through the batch lane; the scheduler paces the others.
+            let pool = named.filter { lane?.settings[$0] == nil }
+            if let lane, pool.count < named.count,
+                let handed = try await handOver(
+                    job, input: input, to: named.filter { lane.settings[$0] != nil }, lane: lane, online: pool,
+                    context: context)
+            {
+                return handed
+            }
             let admission: Scheduler.Admission
             do {
                 // The charge is (prompt + max_tokens) × n: its max_tokens part is what the prompt is not.

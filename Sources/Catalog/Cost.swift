@@ -83,7 +83,14 @@ extension Billing {
     /// The billing of a deployment kind and SKU name (nil: global).
     ///
     /// - Throws: ``SluiceError`` when the SKU is not one of the kind's (message only: callers add the place).
-    public init(kind: DeploymentQuota.Kind, sku: String?) throws {
+    public init(kind: DeploymentQuota.Kind, sku: String?, batch: Bool = false) throws {
+        if batch {
+            guard sku == nil || sku == "batch" else {
+                throw SluiceError(.invalidConfiguration, "must be batch for a batch deployment")
+            }
+            self = .perToken(.batch)
+            return
+        }
         switch kind {
         case .provisioned(let ptu, _):
             let type = sku ?? "global"

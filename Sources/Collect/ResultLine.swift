@@ -43,6 +43,8 @@ package enum ResultLine {
             "\"pipeline\":" + json(input.pipeline),
             "\"deployment\":" + json(record.deployment),
             "\"spilled_to\":" + (record.spilledTo.map(json) ?? "null"),
+            "\"lane\":" + (record.batchID == nil ? "\"online\"" : "\"batch\""),
+            "\"batch_id\":" + (record.batchID.map(json) ?? "null"),
             "\"model\":" + (record.model.map(json) ?? "null"),
             "\"attempts\":\(record.attempts)",
             "\"latency_ms\":\(record.latencyMilliseconds)",

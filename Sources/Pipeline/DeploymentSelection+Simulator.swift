@@ -29,6 +29,8 @@ extension DeploymentSelection {
         entries.map { entry in
             let kind: SimulatorConfiguration.Deployment.Kind
             switch entry.quota.kind {
+            case _ where entry.batch != nil:
+                kind = .batch(enqueuedTokens: entry.batch?.enqueuedTokens ?? 0)
             case .standard(let tpm?, let rpm):
                 kind = .standard(
                     tokensPerMinute: tpm, requestsPerMinute: rpm ?? max(1, tpm * 6 / 1000), rpmWindowSeconds: 1)

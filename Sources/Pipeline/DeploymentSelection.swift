@@ -34,6 +34,8 @@ public struct DeploymentSelection: Sendable {
         case standard
         /// Kept full (PTU).
         case provisioned
+        /// A Global Batch deployment: the batch lane, within its enqueued-token quota.
+        case batch
     }
 
     /// The deployments file (nil: deployments.yaml next to the database, if there is one).
@@ -60,6 +62,12 @@ public struct DeploymentSelection: Sendable {
     public var rpm: Int?
     /// PTUs of a provisioned deployment.
     public var ptu: Int?
+    /// A batch deployment's enqueued-token quota.
+    public var enqueuedTokens: Int?
+    /// Seconds between looks at a batch in progress (nil: the file's, else 60).
+    public var batchPoll: Double?
+    /// Keep batch input and output files on the service.
+    public var keepBatchFiles = false
     /// How the deployment is priced (global, data_zone, standard, batch; provisioned: global, data_zone, regional).
     public var sku: String?
     /// Requests in flight at most: "N" for every deployment, or "NAME=N" for one.
@@ -171,6 +179,10 @@ public struct DeploymentSelection: Sendable {
             entries = [try flagEntry(pipeline: pipeline, simulated: simulated)]
         }
         try applyConcurrency(&entries)
+        for index in entries.indices where entries[index].batch != nil {
+            if keepBatchFiles { entries[index].batch?.keepFiles = true }
+            if let batchPoll { entries[index].batch?.pollSeconds = max(0.01, batchPoll) }
+        }
         return (entries, pools, catalog)
     }
 
@@ -195,10 +207,24 @@ public struct DeploymentSelection: Sendable {
                 tokensPerMinute: tpm, requestsPerMinute: rpm, model: modelName)
         case .provisioned:
             quotaKind = .provisioned(ptu: ptu, model: modelName)
+        case .batch:
+            quotaKind = .standard(tokensPerMinute: nil, requestsPerMinute: nil)
+        }
+        var batch: BatchSettings?
+        if kind == .batch {
+            guard let enqueuedTokens else {
+                throw SluiceError(
+                    .invalidConfiguration,
+                    "--enqueued-tokens is required with --kind batch: the deployment's quota of enqueued tokens, as the portal shows it"
+                )
+            }
+            batch = BatchSettings(enqueuedTokens: enqueuedTokens, pollSeconds: batchPoll ?? 60)
+        } else if enqueuedTokens != nil {
+            throw SluiceError(.invalidConfiguration, "--enqueued-tokens is for a batch deployment (--kind batch)")
         }
         let billing: Billing
         do {
-            billing = try Billing(kind: quotaKind, sku: sku)
+            billing = try Billing(kind: quotaKind, sku: sku, batch: kind == .batch)
         } catch let error as SluiceError {
             throw SluiceError(.invalidConfiguration, "--sku \(sku ?? ""): \(error.message)", cause: error)
         }
@@ -220,7 +246,7 @@ public struct DeploymentSelection: Sendable {
             model: modelName.isEmpty ? nil : modelName, auth: auth,
             quota: DeploymentQuota(name: name, kind: quotaKind, maxConcurrency: kind == .provisioned ? 128 : 16)
                 .withFacts(of: modelName),
-            derivedRPM: derived, timeoutSeconds: timeout, spillover: nil, billing: billing)
+            derivedRPM: derived, timeoutSeconds: timeout, spillover: nil, billing: billing, batch: batch)
     }
 
     private func applyConcurrency(_ entries: inout [DeploymentsFile.Entry]) throws {

@@ -35,6 +35,12 @@ import Yams
 ///     priority: 2
 ///     sku: global                 # how it is priced: global | data_zone | standard | batch
 ///                                 # (provisioned: global | data_zone | regional, per PTU-hour)
+///   gpt4o-batch:                  # a Global Batch deployment: the batch lane, at the batch price
+///     endpoint: https://contoso-eastus.openai.azure.com
+///     model: gpt-4o
+///     kind: batch
+///     enqueued_tokens: 5000000    # its quota of enqueued tokens (required)
+///     batch_poll: 60              # seconds between looks at a batch in progress
 /// models:                         # override or add catalog facts (context, prices, PTU rates, ...)
 ///   gpt-4o: {prices: {global: {input: 2.5, cached_input: 1.25, output: 10}}}
 /// ```
@@ -72,13 +78,16 @@ public struct DeploymentsFile: Sendable {
         public var spillover: String?
         /// How calls are priced.
         public var billing: Billing
+        /// A Global Batch deployment's quota and polling (`kind: batch`); nil: online.
+        public var batch: BatchSettings?
 
         /// Creates it from its fields.
         public init(
             name: String, endpoint: String, api: Deployment.API, deployment: String, model: String?, auth: Auth,
             quota: DeploymentQuota, derivedRPM: Bool, timeoutSeconds: Double, spillover: String?,
-            billing: Billing = .perToken(.global)
+            billing: Billing = .perToken(.global), batch: BatchSettings? = nil
         ) {
+            self.batch = batch
             self.name = name
             self.endpoint = endpoint
             self.api = api
@@ -163,7 +172,7 @@ public struct DeploymentsFile: Sendable {
     private static func entry(_ name: String, _ reader: FieldReader, catalog: ModelCatalog) throws -> Entry {
         try reader.rejectUnknown([
             "endpoint", "api", "api_version", "deployment", "model", "auth", "kind", "tpm", "rpm", "ptu",
-            "max_concurrency", "priority", "weight", "timeout", "spillover", "sku",
+            "max_concurrency", "priority", "weight", "timeout", "spillover", "sku", "enqueued_tokens", "batch_poll",
         ])
         let endpoint = try reader.string("endpoint", required: true) ?? ""
         let version = try reader.string("api_version") ?? "2024-10-21"
@@ -197,7 +206,22 @@ public struct DeploymentsFile: Sendable {
         }
         let kind: DeploymentQuota.Kind
         var derived = false
-        switch try reader.string("kind") ?? "standard" {
+        var batch: BatchSettings?
+        let kindName = try reader.string("kind") ?? "standard"
+        for field in ["enqueued_tokens", "batch_poll"] where kindName != "batch" && reader.node(field) != nil {
+            throw reader.error(field, "is for a batch deployment (kind: batch)")
+        }
+        switch kindName {
+        case "batch":
+            // Not paced by the scheduler: its quota is of enqueued tokens, kept by the batch lane.
+            kind = .standard(tokensPerMinute: nil, requestsPerMinute: nil)
+            guard let tokens = try reader.int("enqueued_tokens", minimum: 1) else {
+                throw reader.error(
+                    "enqueued_tokens",
+                    "is required for a batch deployment: its quota of enqueued tokens, as the portal shows it")
+            }
+            batch = BatchSettings(
+                enqueuedTokens: tokens, pollSeconds: try reader.double("batch_poll", in: 0.01...86_400) ?? 60)
         case "standard":
             (kind, derived) = DeploymentQuota.Kind.standard(
                 tokensPerMinute: try reader.int("tpm", minimum: 1),
@@ -206,11 +230,11 @@ public struct DeploymentsFile: Sendable {
         case "provisioned":
             kind = .provisioned(ptu: try reader.int("ptu", minimum: 1), model: model ?? "", catalog: catalog)
         default:
-            throw reader.error("kind", "must be standard or provisioned")
+            throw reader.error("kind", "must be standard, provisioned or batch")
         }
         let billing: Billing
         do {
-            billing = try Billing(kind: kind, sku: try reader.string("sku"))
+            billing = try Billing(kind: kind, sku: try reader.string("sku"), batch: batch != nil)
         } catch let error as SluiceError {
             throw reader.error("sku", error.message)
         }
@@ -225,7 +249,7 @@ public struct DeploymentsFile: Sendable {
             name: name, endpoint: endpoint, api: api, deployment: try reader.string("deployment") ?? name, model: model,
             auth: auth, quota: quota, derivedRPM: derived,
             timeoutSeconds: try reader.double("timeout", in: 0.001...86_400) ?? 120,
-            spillover: try reader.string("spillover"), billing: billing)
+            spillover: try reader.string("spillover"), billing: billing, batch: batch)
     }
 
     /// The entries of a profile (or the default profile, or all of them).

@@ -25,6 +25,7 @@ import Yams
 ///   name: facts
 ///   schema_file: schemas/facts.json   # relative to the pipeline file; or `schema:` inline
 /// output_retries: 2          # an invalid JSON reply is asked again this many times
+/// batch_retries: online      # calls a batch did not answer go online (pool permitting); default: batch
 /// reduce:                    # optional: one more call per document over its chunk results
 ///   max_tokens: 400
 ///   messages:
@@ -57,6 +58,7 @@ public enum PipelineFile {
         try reader.rejectUnknown([
             "name", "model", "deployment", "max_tokens", "max_completion_tokens", "temperature", "top_p", "seed", "n",
             "chunking", "files", "variables", "messages", "response_format", "output_retries", "reduce",
+            "batch_retries",
         ])
         let model = try reader.string("model", required: true) ?? ""
         let maxTokens = try reader.int("max_tokens", minimum: 1, maximum: 10_000_000)
@@ -106,6 +108,11 @@ public enum PipelineFile {
         definition.outputRetries = try reader.int("output_retries", minimum: 0, maximum: 100)
         if definition.outputRetries != nil && definition.responseFormat == nil {
             throw reader.error("output_retries", "needs a response_format to check replies against")
+        }
+        switch try reader.string("batch_retries") {
+        case nil, "batch": break
+        case "online": definition.batchRetries = "online"
+        default: throw reader.error("batch_retries", "must be batch or online")
         }
         if let reduce = try reader.mapping("reduce") {
             try reduce.rejectUnknown(["messages", "max_tokens", "max_input_tokens"])

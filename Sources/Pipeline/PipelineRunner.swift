@@ -89,11 +89,18 @@ public final class PipelineRunner: Sendable {
         let output = shared ? nil : try await openOutput(owner: owner)
         var groupLogger = logger
         groupLogger.logLevel = max(logger.logLevel, .warning)
+        let lane = batchLane()
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: services(owner: owner, output: output, progress: progress),
+                services: services(owner: owner, output: output, lane: lane, progress: progress),
                 gracefulShutdownSignals: configuration.shutdownSignals, logger: groupLogger))
-        try await group.run()
+        do {
+            try await group.run()
+        } catch {
+            try? await lane?.shutdown()
+            throw error
+        }
+        try await lane?.shutdown()
         try? await queue.forgetWorker(owner: owner.id)
         withExtendedLifetime((owner, lock)) {}
         return try await summary(interrupted: Task.isCancelled || (!drained.isSet && !stopRequested))
@@ -132,7 +139,8 @@ public final class PipelineRunner: Sendable {
     /// The run's services, in the order of the pipeline: graceful shutdown goes in reverse, so the
     /// call stage stops claiming first and the collector, last, writes what the others committed.
     private func services(
-        owner: LeaseOwner, output: OutputFile?, progress: @escaping @Sendable (RunProgress) -> Void
+        owner: LeaseOwner, output: OutputFile?, lane: BatchLaneParts?,
+        progress: @escaping @Sendable (RunProgress) -> Void
     ) -> [ServiceGroupConfiguration.ServiceConfiguration] {
         let id = owner.id
         var cpu = StageConfiguration(
@@ -142,7 +150,8 @@ public final class PipelineRunner: Sendable {
         cpu.clock = configuration.runClock
         cpu.workerTimeout = configuration.workerTimeout
         var call = StageConfiguration(
-            width: max(1, configuration.deploymentQuotas.map(\.maxConcurrency).reduce(0, +)),
+            // A call handed to the batch lane frees its slot at once: a few are enough for it.
+            width: max(1, configuration.deploymentQuotas.map(\.maxConcurrency).reduce(0, +) + (lane == nil ? 0 : 16)),
             batchSize: configuration.batchSize, leaseSeconds: configuration.leaseSeconds)
         call.commitInterval = .milliseconds(20)
         call.fallbackInterval = configuration.fallbackInterval
@@ -150,8 +159,9 @@ public final class PipelineRunner: Sendable {
         call.shutdown = .finish(grace: configuration.callShutdownGrace)
         let callWorker = CallWorker(
             configuration: configuration.callConfiguration, queue: queue, client: client, scheduler: scheduler,
-            budget: budget, counters: counters, owner: id, stop: { [weak self] in self?.stop(reason: $0) })
-        let services: [(any Service, String)] = [
+            budget: budget, counters: counters, owner: id, lane: lane?.lane,
+            stop: { [weak self] in self?.stop(reason: $0) })
+        var services: [(any Service, String)] = [
             (
                 CollectService(
                     queue: queue, owner: id, output: output, counters: counters,
@@ -178,6 +188,10 @@ public final class PipelineRunner: Sendable {
             ),
             (StageService(worker: callWorker, queue: queue, owner: id, configuration: call), "call"),
         ]
+        if let lane {
+            // After the call stage: it stops taking calls first, and gives back those not packed.
+            services.append((lane.service(worker: callWorker, queue: queue, owner: id), "batch"))
+        }
         // Any service that ends (the monitor: drained or stopped) shuts the whole group down; one that
         // fails cancels it.
         return services.map { service, name in

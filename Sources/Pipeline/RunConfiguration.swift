@@ -65,10 +65,17 @@ public struct RunConfiguration: Sendable {
     public var fallbackInterval: Duration = .seconds(1)
     /// The time leases, retries and the monitor go by (the scheduler's quota time is `clock`).
     public var runClock: any RunClock = SystemRunClock()
+    /// The Global Batch deployments among `deployments`, by name: their calls go through the batch
+    /// lane, not the scheduler.
+    public var batch: [String: BatchSettings] = [:]
+    /// How the batch lane works (its tick and linger times).
+    public var batchLane = BatchLaneService.Configuration()
+    /// Told what the user should know that is not an error (batches left running at a stop).
+    public var notice: @Sendable (String) -> Void = { _ in }
 
     /// The scheduler's view of every deployment.
     var deploymentQuotas: [DeploymentQuota] {
-        deployments.values.sorted { $0.name < $1.name }.map { deployment in
+        deployments.values.filter { batch[$0.name] == nil }.sorted { $0.name < $1.name }.map { deployment in
             quotas[deployment.name]
                 ?? DeploymentQuota(
                     name: deployment.name,

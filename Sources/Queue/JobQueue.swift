@@ -97,6 +97,26 @@ public protocol JobQueue: Sendable {
     func updateRunState<T: Sendable>(
         key: String, _ body: @escaping @Sendable (inout Data?, _ now: Double) throws -> T
     ) async throws -> T
+
+    // MARK: The batch lane
+
+    /// Records a batch of leased call jobs, in one transaction: when the input tokens of the
+    /// deployment's batches that hold quota (``BatchRecord/Step/holdsQuota``) and this one's stay
+    /// within `quota`, the batch, its lines, and its jobs moved from leased (by `owner`) to batched.
+    func recordBatch(_ batch: BatchRecord, lines: [BatchLine], owner: String, quota: Int) async throws
+        -> BatchRecording
+    /// Stores a batch's record as it is now (by its id).
+    func updateBatch(_ batch: BatchRecord) async throws
+    /// The batches not done (every batch with `all`), oldest first.
+    func batches(all: Bool) async throws -> [BatchRecord]
+    /// Takes on the batches of no owner (a stopped worker's) and returns every batch not done that
+    /// `owner` drives.
+    func adoptBatches(owner: String) async throws -> [BatchRecord]
+    /// A batch's lines.
+    func batchLines(batchID: Int64) async throws -> [BatchLine]
+    /// Leases a batch's held jobs to `owner` (to commit their lines), with their payload and bytes:
+    /// those still batched whose latest batch it is.
+    func claimBatched(batchID: Int64, owner: String, leaseSeconds: Double, now: Double) async throws -> [Job]
 }
 
 /// A document found when enqueueing, with its absolute file path.

@@ -98,6 +98,9 @@ final class SQLiteConnection {
     /// Rows changed by the last statement.
     var changes: Int { Int(sqlite3_changes(handle)) }
 
+    /// The rowid of the last row inserted.
+    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+
     var lastError: String { String(cString: sqlite3_errmsg(handle)) }
 
     /// The connection's last error, for a statement and its arguments.

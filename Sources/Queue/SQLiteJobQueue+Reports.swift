@@ -205,6 +205,8 @@ extension SQLiteJobQueue {
                 """
                 SELECT EXISTS(SELECT 1 FROM jobs WHERE state = 'ready')
                     OR EXISTS(SELECT 1 FROM jobs WHERE state = 'leased')
+                    OR EXISTS(SELECT 1 FROM jobs WHERE state = 'batched')
+                    OR EXISTS(SELECT 1 FROM batches WHERE step <> 'done')
                 """)
             return try select.step() && select.int(0) != 0
         }

@@ -411,13 +411,15 @@ public final class SQLiteJobQueue: JobQueue {
             var reclaimed = 0
             for owner in owners {
                 try connection.run(
-                    "UPDATE jobs SET state = 'ready', lease_owner = NULL, lease_expires = NULL WHERE state = 'leased' AND lease_owner = ?",
+                    "UPDATE jobs SET state = \(BatchSQL.reclaimedState), lease_owner = NULL, lease_expires = NULL WHERE state = 'leased' AND lease_owner = ?",
                     [.text(owner)])
                 reclaimed += connection.changes
                 try connection.run("DELETE FROM budget_reservations WHERE owner = ?", [.text(owner)])
+                // Its batches go on: another worker adopts them.
+                try connection.run("UPDATE batches SET owner = NULL WHERE owner = ?", [.text(owner)])
             }
             try connection.run(
-                "UPDATE jobs SET state = 'ready', lease_owner = NULL, lease_expires = NULL WHERE state = 'leased' AND lease_expires < ?",
+                "UPDATE jobs SET state = \(BatchSQL.reclaimedState), lease_owner = NULL, lease_expires = NULL WHERE state = 'leased' AND lease_expires < ?",
                 [.real(expiredBefore)])
             return reclaimed + connection.changes
         }
@@ -427,7 +429,11 @@ public final class SQLiteJobQueue: JobQueue {
 
     public func leaseOwners() async throws -> [String] {
         try await database.perform { connection in
-            let select = try connection.statement("SELECT DISTINCT lease_owner FROM jobs WHERE state = 'leased'")
+            let select = try connection.statement(
+                """
+                SELECT DISTINCT lease_owner FROM jobs WHERE state = 'leased'
+                UNION SELECT owner FROM batches WHERE owner IS NOT NULL AND step <> 'done'
+                """)
             var owners: [String] = []
             while try select.step() { owners.append(select.text(0)) }
             return owners

@@ -90,6 +90,20 @@ enum SQLiteMigrations {
                 """),
         Migration(
             version: 7, name: "the hosts a job was passed on by", sql: "ALTER TABLE jobs ADD COLUMN passed_by TEXT;"),
+        Migration(
+            version: 8, name: "the batch lane: batches, their lines, and jobs held in them",
+            sql: """
+                CREATE TABLE IF NOT EXISTS batches(
+                    id INTEGER PRIMARY KEY, deployment TEXT NOT NULL, name TEXT NOT NULL UNIQUE, step TEXT NOT NULL,
+                    owner TEXT, input_tokens INTEGER NOT NULL, record BLOB NOT NULL, updated REAL NOT NULL);
+                CREATE TABLE IF NOT EXISTS batch_lines(
+                    batch_id INTEGER NOT NULL, custom_id TEXT NOT NULL, job_id INTEGER NOT NULL,
+                    PRIMARY KEY(batch_id, custom_id)) WITHOUT ROWID;
+                CREATE INDEX IF NOT EXISTS batch_lines_job ON batch_lines(job_id, batch_id);
+                INSERT OR IGNORE INTO job_counts(stage, state, count)
+                    SELECT stage.value, 'batched', 0
+                    FROM json_each('["ingest","chunk","prompt","call","reduce","collect"]') AS stage;
+                """),
     ]
 
     static var latest: Int32 { all.last?.version ?? 0 }

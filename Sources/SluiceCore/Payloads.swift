@@ -264,10 +264,12 @@ public struct CallRecord: Sendable, Codable, Hashable {
     public var cost: CostRecord?
     /// The reply parsed as JSON (structured outputs), compact text.
     public var output: String?
+    /// The batch that answered it, when it went through the batch lane (nil: online).
+    public var batchID: String?
 
     enum CodingKeys: String, CodingKey {
         case statusCode, requestID, errorCode, errorMessage, deployment, model, attempts, latencyMilliseconds, usage
-        case spilledTo, cost, output
+        case spilledTo, cost, output, batchID
     }
 
     /// Creates it from its fields.

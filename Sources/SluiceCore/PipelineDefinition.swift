@@ -129,6 +129,12 @@ public struct PipelineDefinition: Sendable, Codable, Hashable {
     public var outputRetries: Int?
     /// The reduce step, for map-reduce pipelines.
     public var reduce: Reduce?
+    /// Where a call whose batch line failed (or whose batch expired or was cancelled) goes next, when
+    /// its pool has online deployments too: `online`, or nil for a later batch.
+    public var batchRetries: String?
+
+    /// Whether calls that a batch did not answer may go to an online deployment of the pool.
+    public var batchRetriesOnline: Bool { batchRetries == "online" }
 
     /// Retries of an invalid reply.
     public var invalidOutputRetries: Int { outputRetries ?? 2 }

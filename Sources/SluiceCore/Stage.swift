@@ -31,4 +31,7 @@ public enum JobState: String, Sendable, Codable, CaseIterable {
     case failed
     /// Waiting for the parts it reduces (becomes ready when the last one arrives).
     case waiting
+    /// A call in a batch of the batch lane: neither claimed nor reclaimed until the batch ends and
+    /// its line is committed (or the line goes back to the queue).
+    case batched
 }

@@ -27,7 +27,10 @@ struct DeploymentOptions: ParsableArguments {
     @Option(help: "The environment variable holding the API key.")
     var apiKeyEnv = "AZURE_OPENAI_API_KEY"
 
-    @Option(help: "standard (paced under TPM/RPM) or provisioned (kept full).")
+    @Option(
+        help:
+            "standard (paced under TPM/RPM), provisioned (kept full) or batch (Global Batch: the Files and Batches API at the batch price)."
+    )
     var kind: DeploymentSelection.Kind = .standard
 
     @Option(help: "The deployment's model, for the RPM ratio and PTU capacity (default: the pipeline's).")
@@ -41,6 +44,15 @@ struct DeploymentOptions: ParsableArguments {
 
     @Option(help: "PTUs of a provisioned deployment.")
     var ptu: Int?
+
+    @Option(help: "A batch deployment's quota of enqueued tokens (required with --kind batch).")
+    var enqueuedTokens: Int?
+
+    @Option(help: "Seconds between looks at a batch in progress (default 60, as Microsoft recommends).")
+    var batchPoll: Double?
+
+    @Flag(help: "Keep batch input and output files on the service (default: deleted once collected).")
+    var keepBatchFiles = false
 
     @Option(
         help:
@@ -63,7 +75,7 @@ struct DeploymentOptions: ParsableArguments {
     var timeScale: Double = 1
 
     func validate() throws {
-        for (name, value) in [("--tpm", tpm), ("--rpm", rpm), ("--ptu", ptu)] {
+        for (name, value) in [("--tpm", tpm), ("--rpm", rpm), ("--ptu", ptu), ("--enqueued-tokens", enqueuedTokens)] {
             if let value, value < 1 {
                 throw ValidationError("\(name) must be a whole number of at least 1, not \(value)")
             }
@@ -75,6 +87,9 @@ struct DeploymentOptions: ParsableArguments {
             throw ValidationError("--max-retry-after must be a number of seconds of at least 0, not \(maxRetryAfter)")
         }
         if !(timeScale.isFinite && timeScale > 0) { throw ValidationError("--time-scale must be above 0") }
+        if let batchPoll, !(batchPoll.isFinite && batchPoll >= 0.01 && batchPoll <= 86_400) {
+            throw ValidationError("--batch-poll must be a number of seconds from 0.01 to 86400, not \(batchPoll)")
+        }
     }
 
     /// The values as the library takes them.
@@ -92,6 +107,9 @@ struct DeploymentOptions: ParsableArguments {
         selection.tpm = tpm
         selection.rpm = rpm
         selection.ptu = ptu
+        selection.enqueuedTokens = enqueuedTokens
+        selection.batchPoll = batchPoll
+        selection.keepBatchFiles = keepBatchFiles
         selection.sku = sku
         selection.concurrency = concurrency
         selection.timeout = timeout

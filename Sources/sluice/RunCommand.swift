@@ -129,6 +129,9 @@ struct RunCommand: AsyncParsableCommand {
             configuration.clock = ScaledClock(speedUp: target.timeScale)
             configuration.shutdownSignals = [.sigint, .sigterm]
             configuration.sharedQueue = shared
+            configuration.batch = Dictionary(
+                uniqueKeysWithValues: entries.compactMap { entry in entry.batch.map { (entry.name, $0) } })
+            configuration.notice = { Terminal.status($0) }
             // A URL is never shown (it may hold a password): the queue names its database without one.
             let runner = PipelineRunner(
                 queue: queue, databasePath: (queue as? PostgresJobQueue)?.location.description ?? database.database,

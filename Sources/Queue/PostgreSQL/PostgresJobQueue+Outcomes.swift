@@ -220,17 +220,20 @@ extension PostgresJobQueue {
             for owner in owners {
                 reclaimed += try await connection.rows(
                     """
-                    UPDATE jobs SET state = 'ready', lease_owner = NULL, lease_expires = NULL
+                    UPDATE jobs SET state = \(BatchSQL.reclaimedState), lease_owner = NULL, lease_expires = NULL
                     WHERE state = 'leased' AND lease_owner = $1 RETURNING id
                     """,
                     [.text(owner)], logger: logger
                 ).count
                 try await connection.rows(
                     "DELETE FROM budget_reservations WHERE owner = $1", [.text(owner)], logger: logger)
+                // Its batches go on: another worker adopts them.
+                try await connection.rows(
+                    "UPDATE batches SET owner = NULL WHERE owner = $1", [.text(owner)], logger: logger)
             }
             reclaimed += try await connection.rows(
                 """
-                UPDATE jobs SET state = 'ready', lease_owner = NULL, lease_expires = NULL
+                UPDATE jobs SET state = \(BatchSQL.reclaimedState), lease_owner = NULL, lease_expires = NULL
                 WHERE state = 'leased' AND lease_expires < $1 RETURNING id
                 """,
                 [.real(expiredBefore)], logger: logger
@@ -246,8 +249,12 @@ extension PostgresJobQueue {
 
     public func leaseOwners() async throws -> [String] {
         try await read("reading lease owners") { connection in
-            try await connection.rows("SELECT DISTINCT lease_owner FROM jobs WHERE state = 'leased'", logger: logger)
-                .map { try $0.text(0) }
+            try await connection.rows(
+                """
+                SELECT DISTINCT lease_owner FROM jobs WHERE state = 'leased'
+                UNION SELECT owner FROM batches WHERE owner IS NOT NULL AND step <> 'done'
+                """, logger: logger
+            ).map { try $0.text(0) }
         }
     }
 

@@ -218,6 +218,8 @@ extension PostgresJobQueue {
                 """
                 SELECT EXISTS(SELECT 1 FROM jobs WHERE state = 'ready')
                     OR EXISTS(SELECT 1 FROM jobs WHERE state = 'leased')
+                    OR EXISTS(SELECT 1 FROM jobs WHERE state = 'batched')
+                    OR EXISTS(SELECT 1 FROM batches WHERE step <> 'done')
                 """, logger: logger
             ).first?[0].decode(Bool.self) ?? false
         }

@@ -75,6 +75,21 @@ enum PostgresMigrations {
         Migration(
             version: 2, name: "the hosts a job was passed on by",
             statements: ["ALTER TABLE jobs ADD COLUMN passed_by TEXT"]),
+        Migration(
+            version: 3, name: "the batch lane: batches, their lines, and jobs held in them",
+            statements: [
+                """
+                CREATE TABLE batches(
+                    id BIGSERIAL PRIMARY KEY, deployment TEXT NOT NULL, name TEXT NOT NULL UNIQUE, step TEXT NOT NULL,
+                    owner TEXT, input_tokens BIGINT NOT NULL, record BYTEA NOT NULL, updated DOUBLE PRECISION NOT NULL)
+                """,
+                """
+                CREATE TABLE batch_lines(
+                    batch_id BIGINT NOT NULL, custom_id TEXT NOT NULL, job_id BIGINT NOT NULL,
+                    PRIMARY KEY(batch_id, custom_id))
+                """,
+                "CREATE INDEX batch_lines_job ON batch_lines(job_id, batch_id)",
+            ]),
     ]
 
     static var latest: Int { all.last?.version ?? 0 }

@@ -12,6 +12,9 @@ public enum JobOutcome: Sendable {
     /// Not workable on this worker's host (a document's path it cannot read): left to workers of
     /// other hosts, and failed with this failure once every host with a live worker has tried.
     case passedOn(JobFailure)
+    /// Handed over to a part of this worker that commits it itself (the batch lane): still leased by
+    /// this owner, nothing to commit now.
+    case handedOver(Int64)
 
     /// A terminal failure of a job that cannot be worked, with the reason.
     public static func invalid(_ job: Job, _ message: String) -> JobOutcome {
@@ -38,6 +41,7 @@ extension JobQueue {
             case .failed(let failure): failures.append(failure)
             case .released(let id): released.append(id)
             case .passedOn(let failure): passed.append(failure)
+            case .handedOver: break
             }
         }
         try await complete(completions, owner: owner, now: now)

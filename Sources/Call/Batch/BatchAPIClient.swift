@@ -184,6 +184,42 @@ public final class BatchAPIClient: Sendable {
         return (batches, object["has_more"] as? Bool ?? false, object["last_id"] as? String)
     }
 
+    /// One page of the files, newest first: up to `limit` after the file `after`.
+    public func files(after: String? = nil, limit: Int = 100) async throws(Failure) -> (
+        files: [File], hasMore: Bool, lastID: String?
+    ) {
+        var query = ["limit": String(min(100, max(1, limit))), "purpose": "batch"]
+        if let after { query["after"] = after }
+        let object = try await json(.GET, "files", query: query, doing: "listing files")
+        let data = object["data"] as? [[String: Any]] ?? []
+        let files = try data.map { (item) throws(Failure) in try Self.file(item, doing: "listing files") }
+        return (files, object["has_more"] as? Bool ?? false, object["last_id"] as? String ?? files.last?.id)
+    }
+
+    /// The newest file of this name, looking through at most `pages` pages of the list.
+    public func file(named name: String, pages: Int = 50) async throws(Failure) -> File? {
+        var after: String?
+        for _ in 0..<max(1, pages) {
+            let page = try await files(after: after)
+            if let found = page.files.first(where: { $0.filename == name }) { return found }
+            guard page.hasMore, let last = page.lastID else { return nil }
+            after = last
+        }
+        return nil
+    }
+
+    /// The newest batch whose metadata has `key: value`, looking through at most `pages` pages.
+    public func batch(metadata key: String, _ value: String, pages: Int = 50) async throws(Failure) -> Batch? {
+        var after: String?
+        for _ in 0..<max(1, pages) {
+            let page = try await batches(after: after)
+            if let found = page.batches.first(where: { $0.metadata[key] == value }) { return found }
+            guard page.hasMore, let last = page.lastID ?? page.batches.last?.id else { return nil }
+            after = last
+        }
+        return nil
+    }
+
     // MARK: Requests
 
     private func json(
