@@ -80,8 +80,10 @@ extension Estimator {
             }
         }
         let targets = used.map { entry in
-            Target(
+            var target = Target(
                 name: entry.name, model: entry.model ?? pipeline.model, kind: entry.quota.kind, billing: entry.billing)
+            target.enqueuedTokens = entry.batch?.enqueuedTokens
+            return target
         }
         return try estimate(
             scan, pipeline: pipeline, targets: targets, catalog: catalog, outputRatio: ratio,

@@ -45,6 +45,8 @@ public enum Estimator {
         public var kind: DeploymentQuota.Kind
         /// How it is priced.
         public var billing: Billing
+        /// A batch deployment's enqueued-token quota (nil: online).
+        public var enqueuedTokens: Int?
 
         /// Creates it from its fields.
         public init(name: String, model: String, kind: DeploymentQuota.Kind, billing: Billing) {
@@ -239,6 +241,13 @@ public enum Estimator {
             var line = Estimate.Deployment(name: target.name, model: target.model)
             let facts = catalog.facts(for: target.model)
             switch target.kind {
+            case .standard where target.enqueuedTokens != nil:
+                line.kind = "batch"
+                let waves = Self.waves(
+                    input: estimate.inputTokens, reduce: estimate.reduceCalls > 0, quota: target.enqueuedTokens)
+                line.note = waves.map {
+                    "\($0) wave\($0 == 1 ? "" : "s") within its enqueued-token quota of \(target.enqueuedTokens ?? 0) (each answered within 24 h)"
+                }
             case .standard(let tpm, let rpm):
                 line.kind = "standard"
                 if let tpm {
@@ -284,6 +293,9 @@ public enum Estimator {
         // Provisioned for the model of the run's provisioned deployments, or the pipeline's.
         let provisionedModel =
             targets.first { $0.kind.isProvisioned }?.model ?? targets.first?.model ?? pipeline.model
+        estimate.lanes = lanes(
+            estimate, targets: targets, catalog: catalog, model: targets.first?.model ?? pipeline.model, input: input,
+            outputExpected: outputExpected)
         estimate.provisioned = comparison(
             estimate, facts: catalog.facts(for: provisionedModel), catalog: catalog, input: input,
             outputExpected: outputExpected, hours: hours ?? estimate.expectedSeconds.map { max($0, 60) / 3_600 } ?? 24)
@@ -425,6 +437,8 @@ public struct Estimate: Sendable, Codable {
     public var expectedSeconds: Double?
     /// The provisioned comparison, when the model can be deployed on PTUs.
     public var provisioned: Provisioned?
+    /// The same work online and through the batch lane, when the model has both prices.
+    public var lanes: Lanes?
 
     init(
         currency: String, catalogDate: String, model: String, documents: Int, skipped: Int, calls: Int,
@@ -448,7 +462,7 @@ public struct Estimate: Sendable, Codable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case currency, model, documents, skipped, calls, charge, overflows, deployments, provisioned
+        case currency, model, documents, skipped, calls, charge, overflows, deployments, provisioned, lanes
         case catalogDate = "catalog_date"
         case inputTokens = "input_tokens"
         case outputTokensMax = "output_tokens_max"

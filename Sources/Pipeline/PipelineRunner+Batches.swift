@@ -27,8 +27,12 @@ struct BatchLaneParts: Sendable {
 
 extension PipelineRunner {
     /// The run's batch lane, when it has batch deployments.
-    func batchLane() -> BatchLaneParts? {
+    ///
+    /// - Parameter endsWhenIdle: The lane stops once no batch is left to drive (`sluice cancel`).
+    func batchLane(endsWhenIdle: Bool = false) -> BatchLaneParts? {
         guard !configuration.batch.isEmpty else { return nil }
+        var laneConfiguration = configuration.batchLane
+        laneConfiguration.endsWhenIdle = endsWhenIdle
         var clients: [String: BatchAPIClient] = [:]
         for name in configuration.batch.keys {
             if let deployment = configuration.deployments[name] {
@@ -37,6 +41,45 @@ extension PipelineRunner {
         }
         return BatchLaneParts(
             lane: BatchLane(settings: configuration.batch, clock: configuration.runClock), clients: clients,
-            configuration: configuration.batchLane, logger: logger, note: configuration.notice)
+            configuration: laneConfiguration, logger: logger, note: configuration.notice)
+    }
+}
+
+/// What `sluice cancel` did.
+public struct BatchCancellation: Sendable {
+    /// Batches asked to be cancelled.
+    public var asked: Int
+    /// Whether this process drove them to their end (false: a running `sluice run` does).
+    public var drivenHere: Bool
+    /// Those batches as they ended (when driven here).
+    public var batches: [BatchRecord]
+    /// The run that wrote their lines (when driven here).
+    public var summary: RunSummary?
+}
+
+extension PipelineRunner {
+    /// `sluice cancel`: asks for every batch not ended to be cancelled and, unless a running `sluice
+    /// run` holds the database (it cancels them itself), drives them to their end here: a batch not
+    /// created yet ends at once, a running one is cancelled on the service; the lines they answered
+    /// are committed and written to the output, the calls they did not answer go back to the queue.
+    public func cancelBatches() async throws -> BatchCancellation {
+        let asked = try await queue.requestBatchCancel()
+        let before = Set(try await queue.batches(all: false).map(\.id))
+        if !configuration.sharedQueue && configuration.runLock == nil {
+            do {
+                _ = try RunLock(databasePath: databasePath)
+            } catch {
+                return BatchCancellation(asked: asked, drivenHere: false, batches: [], summary: nil)
+            }
+        }
+        guard !configuration.batch.isEmpty || before.isEmpty else {
+            throw SluiceError(
+                .invalidConfiguration,
+                "the queue has \(before.count) batches in flight but no batch deployment is configured: pass the deployments file that names them"
+            )
+        }
+        let summary = before.isEmpty ? nil : try await run(progress: { _ in }, cancelling: true)
+        let after = try await queue.batches(all: true).filter { before.contains($0.id) }
+        return BatchCancellation(asked: asked, drivenHere: true, batches: after, summary: summary)
     }
 }

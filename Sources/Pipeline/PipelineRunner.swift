@@ -76,6 +76,12 @@ public final class PipelineRunner: Sendable {
     /// Runs until every job is done or failed for good, the run is stopped (a signal in
     /// `configuration.shutdownSignals`, the budget), or the task is cancelled.
     public func run(progress: @escaping @Sendable (RunProgress) -> Void) async throws -> RunSummary {
+        try await run(progress: progress, cancelling: false)
+    }
+
+    /// Runs the stages, or (`cancelling`) only the batch lane, until its batches are done, with the
+    /// collector that writes their lines.
+    func run(progress: @escaping @Sendable (RunProgress) -> Void, cancelling: Bool) async throws -> RunSummary {
         let shared = configuration.sharedQueue
         let lock = shared ? nil : try configuration.runLock ?? RunLock(databasePath: databasePath)
         let owner = try LeaseOwner(databasePath: shared ? nil : databasePath)
@@ -89,10 +95,12 @@ public final class PipelineRunner: Sendable {
         let output = shared ? nil : try await openOutput(owner: owner)
         var groupLogger = logger
         groupLogger.logLevel = max(logger.logLevel, .warning)
-        let lane = batchLane()
+        let lane = batchLane(endsWhenIdle: cancelling)
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
-                services: services(owner: owner, output: output, lane: lane, progress: progress),
+                services: services(owner: owner, output: output, lane: lane, progress: progress).filter {
+                    !cancelling || ["collect", "monitor", "batch"].contains($0.serviceName ?? "")
+                },
                 gracefulShutdownSignals: configuration.shutdownSignals, logger: groupLogger))
         do {
             try await group.run()
@@ -249,7 +257,8 @@ public final class PipelineRunner: Sendable {
             completionTokens: values.completionTokens, linesWritten: values.linesWritten,
             deployments: deployments, warnings: await scheduler.takeWarnings(),
             cost: values.spentBefore + values.cost,
-            costByDeployment: values.costByDeployment)
+            costByDeployment: values.costByDeployment,
+            batches: configuration.batch.isEmpty ? [] : try await queue.batches(all: false))
     }
 
     private func summary(interrupted: Bool) async throws -> RunSummary {

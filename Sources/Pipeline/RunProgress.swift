@@ -26,6 +26,8 @@ public struct RunProgress: Sendable {
     public var cost: Double = 0
     /// Cost so far by deployment.
     public var costByDeployment: [String: Double] = [:]
+    /// The batch lane's batches not done (empty without batch deployments).
+    public var batches: [BatchRecord] = []
     /// Calls per second since the start.
     public var callsPerSecond: Double { elapsedSeconds > 0 ? Double(calls) / elapsedSeconds : 0 }
     /// Prompt + completion tokens per minute since the start.

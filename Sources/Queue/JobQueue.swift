@@ -112,6 +112,9 @@ public protocol JobQueue: Sendable {
     /// Takes on the batches of no owner (a stopped worker's) and returns every batch not done that
     /// `owner` drives.
     func adoptBatches(owner: String) async throws -> [BatchRecord]
+    /// Asks for every batch not ended yet to be cancelled (``BatchRecord/cancelRequested``; kept
+    /// apart from the record, which its worker rewrites). Returns how many.
+    func requestBatchCancel() async throws -> Int
     /// A batch's lines.
     func batchLines(batchID: Int64) async throws -> [BatchLine]
     /// Leases a batch's held jobs to `owner` (to commit their lines), with their payload and bytes:

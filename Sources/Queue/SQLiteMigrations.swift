@@ -95,7 +95,8 @@ enum SQLiteMigrations {
             sql: """
                 CREATE TABLE IF NOT EXISTS batches(
                     id INTEGER PRIMARY KEY, deployment TEXT NOT NULL, name TEXT NOT NULL UNIQUE, step TEXT NOT NULL,
-                    owner TEXT, input_tokens INTEGER NOT NULL, record BLOB NOT NULL, updated REAL NOT NULL);
+                    owner TEXT, input_tokens INTEGER NOT NULL, record BLOB NOT NULL, updated REAL NOT NULL,
+                    cancel INTEGER NOT NULL DEFAULT 0);
                 CREATE TABLE IF NOT EXISTS batch_lines(
                     batch_id INTEGER NOT NULL, custom_id TEXT NOT NULL, job_id INTEGER NOT NULL,
                     PRIMARY KEY(batch_id, custom_id)) WITHOUT ROWID;

@@ -33,6 +33,8 @@ struct DeploymentsCommand: AsyncParsableCommand {
         var weight: Double
         var auth: String
         var spillover: String?
+        var enqueuedTokens: Int?
+        var batchPollSeconds: Double?
     }
 
     func run() async throws {
@@ -43,7 +45,8 @@ struct DeploymentsCommand: AsyncParsableCommand {
             let listings = entries.map { entry -> Listing in
                 var listing = Listing(
                     name: entry.name, endpoint: entry.endpoint, url: "", deployment: entry.deployment,
-                    model: entry.model, kind: entry.quota.isProvisioned ? "provisioned" : "standard",
+                    model: entry.model,
+                    kind: entry.batch != nil ? "batch" : entry.quota.isProvisioned ? "provisioned" : "standard",
                     tokensPerMinute: nil, requestsPerMinute: nil, requestsPerMinuteDerived: entry.derivedRPM, ptu: nil,
                     maxConcurrency: entry.quota.maxConcurrency, priority: entry.quota.priority,
                     weight: entry.quota.weight, auth: entry.auth.description, spillover: entry.spillover)
@@ -55,11 +58,15 @@ struct DeploymentsCommand: AsyncParsableCommand {
                     listing.ptu = ptu
                     listing.tokensPerMinute = tpm
                 }
-                listing.url =
-                    Deployment(
-                        name: entry.name, endpoint: entry.endpoint, api: entry.api, deployment: entry.deployment,
-                        authentication: .none
-                    ).url
+                let deployment = Deployment(
+                    name: entry.name, endpoint: entry.endpoint, api: entry.api, deployment: entry.deployment,
+                    authentication: .none)
+                listing.url = deployment.url
+                if let batch = entry.batch {
+                    listing.enqueuedTokens = batch.enqueuedTokens
+                    listing.batchPollSeconds = batch.pollSeconds
+                    listing.url = BatchAPIClient.url(of: deployment, "batches")
+                }
                 return listing
             }
             if json {
@@ -76,11 +83,17 @@ struct DeploymentsCommand: AsyncParsableCommand {
                     listing.name.padding(toLength: 20, withPad: " ", startingAt: 0) + " "
                         + listing.kind.padding(toLength: 12, withPad: " ", startingAt: 0) + " "
                         + String(listing.priority).leftPadded(8) + " " + String(format: "%6.1f", listing.weight) + " "
-                        + (listing.tokensPerMinute.map(String.init) ?? "learned").leftPadded(11) + " "
-                        + (rpm ?? (listing.kind == "provisioned" ? "-" : "learned")).leftPadded(13) + " "
+                        + (listing.tokensPerMinute.map(String.init) ?? (listing.kind == "batch" ? "-" : "learned"))
+                        .leftPadded(11) + " "
+                        + (rpm ?? (listing.kind == "standard" ? "learned" : "-")).leftPadded(13) + " "
                         + (listing.ptu.map(String.init) ?? "-").leftPadded(4)
                         + " " + String(listing.maxConcurrency).leftPadded(12) + "  " + listing.auth)
                 print("    " + (listing.url.isEmpty ? listing.endpoint : listing.url))
+                if let tokens = listing.enqueuedTokens {
+                    print(
+                        "    enqueued-token quota \(tokens), polled every \(String(format: "%g", listing.batchPollSeconds ?? 60)) s, batch price"
+                    )
+                }
             }
             if listings.contains(where: \.requestsPerMinuteDerived) {
                 print("* requests/min derived from tokens/min with the model's ratio")

@@ -130,6 +130,15 @@ struct EstimateCommand: AsyncParsableCommand {
         if let seconds = estimate.expectedSeconds, estimate.deployments.count > 1 {
             lines.append("all deployments together: \(duration(seconds))")
         }
+        if let lanes = estimate.lanes {
+            let saving = lanes.onlineCost > 0 ? (1 - lanes.batchCost / lanes.onlineCost) * 100 : 0
+            var line =
+                "lanes: online (global standard) \(money(lanes.onlineCost)) expected; batch \(money(lanes.batchCost)) (\(String(format: "%.0f%%", saving)) less), answered within 24 h a wave"
+            if let waves = lanes.waves, let quota = lanes.enqueuedTokens {
+                line += "; \(waves) wave\(waves == 1 ? "" : "s") within an enqueued-token quota of \(quota)"
+            }
+            lines.append(line)
+        }
         if let ptu = estimate.provisioned {
             lines.append(
                 "provisioned \(ptu.model): \(ptu.ptus) PTUs finish it in \(duration(ptu.hours * 3_600)) for \(money(ptu.ptuCost)) (\(money(ptu.hourlyPerPTU))/PTU-hour); pay-as-you-go (global): \(money(ptu.payAsYouGoCost))"

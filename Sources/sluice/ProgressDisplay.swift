@@ -56,6 +56,12 @@ final class ProgressDisplay: Sendable {
                         separator: ", ") + " this run)"
             }
         }
+        if !progress.batches.isEmpty {
+            let held = progress.batches.filter { $0.step != .collected }
+            let running = held.filter { $0.step == .submitted }
+            line +=
+                " · batches: \(running.count) running, \(held.count - running.count) starting or collecting (\(held.reduce(0) { $0 + $1.lines }) calls)"
+        }
         if let eta = progress.etaSeconds { line += String(format: " · ETA %.0f s", eta) }
         return line
     }

@@ -102,40 +102,11 @@ struct RunCommand: AsyncParsableCommand {
                 // deployment's capacity and a standard one's RPM ratio, as a pipeline file would.
                 definition = try await queue.runs().last?.pipeline
             }
-            var (entries, pools, catalog) = try target.selection.entries(
-                file: file, pipeline: definition, simulated: simulate, database: database.database,
-                note: Terminal.status)
-            let simulator =
-                simulate
-                ? try await target.selection.startSimulator(for: &entries, catalog: catalog, note: Terminal.status)
-                : nil
-            let deployments = try DeploymentSelection.resolve(entries, simulated: simulator != nil)
-            let quotas = Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0.quota) })
-            let client = ChatCompletionClient(connectionsPerHost: quotas.values.map(\.maxConcurrency).max() ?? 16)
-            var configuration = RunConfiguration(
-                outputPath: outputPath, deployments: deployments,
-                defaultDeployment: target.selection.chosen(among: entries),
-                retry: RetryPolicy(maxAttempts: maxAttempts, maxRetryAfterSeconds: target.maxRetryAfter))
-            configuration.replacesOutput = force
-            configuration.runLock = lock
-            configuration.quotas = quotas
-            configuration.pools = pools
-            configuration.catalog = catalog
-            configuration.billing = Dictionary(uniqueKeysWithValues: entries.map { ($0.name, $0.billing) })
-            configuration.models = Dictionary(
-                uniqueKeysWithValues: entries.compactMap { entry in entry.model.map { (entry.name, $0) } })
-            configuration.maxCost = maxCost
-            configuration.scheduler.maxRetryAfterSeconds = target.maxRetryAfter
-            configuration.clock = ScaledClock(speedUp: target.timeScale)
-            configuration.shutdownSignals = [.sigint, .sigterm]
-            configuration.sharedQueue = shared
-            configuration.batch = Dictionary(
-                uniqueKeysWithValues: entries.compactMap { entry in entry.batch.map { (entry.name, $0) } })
-            configuration.notice = { Terminal.status($0) }
-            // A URL is never shown (it may hold a password): the queue names its database without one.
-            let runner = PipelineRunner(
-                queue: queue, databasePath: (queue as? PostgresJobQueue)?.location.description ?? database.database,
-                configuration: configuration, client: client)
+            let prepared = try await PreparedRun.make(
+                queue: queue, database: database, target: target, file: file, definition: definition,
+                simulate: simulate, outputPath: outputPath, lock: lock, maxAttempts: maxAttempts, maxCost: maxCost,
+                force: force)
+            let runner = prepared.runner
             let display = ProgressDisplay(interval: progressInterval)
             // The runner's service group shuts down gracefully on the first signal; the trap tells the
             // user so, and a second signal stops at once (the next run reclaims what this one held).
@@ -154,8 +125,7 @@ struct RunCommand: AsyncParsableCommand {
                 result = .failure(error)
             }
             display.finish()
-            try await client.shutdown()
-            try await simulator?.stop()
+            try await prepared.shutdown()
             return try result.get()
         }
         printSummary(summary)

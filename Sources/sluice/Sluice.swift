@@ -13,7 +13,7 @@ struct Sluice: AsyncParsableCommand {
             """,
         subcommands: [
             EnqueueCommand.self, EstimateCommand.self, RunCommand.self, StatusCommand.self, RetryCommand.self,
-            ExportCommand.self, DeploymentsCommand.self,
+            ExportCommand.self, CancelCommand.self, DeploymentsCommand.self,
             SimulateCommand.self,
             ExtractCommand.self, ChunkCommand.self,
             TokensCommand.self,

@@ -26,6 +26,8 @@ struct StatusCommand: AsyncParsableCommand {
             // A database of a Sluice before heartbeats (opened read-only, not migrated) has no workers table.
             let now = Date().timeIntervalSince1970
             let workers = ((try? await queue.workers()) ?? []).filter { now - $0.heartbeat < 30 }
+            // Nor one before the batch lane a batches table.
+            let batches = (try? await queue.batches(all: false)) ?? []
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys]
@@ -37,14 +39,15 @@ struct StatusCommand: AsyncParsableCommand {
                     let spend: SpendReport
                     let cost: Double
                     let workers: [WorkerRecord]
+                    let batches: [BatchRecord]
                 }
                 let status = Status(
                     statistics: statistics, failures: failures, deployments: deployments, deploymentsAgeSeconds: age,
-                    spend: spend, cost: spend.total, workers: workers)
+                    spend: spend, cost: spend.total, workers: workers, batches: batches)
                 print(String(decoding: try encoder.encode(status), as: UTF8.self))
                 return
             }
-            print("stage     ready  leased    done  failed waiting")
+            print("stage     ready  leased    done  failed waiting batched")
             for stage in Stage.allCases {
                 let cells = JobState.allCases.map { String(statistics.count(stage, $0)).leftPadded(7) }
                 print(stage.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0) + cells.joined(separator: " "))
@@ -70,6 +73,17 @@ struct StatusCommand: AsyncParsableCommand {
                     Printable.escaped(
                         "  \(worker.owner): up \(Int(now - worker.started)) s, last heartbeat \(Int(now - worker.heartbeat)) s ago"
                     ))
+            }
+            if !batches.isEmpty {
+                print("batches in flight: \(batches.count)")
+                for batch in batches {
+                    let status = batch.status.map { "\($0), " } ?? ""
+                    let refused = batch.refusals > 0 ? ", refused \(batch.refusals)× for the quota" : ""
+                    print(
+                        Printable.escaped(
+                            "  \(batch.batchID ?? batch.name) (\(batch.deployment)): \(batch.step.rawValue), \(status)\(batch.completed)/\(batch.lines) completed, \(batch.failed) failed, \(batch.inputTokens) input tokens, age \(Int(now - batch.created)) s\(refused)\(batch.cancelRequested ? ", cancel asked" : "")"
+                        ))
+                }
             }
             if let age, !deployments.isEmpty {
                 print(

@@ -85,6 +85,11 @@ public final class BatchAPIClient: Sendable {
 
     /// The URL of a Files or Batches API path (`files`, `batches/{id}/cancel`) with its query.
     public func url(_ path: String, query: [String: String] = [:]) -> String {
+        Self.url(of: deployment, path, query: query)
+    }
+
+    /// The URL of a Files or Batches API path of a deployment, with its query.
+    public static func url(of deployment: Deployment, _ path: String, query: [String: String] = [:]) -> String {
         var base = deployment.endpoint
         while base.hasSuffix("/") { base.removeLast() }
         var parameters = query

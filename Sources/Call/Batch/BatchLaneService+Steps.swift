@@ -64,6 +64,9 @@ extension BatchLaneService {
     func advance(_ start: BatchRecord) async throws {
         guard let client = clients[start.deployment], let settings = lane.settings[start.deployment] else { return }
         var batch = start
+        if batch.cancelRequested && (batch.step == .packed || batch.step == .uploaded) {
+            try await withdraw(&batch, client)
+        }
         var moved = true
         while moved {
             moved = false
@@ -102,6 +105,27 @@ extension BatchLaneService {
     }
 
     // MARK: Steps
+
+    /// A batch cancelled before it was created ends at once, its calls back to the queue (a file
+    /// or batch whose request was sent is looked for first: a batch made is cancelled on the service).
+    private func withdraw(_ batch: inout BatchRecord, _ client: BatchAPIClient) async throws {
+        if batch.step == .packed && batch.uploadSent {
+            batch.inputFileID = try await client.file(named: batch.name + ".jsonl")?.id
+        }
+        if batch.step == .uploaded && batch.creationSent,
+            let found = try await client.batch(metadata: Self.nameKey, batch.name)
+        {
+            batch.batchID = found.id
+            batch.status = found.status
+            batch.step = .submitted
+            batch.creationSent = false
+            return try await record(&batch)
+        }
+        batch.status = "cancelled"
+        batch.step = .ended
+        batch.message = "cancelled before it was submitted"
+        try await record(&batch)
+    }
 
     /// `packed` → `uploaded`: the input file, found on the service if an upload was sent before.
     private func upload(_ batch: inout BatchRecord, _ client: BatchAPIClient) async throws {

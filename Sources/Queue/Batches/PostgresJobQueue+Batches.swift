@@ -61,25 +61,35 @@ extension PostgresJobQueue {
     public func batches(all: Bool) async throws -> [BatchRecord] {
         try await read("reading batches") { connection in
             try await connection.rows(
-                "SELECT record FROM batches" + (all ? "" : " WHERE step <> 'done'") + " ORDER BY id", logger: logger
-            ).map { try Self.record(try $0.bytes(0)) }
+                "SELECT record, cancel FROM batches" + (all ? "" : " WHERE step <> 'done'") + " ORDER BY id",
+                logger: logger
+            ).map { try Self.record(try $0.bytes(0), cancel: try $0[1].decode(Bool.self)) }
         }
     }
 
     public func adoptBatches(owner: String) async throws -> [BatchRecord] {
         try await write("adopting batches") { connection in
             let orphans = try await connection.rows(
-                "SELECT record FROM batches WHERE owner IS NULL AND step <> 'done' ORDER BY id FOR UPDATE SKIP LOCKED",
+                "SELECT record, cancel FROM batches WHERE owner IS NULL AND step <> 'done' ORDER BY id FOR UPDATE SKIP LOCKED",
                 logger: logger
-            ).map { try Self.record(try $0.bytes(0)) }
+            ).map { try Self.record(try $0.bytes(0), cancel: try $0[1].decode(Bool.self)) }
             for var batch in orphans {
                 batch.owner = owner
                 try await store(batch, connection)
             }
             return try await connection.rows(
-                "SELECT record FROM batches WHERE owner = $1 AND step <> 'done' ORDER BY id", [.text(owner)],
+                "SELECT record, cancel FROM batches WHERE owner = $1 AND step <> 'done' ORDER BY id", [.text(owner)],
                 logger: logger
-            ).map { try Self.record(try $0.bytes(0)) }
+            ).map { try Self.record(try $0.bytes(0), cancel: try $0[1].decode(Bool.self)) }
+        }
+    }
+
+    public func requestBatchCancel() async throws -> Int {
+        try await write("asking for batches to be cancelled") { connection in
+            try await connection.rows(
+                "UPDATE batches SET cancel = TRUE WHERE step IN ('packed', 'uploaded', 'submitted') RETURNING id",
+                logger: logger
+            ).count
         }
     }
 
@@ -120,9 +130,11 @@ extension PostgresJobQueue {
             ], logger: logger)
     }
 
-    private static func record(_ bytes: Data) throws -> BatchRecord {
+    private static func record(_ bytes: Data, cancel: Bool) throws -> BatchRecord {
         do {
-            return try JSONDecoder().decode(BatchRecord.self, from: bytes)
+            var record = try JSONDecoder().decode(BatchRecord.self, from: bytes)
+            record.cancelRequested = record.cancelRequested || cancel
+            return record
         } catch {
             throw SluiceError(
                 .database, "the queue holds a batch record this sluice cannot read: \(error)", cause: error)

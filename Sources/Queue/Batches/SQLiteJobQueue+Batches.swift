@@ -54,9 +54,9 @@ extension SQLiteJobQueue {
     public func batches(all: Bool) async throws -> [BatchRecord] {
         try await database.perform { connection in
             let select = try connection.statement(
-                "SELECT record FROM batches" + (all ? "" : " WHERE step <> 'done'") + " ORDER BY id")
+                "SELECT record, cancel FROM batches" + (all ? "" : " WHERE step <> 'done'") + " ORDER BY id")
             var records: [BatchRecord] = []
-            while try select.step() { records.append(try Self.record(select.blob(0))) }
+            while try select.step() { records.append(try Self.record(select.blob(0), cancel: select.int(1) != 0)) }
             return records
         }
     }
@@ -64,19 +64,26 @@ extension SQLiteJobQueue {
     public func adoptBatches(owner: String) async throws -> [BatchRecord] {
         try await database.write { connection in
             let orphans = try connection.statement(
-                "SELECT record FROM batches WHERE owner IS NULL AND step <> 'done' ORDER BY id")
+                "SELECT record, cancel FROM batches WHERE owner IS NULL AND step <> 'done' ORDER BY id")
             var adopted: [BatchRecord] = []
-            while try orphans.step() { adopted.append(try Self.record(orphans.blob(0))) }
+            while try orphans.step() { adopted.append(try Self.record(orphans.blob(0), cancel: orphans.int(1) != 0)) }
             for var batch in adopted {
                 batch.owner = owner
                 try Self.store(batch, connection)
             }
             let select = try connection.statement(
-                "SELECT record FROM batches WHERE owner = ? AND step <> 'done' ORDER BY id")
+                "SELECT record, cancel FROM batches WHERE owner = ? AND step <> 'done' ORDER BY id")
             try select.bind([.text(owner)])
             var records: [BatchRecord] = []
-            while try select.step() { records.append(try Self.record(select.blob(0))) }
+            while try select.step() { records.append(try Self.record(select.blob(0), cancel: select.int(1) != 0)) }
             return records
+        }
+    }
+
+    public func requestBatchCancel() async throws -> Int {
+        try await database.write { connection in
+            try connection.run("UPDATE batches SET cancel = 1 WHERE step IN ('packed', 'uploaded', 'submitted')")
+            return connection.changes
         }
     }
 
@@ -124,9 +131,11 @@ extension SQLiteJobQueue {
             ])
     }
 
-    private static func record(_ bytes: [UInt8]) throws -> BatchRecord {
+    private static func record(_ bytes: [UInt8], cancel: Bool) throws -> BatchRecord {
         do {
-            return try JSONDecoder().decode(BatchRecord.self, from: Data(bytes))
+            var record = try JSONDecoder().decode(BatchRecord.self, from: Data(bytes))
+            record.cancelRequested = record.cancelRequested || cancel
+            return record
         } catch {
             throw SluiceError(
                 .database, "the queue holds a batch record this sluice cannot read: \(error)", cause: error)

@@ -81,7 +81,8 @@ enum PostgresMigrations {
                 """
                 CREATE TABLE batches(
                     id BIGSERIAL PRIMARY KEY, deployment TEXT NOT NULL, name TEXT NOT NULL UNIQUE, step TEXT NOT NULL,
-                    owner TEXT, input_tokens BIGINT NOT NULL, record BYTEA NOT NULL, updated DOUBLE PRECISION NOT NULL)
+                    owner TEXT, input_tokens BIGINT NOT NULL, record BYTEA NOT NULL, updated DOUBLE PRECISION NOT NULL,
+                    cancel BOOLEAN NOT NULL DEFAULT FALSE)
                 """,
                 """
                 CREATE TABLE batch_lines(
