@@ -46,7 +46,7 @@ extension SimulatorEngine {
             return error(404, "404", "Resource not found (api-version query parameter is missing)")
         }
         switch (route.resource, method, route.id, route.action) {
-        case (.files, "POST", nil, nil): return upload(headers: headers, body: body)
+        case (.files, "POST", nil, nil): return answeredLate(upload(headers: headers, body: body))
         case (.files, "GET", nil, nil): return list(files: true, route.parameters)
         case (.files, "GET", let id?, nil): return file(id) { .json($0.object(now: now)) }
         case (.files, "GET", let id?, "content"?):
@@ -55,12 +55,19 @@ extension SimulatorEngine {
                     status: 200, headers: [("content-type", "application/octet-stream")], body: $0.bytes, delay: 0)
             }
         case (.files, "DELETE", let id?, nil): return deleteFile(id)
-        case (.batches, "POST", nil, nil): return createBatch(body: body)
+        case (.batches, "POST", nil, nil): return answeredLate(createBatch(body: body))
         case (.batches, "GET", nil, nil): return list(files: false, route.parameters)
         case (.batches, "GET", let id?, nil): return batch(id)
         case (.batches, "POST", let id?, "cancel"?): return cancel(id)
         default: return error(404, "404", "Resource not found")
         }
+    }
+
+    /// An upload's or a creation's answer, sent `requestSeconds` after it took effect.
+    private func answeredLate(_ response: SimulatedResponse) -> SimulatedResponse {
+        var late = response
+        late.delay = max(late.delay, options.requestSeconds)
+        return late
     }
 
     private func nextID(_ prefix: String, _ state: inout State) -> String {
@@ -96,6 +103,13 @@ extension SimulatorEngine {
             state.files[stored.id] = stored
             state.fileOrder.append(stored.id)
             state.statistics.filesUploaded += 1
+            for line in file.bytes.split(separator: UInt8(ascii: "\n")) {
+                if let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any],
+                    let customID = object["custom_id"] as? String
+                {
+                    state.statistics.uploadedLinesByCustomID[customID, default: 0] += 1
+                }
+            }
             return stored
         }
         return .json(stored.object(now: now))
@@ -214,6 +228,15 @@ extension SimulatorEngine {
         let ending = state.withLock { state -> (StoredBatch, status: String, done: Int)? in
             guard var batch = state.batches[id] else { return nil }
             if !batch.validated && now >= batch.validatedAt {
+                // Batches that were due first are validated first, asked after or not: their tokens
+                // count against the quota this one is checked against.
+                for other in state.batchOrder where other != id {
+                    guard var earlier = state.batches[other], !earlier.validated,
+                        earlier.validatedAt <= batch.validatedAt
+                    else { continue }
+                    validate(&earlier, state: &state, now: now)
+                    state.batches[other] = earlier
+                }
                 validate(&batch, state: &state, now: now)
                 state.batches[id] = batch
             }

@@ -476,6 +476,8 @@ public struct SimulatorStatistics: Sendable, Codable, Hashable {
     public var batchesCreated = 0
     /// How many times each custom_id was in a batch that passed validation.
     public var batchLinesByCustomID: [String: Int] = [:]
+    /// How many times each custom_id was in an uploaded file.
+    public var uploadedLinesByCustomID: [String: Int] = [:]
 
     /// Nothing counted.
     public init() {}

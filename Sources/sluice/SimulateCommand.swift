@@ -75,6 +75,30 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Seed of the fault draws.")
     var seed: UInt64 = 1
 
+    @Option(help: "A Global Batch deployment of this name (repeatable), served by the Files and Batches API only.")
+    var batchDeployment: [String] = []
+
+    @Option(help: "Batch deployments: their quota of enqueued tokens.")
+    var enqueuedTokens = 1_000_000
+
+    @Option(help: "Batch API: simulated seconds an uploaded file is pending.")
+    var batchPending: Double = 2
+
+    @Option(help: "Batch API: simulated seconds a batch is validating.")
+    var batchValidation: Double = 2
+
+    @Option(help: "Batch API: lines a batch in progress completes per simulated second.")
+    var batchLinesPerSecond: Double = 50
+
+    @Option(help: "Batch API: share of lines answered 500 in the error file (0...1).")
+    var batchFailedLines: Double = 0
+
+    @Option(help: "Batch API: simulated seconds after which a batch not done expires with its partial output.")
+    var batchExpiry: Double = 86_400
+
+    @Option(help: "Batch API: real seconds between an upload or a batch creation taking effect and its answer.")
+    var batchAnswerDelay: Double = 0
+
     func run() async throws {
         var faults = SimulatorConfiguration.Faults()
         faults.serverError = fault500
@@ -100,6 +124,15 @@ struct SimulateCommand: AsyncParsableCommand {
             replyTokens: replyTokens, faults: faults, seed: seed)
         configuration.charge = charge
         configuration.chargeSkew = chargeSkew
+        configuration.deployments = batchDeployment.map {
+            .init(name: $0, kind: .batch(enqueuedTokens: max(1, enqueuedTokens)))
+        }
+        configuration.batches.pendingSeconds = max(0, batchPending)
+        configuration.batches.validationSeconds = max(0, batchValidation)
+        configuration.batches.linesPerSecond = max(0.001, batchLinesPerSecond)
+        configuration.batches.failedLineShare = min(1, max(0, batchFailedLines))
+        configuration.batches.expiresAfterSeconds = max(0, batchExpiry)
+        configuration.batches.requestSeconds = min(60, max(0, batchAnswerDelay))
         let server = try await SimulatorServer.start(configuration: configuration, host: host, port: port)
         FileHandle.standardOutput.write(Data((server.endpoint + "\n").utf8))
         let (signals, continuation) = AsyncStream.makeStream(of: Void.self)
