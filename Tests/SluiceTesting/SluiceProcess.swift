@@ -26,22 +26,31 @@ public struct SluiceProcess {
     public static func run(
         _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:], timeoutSeconds: Double = 600
     ) async throws -> Output {
+        try await run(
+            program: executable, arguments, stdin: stdin, environment: environment, timeoutSeconds: timeoutSeconds)
+    }
+
+    /// Runs another program the same way (a Python script of the SDK checks).
+    public static func run(
+        program: URL, _ arguments: [String], stdin: Data? = nil, environment: [String: String] = [:],
+        timeoutSeconds: Double = 600
+    ) async throws -> Output {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread {
                 continuation.resume(
                     with: Result {
                         try runBlocking(
-                            arguments, stdin: stdin, environment: environment, timeoutSeconds: timeoutSeconds)
+                            program, arguments, stdin: stdin, environment: environment, timeoutSeconds: timeoutSeconds)
                     })
             }
         }
     }
 
     private static func runBlocking(
-        _ arguments: [String], stdin: Data?, environment: [String: String], timeoutSeconds: Double
+        _ program: URL, _ arguments: [String], stdin: Data?, environment: [String: String], timeoutSeconds: Double
     ) throws -> Output {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = program
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe()
