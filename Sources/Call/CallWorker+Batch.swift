@@ -72,14 +72,15 @@ extension CallWorker {
         let reserved = budget == nil ? 0 : pricing.maximumCost(input, n: context.run.pipeline.n)
         guard let line else {
             try? await budget?.settle(reserved: reserved, spent: 0, jobID: job.id)
-            // A batch that failed counts as an attempt (a request the service refuses ends failed for
-            // good); one that expired or was cancelled does not.
+            // A batch that expired or was cancelled did not get to the call: no attempt. One that failed,
+            // or ended without a line for it, counts as one (a call the service never answers ends
+            // failed for good, not in a loop of batches).
             let status = batch.status ?? "ended"
             return .failed(
                 JobFailure(
                     jobID: job.id, errorClass: .incomplete,
                     message: "batch \(batch.batchID ?? batch.name) \(status) before this call was answered",
-                    retryAt: now, countsAsAttempt: status == "failed"))
+                    retryAt: now, countsAsAttempt: status != "expired" && status != "cancelled"))
         }
         var outcome = CallOutcome(latencySeconds: max(0, now - batch.created))
         outcome.statusCode = line.statusCode

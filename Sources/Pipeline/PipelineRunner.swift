@@ -99,7 +99,7 @@ public final class PipelineRunner: Sendable {
         let group = ServiceGroup(
             configuration: ServiceGroupConfiguration(
                 services: services(owner: owner, output: output, lane: lane, progress: progress).filter {
-                    !cancelling || ["collect", "monitor", "batch"].contains($0.serviceName ?? "")
+                    !cancelling || ["collect", "monitor", "batch"].contains($0.serviceName)
                 },
                 gracefulShutdownSignals: configuration.shutdownSignals, logger: groupLogger))
         do {

@@ -160,9 +160,12 @@ public struct QueueStatistics: Sendable, Hashable, Codable {
     /// Chunk calls (call jobs that are not reduce calls) in a state.
     public func chunkCalls(_ state: JobState) -> Int { count(.call, state) - (reduceCalls[state.rawValue] ?? 0) }
 
-    /// Jobs still to do: ready or leased.
+    /// Jobs still to do: ready, leased, or held in a batch.
     public var pending: Int {
-        counts.values.reduce(0) { $0 + ($1[JobState.ready.rawValue] ?? 0) + ($1[JobState.leased.rawValue] ?? 0) }
+        counts.values.reduce(0) {
+            $0 + ($1[JobState.ready.rawValue] ?? 0) + ($1[JobState.leased.rawValue] ?? 0)
+                + ($1[JobState.batched.rawValue] ?? 0)
+        }
     }
 }
 

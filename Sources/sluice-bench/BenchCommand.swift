@@ -12,7 +12,7 @@ struct SluiceBench: AsyncParsableCommand {
         abstract: "Measure Sluice's throughput.",
         subcommands: [
             BenchTokenizerCommand.self, BenchQueueCommand.self, BenchPipelineCommand.self, BenchIngestCommand.self,
-            BenchQuotaCommand.self, BenchEstimateCommand.self, BenchWorkersCommand.self,
+            BenchQuotaCommand.self, BenchEstimateCommand.self, BenchWorkersCommand.self, BenchBatchCommand.self,
         ]
     )
 }
@@ -143,6 +143,66 @@ struct BenchPipelineCommand: AsyncParsableCommand {
                 report.documents, report.chunks, report.concurrency, report.enqueueSeconds, report.runSeconds,
                 report.chunksPerSecond, report.peakRSSMegabytes, report.outputLines,
                 Double(report.outputBytes) / 1e6)
+        }
+    }
+}
+
+struct BenchBatchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "batch",
+        abstract:
+            "A run through the batch lane against a fast simulator process, then online: Sluice's time per chunk and peak memory."
+    )
+
+    @Option(help: "Chunks to process (documents of 50 chunks each).")
+    var chunks = 10_000
+
+    @Option(help: "Working folder (recreated).")
+    var directory = FileManager.default.temporaryDirectory.appendingPathComponent("sluice-bench-batch").path
+
+    @Flag(help: "Print the report as JSON.")
+    var json = false
+
+    func run() async throws {
+        // Fast processing: files processed and batches validated in 0.05 s, lines at 200,000/s.
+        let simulator = Process()
+        simulator.executableURL = URL(fileURLWithPath: siblingSluice())
+        simulator.arguments = [
+            "simulate", "--port", "0", "--latency", "0", "--per-token-latency", "0", "--reply-tokens", "20",
+            "--batch-deployment", "gpt-batch", "--enqueued-tokens", "100000000", "--batch-pending", "1",
+            "--batch-validation", "1", "--batch-lines-per-second", "10000", "--speedup", "20",
+        ]
+        let pipe = Pipe()
+        simulator.standardOutput = pipe
+        try simulator.run()
+        defer {
+            simulator.terminate()
+            simulator.waitUntilExit()
+        }
+        var line = Data()
+        while let byte = try pipe.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) {
+            line += byte
+        }
+        let endpoint = String(decoding: line, as: UTF8.self)
+        Terminal.status("simulator process at \(endpoint)")
+        let report = try await BatchBenchmark(chunks: chunks).run(directory: directory, endpoint: endpoint) {
+            Terminal.status($0)
+        }
+        try printReport(report, json: json) {
+            func lane(_ name: String, _ lane: BatchBenchmark.Lane) -> String {
+                let phases = lane.phaseMicrosecondsPerChunk.sorted { $0.key < $1.key }.map {
+                    String(format: "%@ %.1f", $0.key, $0.value)
+                }.joined(separator: ", ")
+                return String(
+                    format:
+                        "%@: %d chunks in %.1f s wall, %.3f s CPU (%.0f µs per chunk), peak RSS %.0f MB, %d batches%@",
+                    name, lane.chunks, lane.wallSeconds, lane.cpuSeconds,
+                    lane.cpuSeconds / Double(max(1, lane.chunks)) * 1e6, lane.peakRSSMegabytes, lane.batches,
+                    phases.isEmpty ? "" : "\n  lane phases, µs of wall time per chunk: " + phases)
+            }
+            return "\(report.documents) documents\n" + lane("batch", report.batch) + "\n"
+                + lane("online", report.online)
+                + String(format: "\nCPU per chunk, batch / online: ×%.2f", report.cpuRatio)
         }
     }
 }

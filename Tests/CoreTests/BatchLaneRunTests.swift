@@ -44,10 +44,12 @@ import Testing
             _ = try await Enqueuer(queue: queue).enqueue(root: directory.file("docs"), pipeline: pipeline)
         }
 
-        func runner(pool: [String] = ["gpt-batch"], keepFiles: Bool = false) -> (PipelineRunner, ChatCompletionClient) {
+        func runner(pool: [String] = ["gpt-batch"], api: Deployment.API = .azure(apiVersion: "2024-10-21"))
+            -> (PipelineRunner, ChatCompletionClient)
+        {
             func deployment(_ name: String) -> Deployment {
                 Deployment(
-                    name: name, endpoint: server.endpoint, api: .azure(apiVersion: "2024-10-21"), deployment: name,
+                    name: name, endpoint: server.endpoint, api: api, deployment: name,
                     authentication: .apiKey("sim-key"), timeoutSeconds: 5, maxConcurrency: 8)
             }
             let client = ChatCompletionClient()
@@ -58,9 +60,7 @@ import Testing
             configuration.pools = ["lanes": pool]
             configuration.models = Dictionary(uniqueKeysWithValues: pool.map { ($0, "gpt-4o-mini") })
             configuration.billing = ["gpt-batch": .perToken(.batch), "sim": .perToken(.global)]
-            var settings = BatchSettings(enqueuedTokens: enqueuedTokens, pollSeconds: 0.05)
-            settings.keepFiles = keepFiles
-            configuration.batch = ["gpt-batch": settings]
+            configuration.batch = ["gpt-batch": BatchSettings(enqueuedTokens: enqueuedTokens, pollSeconds: 0.05)]
             configuration.batchLane.tickSeconds = 0.02
             configuration.batchLane.lingerSeconds = 0.3
             let runner = PipelineRunner(
@@ -234,7 +234,8 @@ import Testing
         options.linesPerSecond = 3
         let harness = try await Harness(enqueuedTokens: 100_000, batches: options, documents: 10)
         try await harness.enqueue()
-        let (runner, client) = harness.runner()
+        // Azure's v1 surface: {endpoint}/openai/v1/files, /batches.
+        let (runner, client) = harness.runner(api: .azureV1)
         let run = Task { try await runner.run { _ in } }
         // Stop the run (as Ctrl-C would) once its batch has answered a few lines.
         let deadline = ContinuousClock.now + .seconds(60)
@@ -250,7 +251,7 @@ import Testing
         let running = try await harness.queue.batches(all: false)
         #expect(running.count == 1 && running.first?.step == .submitted)
         // `sluice cancel`: the batch is cancelled on the service and what it answered is collected.
-        let (canceller, cancelClient) = harness.runner()
+        let (canceller, cancelClient) = harness.runner(api: .azureV1)
         let cancellation = try await canceller.cancelBatches()
         try await cancelClient.shutdown()
         #expect(cancellation.asked == 1 && cancellation.drivenHere)
@@ -266,6 +267,33 @@ import Testing
         #expect(summary.chunksFailed == 0 && lines.count == summary.chunks)
         #expect(Set(lines.compactMap { $0["custom_id"] as? String }).count == lines.count)
         #expect(harness.statistics.batchLinesByCustomID.values.filter { $0 > 1 }.count <= ended.lines - partial.count)
+        try await harness.stop()
+    }
+
+    @Test func aMapReduceRunsItsChunksAndThenItsReducesThroughBatches() async throws {
+        let harness = try await Harness(enqueuedTokens: 50_000, documents: 8)
+        var pipeline = Self.pipeline
+        pipeline.chunking = .init(maxTokens: 40, overlapTokens: 0)
+        pipeline.reduce = .init(
+            messages: [.init(role: "user", template: "Combine {{document.path}}: {{#results}}{{text}} {{/results}}")],
+            maxTokens: 30, maxInputTokens: 2_000)
+        try await harness.enqueue(pipeline)
+        let summary = try await harness.run()
+        #expect(summary.chunksFailed == 0 && summary.reduceFailed == 0 && summary.reduceWaiting == 0)
+        let lines = try harness.lines()
+        let documents = lines.filter { Self.sluice($0)["kind"] as? String == "document" }
+        #expect(documents.count == 8)
+        #expect(lines.allSatisfy { Self.sluice($0)["lane"] as? String == "batch" })
+        // The reduces waited for their chunks: a document's summary is in a later batch than its chunks.
+        for document in documents {
+            let path = Self.sluice(document)["document"] as? String
+            let chunkBatches = Set(
+                lines.filter {
+                    Self.sluice($0)["document"] as? String == path && Self.sluice($0)["kind"] as? String == "chunk"
+                }
+                .compactMap { Self.sluice($0)["batch_id"] as? String })
+            #expect(!chunkBatches.isEmpty && !chunkBatches.contains(Self.sluice(document)["batch_id"] as? String ?? ""))
+        }
         try await harness.stop()
     }
 

@@ -1,3 +1,4 @@
+import Call
 import Foundation
 import Pipeline
 import Scheduler
@@ -22,6 +23,38 @@ import Testing
         // RPM derived from TPM with gpt-4o's ratio: 6 per 1,000.
         #expect(paygo.quota.kind == .standard(tokensPerMinute: 450_000, requestsPerMinute: 2_700) && paygo.derivedRPM)
         #expect(throws: SluiceError.self) { try file.selection(profile: "staging") }
+    }
+
+    @Test func aBatchDeploymentHasItsQuotaItsPollingAndTheBatchPrice() throws {
+        let file = try DeploymentsFile.parse(
+            """
+            deployments:
+              nightly:
+                endpoint: https://east.example.com
+                api: azure-v1
+                model: gpt-4o
+                kind: batch
+                enqueued_tokens: 5000000
+                batch_poll: 30
+            """, file: "d.yaml")
+        let entry = try #require(file.entries["nightly"])
+        #expect(entry.batch == BatchSettings(enqueuedTokens: 5_000_000, pollSeconds: 30))
+        #expect(entry.billing == .perToken(.batch) && entry.api == .azureV1)
+        func refusal(_ text: String) -> String {
+            do {
+                _ = try DeploymentsFile.parse(text, file: "d.yaml")
+                return ""
+            } catch {
+                return "\(error)"
+            }
+        }
+        let base = "deployments:\n  nightly:\n    endpoint: https://east.example.com\n"
+        #expect(refusal(base + "    kind: batch\n").contains("enqueued_tokens"))
+        #expect(refusal(base + "    kind: batch\n    enqueued_tokens: 0\n").contains("enqueued_tokens"))
+        #expect(refusal(base + "    kind: batch\n    enqueued_tokens: 10\n    sku: global\n").contains("sku"))
+        #expect(refusal(base + "    enqueued_tokens: 10\n").contains("for a batch deployment"))
+        #expect(refusal(base + "    kind: batch\n    enqueued_tokens: 10\n    batch_poll: -1\n").contains("batch_poll"))
+        #expect(refusal(base + "    kind: stream\n").contains("standard, provisioned or batch"))
     }
 
     @Test func secretsComeFromTheEnvironmentOnly() throws {

@@ -9,6 +9,8 @@ extension BatchLaneService {
 
     /// Packs calls offered into input files and records each batch (its jobs held) within the quota.
     func pack(_ offers: [BatchLane.Offer], deployment name: String, inUse: Int) async throws {
+        let started = ContinuousClock.now
+        defer { configuration.timings?.add(.pack, since: started) }
         guard let settings = lane.settings[name], let deployment = worker.configuration.deployments[name] else {
             try await queue.release(jobIDs: offers.map(\.job.id), owner: owner)
             return
@@ -129,6 +131,8 @@ extension BatchLaneService {
 
     /// `packed` → `uploaded`: the input file, found on the service if an upload was sent before.
     private func upload(_ batch: inout BatchRecord, _ client: BatchAPIClient) async throws {
+        let started = ContinuousClock.now
+        defer { configuration.timings?.add(.upload, since: started) }
         let filename = batch.name + ".jsonl"
         if batch.uploadSent, let found = try await client.file(named: filename) {
             batch.inputFileID = found.id
@@ -259,25 +263,35 @@ extension BatchLaneService {
     private func collect(_ batch: inout BatchRecord, _ client: BatchAPIClient) async throws {
         var answered: [String: BatchOutputLine] = [:]
         for fileID in [batch.outputFileID, batch.errorFileID].compactMap({ $0 }) {
+            let downloading = ContinuousClock.now
             let data = try await client.content(fileID, limit: configuration.maxFileBytes)
+            configuration.timings?.add(.download, since: downloading)
+            let reading = ContinuousClock.now
+            defer { configuration.timings?.add(.reconcile, since: reading) }
             for line in data.split(separator: UInt8(ascii: "\n")) {
                 guard let parsed = BatchOutputLine(line) else { continue }
                 // A line in the output file wins over one in the error file.
                 if answered[parsed.customID] == nil { answered[parsed.customID] = parsed }
             }
         }
+        var started = ContinuousClock.now
         let lines = try await queue.batchLines(batchID: batch.id)
         let customIDs = Dictionary(lines.map { ($0.jobID, $0.customID) }, uniquingKeysWith: { first, _ in first })
         let jobs = try await queue.claimBatched(
             batchID: batch.id, owner: owner, leaseSeconds: configuration.leaseSeconds, now: lane.clock.now)
+        configuration.timings?.add(.commit, since: started)
+        started = ContinuousClock.now
         var outcomes: [JobOutcome] = []
         for job in jobs {
             outcomes.append(
                 await worker.batchOutcome(job, line: customIDs[job.id].flatMap { answered[$0] }, batch: batch))
         }
+        configuration.timings?.add(.reconcile, since: started)
+        started = ContinuousClock.now
         try await queue.commit(outcomes, owner: owner, now: lane.clock.now)
         batch.step = .collected
         try await record(&batch)
+        configuration.timings?.add(.commit, since: started)
     }
 
     /// `collected` → `done`: deletes the input, output and error files unless they are kept.

@@ -30,6 +30,8 @@ public struct BatchLaneService: Service {
         public var maxFileBytes = 1 << 30
         /// Stop once no batch is left to drive (`sluice cancel`).
         public var endsWhenIdle = false
+        /// Where the lane's time goes, when someone is measuring (nil: not recorded).
+        public var timings: BatchLaneTimings?
 
         /// The defaults.
         public init() {}
