@@ -149,8 +149,8 @@ import Testing
         process.standardOutput = out
         process.standardError = err
         try process.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        let problem = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let text = String(decoding: out.fileHandleForReading.readAllRetryingInterrupts(), as: UTF8.self)
+        let problem = String(decoding: err.fileHandleForReading.readAllRetryingInterrupts(), as: UTF8.self)
         await process.exited()
         #expect(process.terminationStatus == 0, "\(problem)")
         #expect(text.contains("prompt") && text.contains("documents: 1 ok"), "\(text)")

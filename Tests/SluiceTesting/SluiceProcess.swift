@@ -67,7 +67,7 @@ public struct SluiceProcess {
         if let stdin { input.fileHandleForWriting.write(stdin) }
         try input.fileHandleForWriting.close()
         let errorReader = PipeReader(err)
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
+        let outData = out.fileHandleForReading.readAllRetryingInterrupts()
         let errData = errorReader.wait()
         process.waitUntilExit()
         return Output(
@@ -96,7 +96,7 @@ final class PipeReader: @unchecked Sendable {
 
     init(_ pipe: Pipe) {
         Thread.detachNewThread { [self] in
-            data = pipe.fileHandleForReading.readDataToEndOfFile()
+            data = pipe.fileHandleForReading.readAllRetryingInterrupts()
             done.signal()
         }
     }
@@ -152,5 +152,23 @@ extension Process {
             try? await Task.sleep(for: .milliseconds(20))
         }
         waitUntilExit()
+    }
+}
+
+extension FileHandle {
+    /// Everything up to the end of the file or pipe. Unlike `readDataToEndOfFile()`, a read that a
+    /// signal interrupts (a child's SIGCHLD while many tests start processes) is made again instead
+    /// of trapping.
+    public func readAllRetryingInterrupts() -> Data {
+        var data = Data()
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fileDescriptor, $0.baseAddress, $0.count) }
+            if count > 0 {
+                data.append(contentsOf: buffer[0..<count])
+            } else if count == 0 || errno != EINTR {
+                return data
+            }
+        }
     }
 }
