@@ -500,12 +500,8 @@ public final class SQLiteJobQueue: JobQueue {
             for id in ids {
                 select.reset()
                 try select.bind([.integer(id)])
-                guard try select.step(), let stage = Stage(rawValue: select.text(2)) else { continue }
-                jobs.append(
-                    Job(
-                        id: select.int(0), runID: select.int(1), stage: stage, key: select.text(3),
-                        payload: Data(select.blob(4)), attempts: Int(select.int(5)), rateLimited: Int(select.int(6)),
-                        body: select.isNull(7) ? nil : Data(select.blob(7))))
+                guard try select.step(), let job = Self.job(select) else { continue }
+                jobs.append(job)
             }
             return jobs
         }
@@ -518,5 +514,14 @@ public final class SQLiteJobQueue: JobQueue {
             while try select.step() { keys.append(select.text(0)) }
             return keys
         }
+    }
+
+    /// A job from the columns `id, run_id, stage, key, payload, attempts, rate_limited, body` of the
+    /// statement's current row (nil: an unknown stage).
+    static func job(_ row: SQLiteStatement) -> Job? {
+        guard let stage = Stage(rawValue: row.text(2)) else { return nil }
+        return Job(
+            id: row.int(0), runID: row.int(1), stage: stage, key: row.text(3), payload: Data(row.blob(4)),
+            attempts: Int(row.int(5)), rateLimited: Int(row.int(6)), body: row.isNull(7) ? nil : Data(row.blob(7)))
     }
 }

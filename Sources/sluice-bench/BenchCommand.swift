@@ -113,26 +113,11 @@ struct BenchPipelineCommand: AsyncParsableCommand {
     var json = false
 
     func run() async throws {
-        // The user's binary, built beside this one, serves as the simulator process.
-        let executable = siblingSluice()
-        let simulator = Process()
-        simulator.executableURL = URL(fileURLWithPath: executable)
-        simulator.arguments = [
-            "simulate", "--port", "0", "--latency", "0", "--per-token-latency", "0", "--reply-tokens", "20",
-        ]
-        let pipe = Pipe()
-        simulator.standardOutput = pipe
-        try simulator.run()
+        let (simulator, endpoint) = try startSimulatorProcess([])
         defer {
             simulator.terminate()
             simulator.waitUntilExit()
         }
-        var line = Data()
-        while let byte = try pipe.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) {
-            line += byte
-        }
-        let endpoint = String(decoding: line, as: UTF8.self)
-        Terminal.status("simulator process at \(endpoint)")
         let report = try await PipelineBenchmark(chunks: chunks, concurrency: concurrency).run(
             directory: directory, endpoint: endpoint
         ) { Terminal.status($0) }
@@ -165,26 +150,14 @@ struct BenchBatchCommand: AsyncParsableCommand {
 
     func run() async throws {
         // Fast processing: files processed and batches validated in 0.05 s, lines at 200,000/s.
-        let simulator = Process()
-        simulator.executableURL = URL(fileURLWithPath: siblingSluice())
-        simulator.arguments = [
-            "simulate", "--port", "0", "--latency", "0", "--per-token-latency", "0", "--reply-tokens", "20",
+        let (simulator, endpoint) = try startSimulatorProcess([
             "--batch-deployment", "gpt-batch", "--enqueued-tokens", "100000000", "--batch-pending", "1",
             "--batch-validation", "1", "--batch-lines-per-second", "10000", "--speedup", "20",
-        ]
-        let pipe = Pipe()
-        simulator.standardOutput = pipe
-        try simulator.run()
+        ])
         defer {
             simulator.terminate()
             simulator.waitUntilExit()
         }
-        var line = Data()
-        while let byte = try pipe.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) {
-            line += byte
-        }
-        let endpoint = String(decoding: line, as: UTF8.self)
-        Terminal.status("simulator process at \(endpoint)")
         let report = try await BatchBenchmark(chunks: chunks).run(directory: directory, endpoint: endpoint) {
             Terminal.status($0)
         }
@@ -352,4 +325,23 @@ enum Terminal {
     static func status(_ line: String) {
         FileHandle.standardError.write(Data(("sluice-bench: " + Printable.escaped(line) + "\n").utf8))
     }
+}
+
+/// Starts the user's binary, built beside this one, as a simulator process with no latency, and
+/// returns it with the URL it printed.
+func startSimulatorProcess(_ arguments: [String]) throws -> (Process, String) {
+    let simulator = Process()
+    simulator.executableURL = URL(fileURLWithPath: siblingSluice())
+    simulator.arguments =
+        ["simulate", "--port", "0", "--latency", "0", "--per-token-latency", "0", "--reply-tokens", "20"] + arguments
+    let pipe = Pipe()
+    simulator.standardOutput = pipe
+    try simulator.run()
+    var line = Data()
+    while let byte = try pipe.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) {
+        line += byte
+    }
+    let endpoint = String(decoding: line, as: UTF8.self)
+    Terminal.status("simulator process at \(endpoint)")
+    return (simulator, endpoint)
 }

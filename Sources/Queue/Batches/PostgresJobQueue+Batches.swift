@@ -111,13 +111,7 @@ extension PostgresJobQueue {
                 AND NOT EXISTS(SELECT 1 FROM batch_lines later WHERE later.job_id = jobs.id AND later.batch_id > $1)
                 RETURNING id, run_id, stage, key, payload, attempts, rate_limited, body
                 """, [.integer(batchID), .text(owner), .real(now + leaseSeconds), .real(now)], logger: logger
-            ).compactMap { row in
-                guard let stage = Stage(rawValue: try row.text(2)) else { return nil }
-                return Job(
-                    id: try row.int(0), runID: try row.int(1), stage: stage, key: try row.text(3),
-                    payload: try row.bytes(4), attempts: Int(try row[5].decode(Int32.self)),
-                    rateLimited: Int(try row[6].decode(Int32.self)), body: try row.optionalBytes(7))
-            }.sorted { $0.id < $1.id }
+            ).compactMap(Self.job).sorted { $0.id < $1.id }
         }
     }
 

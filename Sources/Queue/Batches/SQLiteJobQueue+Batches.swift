@@ -110,12 +110,7 @@ extension SQLiteJobQueue {
             try claim.bind([.text(owner), .real(now + leaseSeconds), .real(now), .integer(batchID), .integer(batchID)])
             var jobs: [Job] = []
             while try claim.step() {
-                guard let stage = Stage(rawValue: claim.text(2)) else { continue }
-                jobs.append(
-                    Job(
-                        id: claim.int(0), runID: claim.int(1), stage: stage, key: claim.text(3),
-                        payload: Data(claim.blob(4)), attempts: Int(claim.int(5)), rateLimited: Int(claim.int(6)),
-                        body: claim.isNull(7) ? nil : Data(claim.blob(7))))
+                if let job = Self.job(claim) { jobs.append(job) }
             }
             return jobs.sorted { $0.id < $1.id }
         }

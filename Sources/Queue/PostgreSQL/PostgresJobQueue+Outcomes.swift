@@ -295,13 +295,7 @@ extension PostgresJobQueue {
                 SELECT id, run_id, stage, key, payload, attempts, rate_limited, body FROM jobs
                 WHERE id = ANY($1::BIGINT[]) ORDER BY id
                 """, [.integers(ids)], logger: logger
-            ).compactMap { row in
-                guard let stage = Stage(rawValue: try row.text(2)) else { return nil }
-                return Job(
-                    id: try row.int(0), runID: try row.int(1), stage: stage, key: try row.text(3),
-                    payload: try row.bytes(4), attempts: Int(try row[5].decode(Int32.self)),
-                    rateLimited: Int(try row[6].decode(Int32.self)), body: try row.optionalBytes(7))
-            }
+            ).compactMap(Self.job)
         }
     }
 
@@ -329,5 +323,15 @@ extension PostgresJobQueue {
             }
             return results
         }
+    }
+
+    /// A job from the columns `id, run_id, stage, key, payload, attempts, rate_limited, body` (nil: an
+    /// unknown stage).
+    static func job(_ row: PostgresRandomAccessRow) throws -> Job? {
+        guard let stage = Stage(rawValue: try row.text(2)) else { return nil }
+        return Job(
+            id: try row.int(0), runID: try row.int(1), stage: stage, key: try row.text(3),
+            payload: try row.bytes(4), attempts: Int(try row[5].decode(Int32.self)),
+            rateLimited: Int(try row[6].decode(Int32.self)), body: try row.optionalBytes(7))
     }
 }
