@@ -89,8 +89,9 @@ public struct SimulatorConfiguration: Sendable, Hashable {
         public var maxFileBytes = 200_000_000
         /// Share (0 ... 1) of processed lines answered 500 in the error file.
         public var failedLineShare = 0.0
-        /// Real seconds between an upload or a batch creation taking effect and its answer: the
-        /// window in which a client that crashes has not recorded what it made.
+        /// Real seconds between an upload, a batch creation or a file's download taking effect and
+        /// its answer: the window in which a client that crashes has not recorded what it made (or is
+        /// still reading what a batch answered).
         public var requestSeconds = 0.0
 
         /// Azure's limits; short waits.

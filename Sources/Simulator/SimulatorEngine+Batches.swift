@@ -50,10 +50,11 @@ extension SimulatorEngine {
         case (.files, "GET", nil, nil): return list(files: true, route.parameters)
         case (.files, "GET", let id?, nil): return file(id) { .json($0.object(now: now)) }
         case (.files, "GET", let id?, "content"?):
-            return file(id) {
-                SimulatedResponse(
-                    status: 200, headers: [("content-type", "application/octet-stream")], body: $0.bytes, delay: 0)
-            }
+            return answeredLate(
+                file(id) {
+                    SimulatedResponse(
+                        status: 200, headers: [("content-type", "application/octet-stream")], body: $0.bytes, delay: 0)
+                })
         case (.files, "DELETE", let id?, nil): return deleteFile(id)
         case (.batches, "POST", nil, nil): return answeredLate(createBatch(body: body))
         case (.batches, "GET", nil, nil): return list(files: false, route.parameters)
@@ -63,7 +64,7 @@ extension SimulatorEngine {
         }
     }
 
-    /// An upload's or a creation's answer, sent `requestSeconds` after it took effect.
+    /// An upload's, a creation's or a download's answer, sent `requestSeconds` after it took effect.
     private func answeredLate(_ response: SimulatedResponse) -> SimulatedResponse {
         var late = response
         late.delay = max(late.delay, options.requestSeconds)

@@ -96,7 +96,7 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Batch API: simulated seconds after which a batch not done expires with its partial output.")
     var batchExpiry: Double = 86_400
 
-    @Option(help: "Batch API: real seconds between an upload or a batch creation taking effect and its answer.")
+    @Option(help: "Batch API: real seconds between an upload, a batch creation or a download and its answer.")
     var batchAnswerDelay: Double = 0
 
     func run() async throws {
