@@ -82,6 +82,16 @@ extension CallWorker {
                     message: "batch \(batch.batchID ?? batch.name) \(status) before this call was answered",
                     retryAt: now, countsAsAttempt: status != "expired" && status != "cancelled"))
         }
+        if line.statusCode == nil, let code = line.errorCode, ["batch_expired", "batch_cancelled"].contains(code) {
+            // The error file's line of a call the batch did not get to: no attempt, as above.
+            try? await budget?.settle(reserved: reserved, spent: 0, jobID: job.id)
+            return .failed(
+                JobFailure(
+                    jobID: job.id, errorClass: .incomplete,
+                    message:
+                        "batch \(batch.batchID ?? batch.name): \(code)\(line.errorMessage.map { ": \($0)" } ?? "")",
+                    retryAt: now, countsAsAttempt: false))
+        }
         var outcome = CallOutcome(latencySeconds: max(0, now - batch.created))
         outcome.statusCode = line.statusCode
         outcome.requestID = line.requestID

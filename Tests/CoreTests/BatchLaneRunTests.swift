@@ -231,8 +231,8 @@ import Testing
     @Test func cancelCollectsWhatRunningBatchesAnsweredAndReturnsTheRest() async throws {
         var options = SimulatorConfiguration.Batches()
         options.validationSeconds = 0.1
-        // About five lines a second of real time: a loaded machine still cancels it midway.
-        options.linesPerSecond = 0.25
+        // About two lines a second of real time: a loaded machine still cancels it midway.
+        options.linesPerSecond = 0.1
         let harness = try await Harness(enqueuedTokens: 100_000, batches: options, documents: 10)
         try await harness.enqueue()
         // Azure's v1 surface: {endpoint}/openai/v1/files, /batches.
@@ -240,7 +240,7 @@ import Testing
         let run = Task { try await runner.run { _ in } }
         // Stop the run (as Ctrl-C would) once its batch has answered a few lines.
         let deadline = ContinuousClock.now + .seconds(60)
-        while try await harness.queue.batches(all: false).allSatisfy({ $0.completed < 2 }),
+        while try await harness.queue.batches(all: false).allSatisfy({ $0.completed < 1 }),
             ContinuousClock.now < deadline
         {
             try await Task.sleep(for: .milliseconds(20))
@@ -259,7 +259,7 @@ import Testing
         let ended = try #require(cancellation.batches.first)
         #expect(ended.status == "cancelled" && ended.step == .done)
         let partial = try harness.lines()
-        #expect(partial.count >= 2 && partial.count < ended.lines, "\(partial.count) of \(ended.lines)")
+        #expect(partial.count >= 1 && partial.count < ended.lines, "\(partial.count) of \(ended.lines)")
         let statistics = try await harness.queue.statistics()
         #expect(statistics.count(.call, .ready) == ended.lines - partial.count)
         // The next run sends the rest, and only the rest.
