@@ -52,17 +52,10 @@ extension CallWorker {
     ///   - line: The line's `response` (`status_code`, `request_id`, `body`) or `error`.
     ///   - batch: The batch, ended.
     func batchOutcome(_ job: Job, line: BatchOutputLine?, batch: BatchRecord) async -> JobOutcome {
-        var input: CallInput
-        do {
-            input = try job.decode(CallInput.self)
-        } catch {
-            return .invalid(job, "\(error)")
-        }
-        input.body = job.body ?? Data()
-        let context: RunReplies
-        switch await runs.context(of: job) {
-        case .success(let known): context = known
-        case .failure(let unworkable): return unworkable.outcome
+        let (input, context): (CallInput, RunReplies)
+        switch await prepared(job) {
+        case .ready(let known, let run): (input, context) = (known, run)
+        case .unworkable(let outcome): return outcome
         }
         guard let deployment = configuration.deployments[batch.deployment] else {
             return .invalid(job, "no deployment '\(batch.deployment)' is configured for batch \(batch.name)")

@@ -58,23 +58,38 @@ public struct CallWorker: StageWorker {
         }
     }
 
-    /// One call job: reuse a stored result, or wait for the scheduler's admission (and the budget's),
-    /// send and classify.
-    public func process(_ job: Job) async -> JobOutcome {
+    /// A call job's input with its request body, and its run's context.
+    enum Prepared {
+        case ready(CallInput, RunReplies)
+        /// The job cannot be worked: this is its outcome.
+        case unworkable(JobOutcome)
+    }
+
+    /// Reads a call job: its input, its request body (the job's bytes) and its run's context.
+    func prepared(_ job: Job) async -> Prepared {
         var input: CallInput
         do {
             input = try job.decode(CallInput.self)
         } catch {
-            return .invalid(job, "\(error)")
+            return .unworkable(.invalid(job, "\(error)"))
         }
         guard let body = job.body, !body.isEmpty else {
-            return .invalid(job, "call job \(job.id) (\(job.key)) has no request body")
+            return .unworkable(.invalid(job, "call job \(job.id) (\(job.key)) has no request body"))
         }
         input.body = body
-        let context: RunReplies
         switch await runs.context(of: job) {
-        case .success(let known): context = known
-        case .failure(let unworkable): return unworkable.outcome
+        case .success(let context): return .ready(input, context)
+        case .failure(let unworkable): return .unworkable(unworkable.outcome)
+        }
+    }
+
+    /// One call job: reuse a stored result, or wait for the scheduler's admission (and the budget's),
+    /// send and classify.
+    public func process(_ job: Job) async -> JobOutcome {
+        let (input, context): (CallInput, RunReplies)
+        switch await prepared(job) {
+        case .ready(let known, let run): (input, context) = (known, run)
+        case .unworkable(let outcome): return outcome
         }
         let pipelineName = context.run.pipeline.name
         do {

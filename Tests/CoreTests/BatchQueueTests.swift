@@ -92,6 +92,8 @@ import Testing
         // Not ready for another batch: held again, for the batch's next worker to commit.
         #expect(try await queue.statistics().count(.call, .ready) == 0)
         #expect(try await queue.statistics().count(.call, .batched) == 3)
+        // Its batch has no owner now, as every reader sees it, until another worker adopts it.
+        #expect(try await queue.batches(all: false).map(\.owner) == [nil])
         let adopted = try await queue.adoptBatches(owner: "host-b:2:bbbb")
         #expect(adopted.map(\.id) == [batch.id] && adopted.first?.owner == "host-b:2:bbbb")
         let rest = try await queue.claimBatched(batchID: batch.id, owner: "host-b:2:bbbb", leaseSeconds: 60, now: 1_020)

@@ -101,14 +101,18 @@ public struct BatchLaneService: Service {
     /// Returns whether any batch is left to drive.
     func tick() async throws -> Bool {
         let active = try await queue.batches(all: false)
+        var packed = false
         for name in lane.settings.keys {
             let used = active.filter { $0.deployment == name && $0.step.holdsQuota }.reduce(0) { $0 + $1.inputTokens }
             await lane.account(name, inUse: used)
             if let offers = await lane.take(name, linger: configuration.lingerSeconds, maxLines: 100_000) {
                 try await pack(offers, deployment: name, inUse: used)
+                packed = true
             }
         }
-        let mine = try await queue.adoptBatches(owner: owner)
+        // Adopting is a write: only when there is a batch to drive (this worker's, or one of no owner).
+        let adopt = packed || active.contains { $0.owner == nil || $0.owner == owner }
+        let mine = adopt ? try await queue.adoptBatches(owner: owner) : []
         let now = lane.clock.now
         for batch in mine where (memory.due.withLock { $0[batch.id] } ?? 0) <= now && batch.notBefore <= now {
             do {

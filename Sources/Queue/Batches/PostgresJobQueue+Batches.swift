@@ -61,26 +61,33 @@ extension PostgresJobQueue {
     public func batches(all: Bool) async throws -> [BatchRecord] {
         try await read("reading batches") { connection in
             try await connection.rows(
-                "SELECT record, cancel FROM batches" + (all ? "" : " WHERE step <> 'done'") + " ORDER BY id",
+                "SELECT record, cancel, owner FROM batches" + (all ? "" : " WHERE step <> 'done'") + " ORDER BY id",
                 logger: logger
-            ).map { try Self.record(try $0.bytes(0), cancel: try $0[1].decode(Bool.self)) }
+            ).map {
+                try Self.record(try $0.bytes(0), cancel: try $0[1].decode(Bool.self), owner: try $0.optionalText(2))
+            }
         }
     }
 
     public func adoptBatches(owner: String) async throws -> [BatchRecord] {
         try await write("adopting batches") { connection in
             let orphans = try await connection.rows(
-                "SELECT record, cancel FROM batches WHERE owner IS NULL AND step <> 'done' ORDER BY id FOR UPDATE SKIP LOCKED",
+                "SELECT record, cancel, owner FROM batches WHERE owner IS NULL AND step <> 'done' ORDER BY id FOR UPDATE SKIP LOCKED",
                 logger: logger
-            ).map { try Self.record(try $0.bytes(0), cancel: try $0[1].decode(Bool.self)) }
+            ).map {
+                try Self.record(try $0.bytes(0), cancel: try $0[1].decode(Bool.self), owner: try $0.optionalText(2))
+            }
             for var batch in orphans {
                 batch.owner = owner
                 try await store(batch, connection)
             }
             return try await connection.rows(
-                "SELECT record, cancel FROM batches WHERE owner = $1 AND step <> 'done' ORDER BY id", [.text(owner)],
+                "SELECT record, cancel, owner FROM batches WHERE owner = $1 AND step <> 'done' ORDER BY id",
+                [.text(owner)],
                 logger: logger
-            ).map { try Self.record(try $0.bytes(0), cancel: try $0[1].decode(Bool.self)) }
+            ).map {
+                try Self.record(try $0.bytes(0), cancel: try $0[1].decode(Bool.self), owner: try $0.optionalText(2))
+            }
         }
     }
 
@@ -124,10 +131,13 @@ extension PostgresJobQueue {
             ], logger: logger)
     }
 
-    private static func record(_ bytes: Data, cancel: Bool) throws -> BatchRecord {
+    /// A batch's record with the columns that change beside it: a cancel request, and its owner
+    /// (reclaiming a stopped worker's leases frees its batches in the column only).
+    private static func record(_ bytes: Data, cancel: Bool, owner: String?) throws -> BatchRecord {
         do {
             var record = try JSONDecoder().decode(BatchRecord.self, from: bytes)
             record.cancelRequested = record.cancelRequested || cancel
+            record.owner = owner
             return record
         } catch {
             throw SluiceError(

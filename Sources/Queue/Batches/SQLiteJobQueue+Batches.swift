@@ -54,9 +54,13 @@ extension SQLiteJobQueue {
     public func batches(all: Bool) async throws -> [BatchRecord] {
         try await database.perform { connection in
             let select = try connection.statement(
-                "SELECT record, cancel FROM batches" + (all ? "" : " WHERE step <> 'done'") + " ORDER BY id")
+                "SELECT record, cancel, owner FROM batches" + (all ? "" : " WHERE step <> 'done'") + " ORDER BY id")
             var records: [BatchRecord] = []
-            while try select.step() { records.append(try Self.record(select.blob(0), cancel: select.int(1) != 0)) }
+            while try select.step() {
+                records.append(
+                    try Self.record(
+                        select.blob(0), cancel: select.int(1) != 0, owner: select.isNull(2) ? nil : select.text(2)))
+            }
             return records
         }
     }
@@ -64,18 +68,26 @@ extension SQLiteJobQueue {
     public func adoptBatches(owner: String) async throws -> [BatchRecord] {
         try await database.write { connection in
             let orphans = try connection.statement(
-                "SELECT record, cancel FROM batches WHERE owner IS NULL AND step <> 'done' ORDER BY id")
+                "SELECT record, cancel, owner FROM batches WHERE owner IS NULL AND step <> 'done' ORDER BY id")
             var adopted: [BatchRecord] = []
-            while try orphans.step() { adopted.append(try Self.record(orphans.blob(0), cancel: orphans.int(1) != 0)) }
+            while try orphans.step() {
+                adopted.append(
+                    try Self.record(
+                        orphans.blob(0), cancel: orphans.int(1) != 0, owner: orphans.isNull(2) ? nil : orphans.text(2)))
+            }
             for var batch in adopted {
                 batch.owner = owner
                 try Self.store(batch, connection)
             }
             let select = try connection.statement(
-                "SELECT record, cancel FROM batches WHERE owner = ? AND step <> 'done' ORDER BY id")
+                "SELECT record, cancel, owner FROM batches WHERE owner = ? AND step <> 'done' ORDER BY id")
             try select.bind([.text(owner)])
             var records: [BatchRecord] = []
-            while try select.step() { records.append(try Self.record(select.blob(0), cancel: select.int(1) != 0)) }
+            while try select.step() {
+                records.append(
+                    try Self.record(
+                        select.blob(0), cancel: select.int(1) != 0, owner: select.isNull(2) ? nil : select.text(2)))
+            }
             return records
         }
     }
@@ -126,10 +138,13 @@ extension SQLiteJobQueue {
             ])
     }
 
-    private static func record(_ bytes: [UInt8], cancel: Bool) throws -> BatchRecord {
+    /// A batch's record with the columns that change beside it: a cancel request, and its owner
+    /// (reclaiming a stopped worker's leases frees its batches in the column only).
+    private static func record(_ bytes: [UInt8], cancel: Bool, owner: String?) throws -> BatchRecord {
         do {
             var record = try JSONDecoder().decode(BatchRecord.self, from: Data(bytes))
             record.cancelRequested = record.cancelRequested || cancel
+            record.owner = owner
             return record
         } catch {
             throw SluiceError(
