@@ -62,7 +62,8 @@ import Testing
             configuration.billing = ["gpt-batch": .perToken(.batch), "sim": .perToken(.global)]
             configuration.batch = ["gpt-batch": BatchSettings(enqueuedTokens: enqueuedTokens, pollSeconds: 0.05)]
             configuration.batchLane.tickSeconds = 0.02
-            configuration.batchLane.lingerSeconds = 0.3
+            // As the product: a packing waits for the flow to pause, so one wave is one batch under load too.
+            configuration.batchLane.lingerSeconds = 2
             let runner = PipelineRunner(
                 queue: queue, databasePath: directory.file("queue.db"), configuration: configuration, client: client)
             return (runner, client)
